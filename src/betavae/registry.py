@@ -1,0 +1,48 @@
+"""A small name -> class registry used for schedules, objectives, models and data sources.
+
+Adding a variant is one class and one ``@REGISTRY.register("name")``; contract tests iterate
+over ``REGISTRY.names()`` so a new variant is tested the day it is added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from betavae.errors import BetavaeError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps a kind name to a class (or factory)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def decorate(obj: T) -> T:
+            if name in self._items:
+                raise ValueError(f"{self.what} {name!r} is registered twice")
+            self._items[name] = obj
+            return obj
+
+        return decorate
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise BetavaeError(
+                f"unknown {self.what} {name!r}; known: {', '.join(sorted(self._items))}"
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
