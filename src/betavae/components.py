@@ -22,11 +22,14 @@ class Component(BaseModel):
     kind: str
 
 
-def parse_component(registry: Registry, value: Any, shorthand: str | None = None) -> Any:
+def parse_component(
+    registry: Registry, value: Any, shorthand: str | None = None, default_kind: str | None = None
+) -> Any:
     """Validate ``value`` as one of ``registry``'s classes, chosen by its ``kind``.
 
     A bare number is accepted as ``{"kind": "constant", shorthand: number}`` when ``shorthand``
-    names the field (so ``beta: 4`` means a constant schedule).
+    names the field (so ``beta: 4`` means a constant schedule). A mapping without ``kind`` takes
+    ``default_kind`` when one is given (so ``model.latent_dim=6`` alone keeps the default model).
     """
     if isinstance(value, Component):
         return value
@@ -34,6 +37,8 @@ def parse_component(registry: Registry, value: Any, shorthand: str | None = None
         value = {"kind": "constant", shorthand: value}
     if not isinstance(value, dict):
         raise ValueError(f"expected a mapping with a 'kind' key, got {value!r}")
+    if "kind" not in value and default_kind is not None:
+        value = {"kind": default_kind, **value}
     if "kind" not in value:
         raise ValueError(f"missing 'kind'; choose one of: {', '.join(registry.names())}")
     kind = value["kind"]
@@ -42,10 +47,16 @@ def parse_component(registry: Registry, value: Any, shorthand: str | None = None
     return registry.get(kind).model_validate(value)
 
 
-def component_field(registry: Registry, base: type[Component], shorthand: str | None = None) -> Any:
+REGISTRY_FOR_BASE: dict[type, Registry] = {}
+
+
+def component_field(
+    registry: Registry, base: type[Component], shorthand: str | None = None, default_kind: str | None = None
+) -> Any:
     """The annotated pydantic type for a field holding one registered component."""
+    REGISTRY_FOR_BASE[base] = registry
 
     def validate(value: Any) -> Any:
-        return parse_component(registry, value, shorthand)
+        return parse_component(registry, value, shorthand, default_kind)
 
     return Annotated[SerializeAsAny[base], BeforeValidator(validate)]

@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from betavae.components import Component
+
 
 @runtime_checkable
 class GroundTruthData(Protocol):
@@ -45,3 +47,10 @@ class GroundTruthData(Protocol):
     def observations(self, factors: np.ndarray) -> np.ndarray:
         """Observations for factor classes (n, K): (n, C, H, W) uint8 in [0, pixel_max]."""
         ...
+
+
+class DataConfig(Component):
+    """Base of data-source configs; ``build()`` returns a :class:`GroundTruthData`."""
+
+    def build(self) -> GroundTruthData:
+        raise NotImplementedError

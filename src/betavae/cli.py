@@ -1,0 +1,154 @@
+"""The ``bvae`` command line: parse, call library functions, print. No logic of its own.
+
+Errors raised as :class:`~betavae.errors.BetavaeError` are printed as one line (exit code 2);
+``--debug`` anywhere on the command line shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from betavae.errors import BetavaeError
+
+SHIPPED = Path(__file__).parent / "configs"
+
+
+def shipped_configs() -> list[str]:
+    return sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+
+
+def resolve_config_path(name: str) -> Path:
+    """A YAML path, or the name of a shipped config (``dsprites_quick``)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = SHIPPED / f"{name.removesuffix('.yaml')}.yaml"
+    if shipped.is_file():
+        return shipped
+    raise BetavaeError(
+        f"config {name!r} is neither a file nor a shipped config ({', '.join(shipped_configs())})"
+    )
+
+
+def split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """``[CONFIG] [key=value ...]`` -> (config or None, overrides)."""
+    config, overrides = None, []
+    for a in args:
+        if "=" in a:
+            overrides.append(a)
+        elif config is None:
+            config = a
+        else:
+            raise BetavaeError(f"unexpected argument {a!r}: give one config and dotted.key=value overrides")
+    return config, overrides
+
+
+@click.group(help="β-VAE representation learning: train, schedule, evaluate, look at, study.")
+def cli() -> None:
+    pass
+
+
+@cli.command()
+@click.argument("args", nargs=-1)
+@click.option("--resume", type=click.Path(path_type=Path), help="Continue this run folder.")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+              help="Where run folders are made.")
+@click.option("--cache-dir", type=click.Path(path_type=Path),
+              help="Cache folder (default: $BETAVAE_CACHE_DIR or ~/.cache/betavae).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir: Path | None,
+          progress: bool | None) -> None:
+    """Train: bvae train [CONFIG.yaml | SHIPPED_NAME] [dotted.key=value ...].
+
+    Writes runs/<name>-<config hash>-s<seed>/ and prints its path.
+    """
+    from betavae.cache import set_cache_dir
+    from betavae.config import load_config
+    from betavae.train.callbacks import ProgressBar
+    from betavae.train.loop import resume as resume_run
+    from betavae.train.loop import train as train_run
+
+    set_cache_dir(cache_dir)
+    callbacks = [ProgressBar(disable=None if progress is None else not progress)]
+    if resume is not None:
+        if args:
+            raise BetavaeError("--resume takes no config or overrides: a run's config never changes")
+        run_dir = resume_run(resume, callbacks)
+    else:
+        name, overrides = split_args(args)
+        config = load_config(resolve_config_path(name) if name else None, overrides)
+        run_dir = train_run(config, runs_dir, callbacks)
+    click.echo(f"run folder: {run_dir}")
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("params", nargs=-1)
+@click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Counter range to plot.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("schedule.png"), show_default=True,
+              help="PNG file to write.")
+def schedule(name: str, params: tuple[str, ...], steps: int, out: Path) -> None:
+    """Plot a schedule: bvae schedule NAME [key=value ...] --steps N --out FILE.png."""
+    from betavae.config import parse_override
+    from betavae.schedules import SCHEDULES, schedule_from_dict
+    from betavae.viz.schedule import plot_schedule
+
+    if name not in SCHEDULES:
+        raise BetavaeError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES.names())}")
+    spec: dict = {"kind": name}
+    for p in params:
+        key, value = parse_override(p)
+        spec[key] = value
+    path = plot_schedule(schedule_from_dict(spec), steps, out)
+    click.echo(f"wrote {path}")
+
+
+@cli.command("ls")
+@click.argument("runs_dir", type=click.Path(path_type=Path), default=Path("runs"))
+def list_runs(runs_dir: Path) -> None:
+    """List runs in RUNS_DIR (default runs/) with their status and key figures."""
+    from betavae.experiments.summary import format_table, summarise_runs
+
+    click.echo(format_table(summarise_runs(runs_dir)))
+
+
+@cli.command()
+def configs() -> None:
+    """List the shipped configs (usable by name: bvae train NAME)."""
+    for name in shipped_configs():
+        first = (SHIPPED / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
+        click.echo(f"{name:28s} {first}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``bvae``; returns the exit code (2 for user errors)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cli.main(args=argv, prog_name="bvae", standalone_mode=False)
+    except BetavaeError as exc:
+        if debug:
+            raise
+        click.echo(f"bvae: error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("bvae: aborted", err=True)
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Run configuration: pydantic v2 models (frozen, unknown keys forbidden), YAML, dotted overrides.
+
+A run is described by one :class:`RunConfig`. ``load_config(path, overrides)`` reads YAML,
+applies ``a.b.c=value`` overrides (values parsed as YAML scalars/lists), validates, and turns
+every validation problem into one :class:`~betavae.errors.BetavaeError` that names the key, what
+was wrong and, for unknown keys, the allowed ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from betavae.components import REGISTRY_FOR_BASE, component_field
+from betavae.data import DATA
+from betavae.data.base import DataConfig
+from betavae.errors import BetavaeError
+from betavae.models import MODELS
+from betavae.models.base import ModelConfig
+from betavae.objectives import OBJECTIVES
+from betavae.objectives.base import ObjectiveConfig
+
+
+def load_components() -> None:
+    """Import all built-in registered components (idempotent)."""
+    import betavae.data.dsprites  # noqa: F401
+    from betavae.models import load_all as load_models
+    from betavae.objectives import load_all as load_objectives
+
+    load_models()
+    load_objectives()
+
+
+load_components()
+
+DataField = component_field(DATA, DataConfig, default_kind="dsprites")
+ModelField = component_field(MODELS, ModelConfig, default_kind="burgess")
+ObjectiveField = component_field(OBJECTIVES, ObjectiveConfig, default_kind="beta")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainConfig(Strict):
+    """Optimisation and bookkeeping. Adam defaults follow disentanglement_lib (1e-4, 0.9/0.999)."""
+
+    steps: PositiveInt = 100_000
+    batch_size: PositiveInt = 64
+    lr: PositiveFloat = 1e-4
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: PositiveFloat = 1e-8
+    log_every: PositiveInt = 100
+    checkpoint_every: PositiveInt = 1000
+    steps_per_epoch: PositiveInt | None = None
+    device: str = "auto"
+    deterministic: bool = False
+    threads: PositiveInt | None = None
+    prefetch: int = Field(2, ge=0)
+    report: bool = True
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", v):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _checkpoint_multiple(self) -> TrainConfig:
+        if self.checkpoint_every % self.log_every:
+            raise ValueError(
+                f"checkpoint_every ({self.checkpoint_every}) must be a multiple of "
+                f"log_every ({self.log_every})"
+            )
+        return self
+
+
+class RunConfig(Strict):
+    """Everything that determines a run. Its hash (seed excluded) names the run folder."""
+
+    name: str = "run"
+    seed: int = Field(0, ge=0)
+    data: DataField = Field(default_factory=lambda: DATA.get("dsprites")())
+    model: ModelField = Field(default_factory=lambda: MODELS.get("burgess")())
+    objective: ObjectiveField = Field(default_factory=lambda: OBJECTIVES.get("beta")())
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    version: Literal[1] = 1
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", v):
+            raise ValueError(
+                "name must be 1-64 characters of letters, digits, '_', '.', '-' (used in folder names)"
+            )
+        return v
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def config_hash(self) -> str:
+        """8 hex digits of SHA-256 over the canonical JSON of the resolved config, seed excluded."""
+        d = self.to_dict()
+        d.pop("seed")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
+
+    def run_id(self) -> str:
+        return f"{self.name}-{self.config_hash()}-s{self.seed}"
+
+
+# ---------------------------------------------------------------- loading and overrides
+
+
+def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``tree[a][b][c] = value`` for ``dotted = "a.b.c"``, creating mappings as needed."""
+    keys = dotted.split(".")
+    node = tree
+    for i, key in enumerate(keys[:-1]):
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        elif not isinstance(child, dict):
+            # a shorthand (e.g. beta: 4) being refined with beta.kind=...: start a mapping
+            if isinstance(child, (int, float)) and keys[i + 1] != "kind":
+                child = node[key] = {"kind": "constant", "value": child}
+            else:
+                child = node[key] = {}
+        node = child
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"train.steps=100"`` -> ``("train.steps", 100)``; the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", key):
+        raise BetavaeError(f"override {text!r} is not of the form dotted.key=value")
+    try:
+        return key, yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise BetavaeError(f"override {text!r}: value is not valid YAML ({exc})") from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise BetavaeError(f"config file {path} does not exist")
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BetavaeError(f"config file {path} is not valid YAML: {first}") from None
+    if tree is None:
+        return {}
+    if not isinstance(tree, dict):
+        raise BetavaeError(f"config file {path} must hold a mapping at the top, got {type(tree).__name__}")
+    return tree
+
+
+def build_config(tree: dict[str, Any], source: str = "config") -> RunConfig:
+    """Validate a config tree, raising one readable :class:`BetavaeError` on failure."""
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise BetavaeError(f"{source}: {describe_errors(exc, tree)}") from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read YAML (or start from defaults), apply dotted overrides, validate."""
+    tree = read_yaml(path) if path is not None else {}
+    for text in overrides:
+        key, value = parse_override(text)
+        set_dotted(tree, key, value)
+    return build_config(tree, source=str(path) if path is not None else "config")
+
+
+def describe_errors(exc: ValidationError, tree: dict[str, Any]) -> str:
+    """One line per problem: ``key.path: message`` (+ allowed keys for unknown ones)."""
+    lines = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
+        key = ".".join(str(p) for p in loc) or "<top>"
+        if err["type"] == "extra_forbidden":
+            allowed = allowed_keys(loc[:-1], tree)
+            hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+            lines.append(f"unknown key {key!r}{hint}")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {msg} (got {err.get('input')!r})" if "input" in err and not isinstance(err.get("input"), dict) else f"{key}: {msg}")
+    return "; ".join(lines)
+
+
+def allowed_keys(loc: list[Any], tree: dict[str, Any]) -> list[str]:
+    """Field names of the model found at ``loc`` (following ``kind`` for components)."""
+    model: type[BaseModel] | None = RunConfig
+    node: Any = tree
+    for part in loc:
+        if model is None or part not in model.model_fields:
+            return []
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+        model = _field_model(model, part, node)
+    if model is None:
+        return []
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _field_model(model: type[BaseModel], name: str, node: Any) -> type[BaseModel] | None:
+    """The model class that validates field ``name`` of ``model`` for the raw value ``node``."""
+    annotation = model.model_fields[name].annotation
+    if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return None
+    registry = REGISTRY_FOR_BASE.get(annotation)
+    if registry is None:
+        return annotation
+    kind = node.get("kind") if isinstance(node, dict) else None
+    return registry.get(kind) if kind in registry else None

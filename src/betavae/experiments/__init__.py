@@ -1,0 +1,1 @@
+"""Run folders, evaluation glue, sweeps and executors."""

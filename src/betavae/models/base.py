@@ -1,0 +1,61 @@
+"""The model contract: encoders give a diagonal Gaussian q(z|x); decoders give logits.
+
+Models map tensors to distribution parameters and know nothing of β, schedules or losses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from betavae.components import Component
+from betavae.models.likelihood import Bernoulli, LikelihoodField
+
+
+@dataclass
+class VAEOutput:
+    """One forward pass.
+
+    mu, logvar: (B, D) posterior parameters; z: (B, D) reparameterised sample;
+    logits: (B, C, H, W) decoder output (interpretation set by the likelihood).
+    """
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z: torch.Tensor
+    logits: torch.Tensor
+
+
+class GaussianVAE(nn.Module):
+    """Base of every VAE: subclasses define ``encoder_body`` → (B, 2D) and ``decoder``."""
+
+    latent_dim: int
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, C, H, W) in [0, 1] -> (mu, logvar), each (B, D)."""
+        h = self.encoder(x)
+        mu, logvar = h.chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (B, D) -> logits (B, C, H, W)."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor, sample: bool = True) -> VAEOutput:
+        """Encode, draw z = μ + σ·ε (ε from the global torch RNG; z = μ if not ``sample``), decode."""
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+        return VAEOutput(mu=mu, logvar=logvar, z=z, logits=self.decode(z))
+
+
+class ModelConfig(Component):
+    """Base of model configs: ``build(observation_shape)`` returns a :class:`GaussianVAE`."""
+
+    latent_dim: int = Field(10, ge=1)
+    likelihood: LikelihoodField = Field(default_factory=Bernoulli)
+
+    def build(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
+        raise NotImplementedError

@@ -1,0 +1,13 @@
+"""Objectives: model outputs -> named loss terms (always including the unreduced per-latent KL)."""
+
+from betavae.registry import Registry
+
+OBJECTIVES = Registry("objective")
+
+
+def load_all() -> None:
+    """Import every built-in objective module so each registers itself."""
+    from betavae.objectives import beta, capacity  # noqa: F401
+
+
+__all__ = ["OBJECTIVES", "load_all"]

@@ -1,0 +1,1 @@
+"""Training: the one loop (:func:`betavae.train.loop.fit`), checkpoints and callbacks."""

@@ -1,0 +1,118 @@
+"""Checkpoints: ``state.pt`` (resumable) and ``weights.safetensors`` (user-facing weights).
+
+``state.pt`` holds only tensors and primitives (model and objective state, optimiser state, step,
+RNG states) and loads with ``torch.load(weights_only=True)``. ``weights.safetensors`` holds the
+model's tensors (objective tensors under ``objective.``) with the resolved config JSON and the
+step in its metadata. Both are written atomically; ``state.pt`` is written first and is the one
+resume reads, so a kill between the two writes never mixes steps.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from betavae.errors import BetavaeError
+from betavae.io import atomic_write
+
+STATE_FILE = "state.pt"
+WEIGHTS_FILE = "weights.safetensors"
+OBJECTIVE_PREFIX = "objective."
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy (legacy global) and torch RNG states as tensors and primitives."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": list(random.getstate()[1]),
+        "python_gauss": random.getstate()[2],
+        "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate((3, tuple(state["python"]), state["python_gauss"]))
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _cpu(tree: Any) -> Any:
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().cpu()
+    if isinstance(tree, dict):
+        return {k: _cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_cpu(v) for v in tree)
+    return tree
+
+
+def save_checkpoint(
+    run_dir: Path,
+    step: int,
+    model: torch.nn.Module,
+    objective: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config_json: str,
+) -> None:
+    """Write ``state.pt`` then ``weights.safetensors``, each atomically."""
+    state = {
+        "format": 1,
+        "step": int(step),
+        "model": _cpu(model.state_dict()),
+        "objective": _cpu(objective.state_dict()),
+        "optimizer": _cpu(optimizer.state_dict()),
+        "rng": rng_state(),
+    }
+    atomic_write(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
+    tensors = {k: v.contiguous() for k, v in state["model"].items()}
+    tensors.update({OBJECTIVE_PREFIX + k: v.contiguous() for k, v in state["objective"].items()})
+    meta = {"config": config_json, "step": str(step), "format": "betavae-1"}
+    atomic_write(run_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def load_state(run_dir: Path) -> dict[str, Any]:
+    """Read ``state.pt`` safely (``weights_only=True``); a clear error if missing or corrupt."""
+    path = Path(run_dir) / STATE_FILE
+    if not path.is_file():
+        raise BetavaeError(f"{path} is missing: this run has no checkpoint to resume from")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise BetavaeError(f"{path} cannot be read ({type(exc).__name__}); the checkpoint is damaged") from None
+    if not isinstance(state, dict) or state.get("format") != 1:
+        raise BetavaeError(f"{path} is not a betavae training state")
+    return state
+
+
+def load_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a weights file: (model tensors, objective tensors, metadata with parsed ``config``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BetavaeError(f"{path} is missing: the run has not written weights yet")
+    try:
+        tensors = load_file(path)
+        from safetensors import safe_open
+
+        with safe_open(path, "pt") as fh:
+            meta = dict(fh.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BetavaeError(f"{path} is not a readable safetensors file ({exc})") from None
+    if "config" in meta:
+        meta["config"] = json.loads(meta["config"])
+    model = {k: v for k, v in tensors.items() if not k.startswith(OBJECTIVE_PREFIX)}
+    objective = {k[len(OBJECTIVE_PREFIX):]: v for k, v in tensors.items() if k.startswith(OBJECTIVE_PREFIX)}
+    return model, objective, meta

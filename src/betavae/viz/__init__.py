@@ -1,0 +1,1 @@
+"""Figures (matplotlib with the Agg backend; nothing opens a window)."""

@@ -1,0 +1,78 @@
+"""The bvae command line: commands work end to end and errors are one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from PIL import Image
+
+from betavae.cli import main
+
+from ..conftest import tiny_tree
+
+
+def write_config(tmp_path, **train):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_tree(**train)))
+    return path
+
+
+def test_train_then_ls(tmp_path, capsys):
+    cfg = write_config(tmp_path)
+    rc = main(["train", str(cfg), "train.steps=6", "--runs-dir", str(tmp_path / "runs"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "run folder:" in out
+    run = tmp_path / "runs" / out.split("run folder:")[1].strip().split("/")[-1]
+    assert json.loads((run / "meta.json").read_text())["status"] == "finished"
+    assert main(["ls", str(tmp_path / "runs")]) == 0
+    table = capsys.readouterr().out
+    assert run.name in table and "finished" in table and "6" in table.splitlines()[1]
+
+
+def test_resume_via_cli_refuses_overrides(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path), "train.steps=3"]) == 2
+    assert "never changes" in capsys.readouterr().err
+
+
+def test_errors_are_one_line_without_traceback(tmp_path, capsys):
+    cfg = write_config(tmp_path)
+    assert main(["train", str(cfg), "train.stepz=3", "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bvae: error:") and "train.stepz" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    from betavae.errors import BetavaeError
+
+    with pytest.raises(BetavaeError):
+        main(["train", "nonexistent_config", "--debug"])
+
+
+def test_non_empty_run_folder_is_refused(tmp_path, capsys):
+    cfg = write_config(tmp_path, steps=4)
+    args = ["train", str(cfg), "--runs-dir", str(tmp_path / "r"), "--no-progress"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_schedule_plot(tmp_path, capsys):
+    out = tmp_path / "cyc.png"
+    assert main(["schedule", "cyclical", "total=1000", "cycles=4", "--steps", "1000", "--out", str(out)]) == 0
+    img = Image.open(out)
+    assert img.size[0] > 300 and img.size[1] > 150
+    assert main(["schedule", "cyclical", "cycles=0", "--out", str(out)]) == 2
+    assert "cycles" in capsys.readouterr().err
+    assert main(["schedule", "nope", "--out", str(out)]) == 2
+    assert "unknown schedule 'nope'" in capsys.readouterr().err
+
+
+def test_configs_lists_shipped(capsys):
+    assert main(["configs"]) == 0
+    out = capsys.readouterr().out
+    for name in ("dsprites_quick", "dsprites_vae", "dsprites_beta_h", "dsprites_capacity", "dsprites_capacity_g100"):
+        assert name in out
