@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from betavae.cli import SHIPPED
 from betavae.config import RunConfig, build_config, load_config, parse_override
@@ -101,7 +102,7 @@ def test_resolved_round_trip_and_hash():
 
 def test_config_is_frozen():
     cfg = build_config({})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.train.steps = 3  # type: ignore[misc]
 
 
