@@ -76,3 +76,30 @@ def test_configs_lists_shipped(capsys):
     out = capsys.readouterr().out
     for name in ("dsprites_quick", "dsprites_vae", "dsprites_beta_h", "dsprites_capacity", "dsprites_capacity_g100"):
         assert name in out
+
+
+def test_data_calibrate_prints_per_shape_iou(tmp_path, capsys, monkeypatch):
+    """Wiring of `bvae data calibrate`: the loader is replaced by the renderer itself (IoU 1);
+    the loader's own validation is tested in tests/data."""
+    from betavae.data import dsprites_file
+    from betavae.data.dsprites import DSprites
+
+    seen = {}
+
+    def fake_loader(path, **kwargs):
+        seen["path"] = path
+        return DSprites()
+
+    monkeypatch.setattr(dsprites_file, "load_dsprites_file", fake_loader)
+    assert main(["data", "calibrate", "--dsprites", str(tmp_path / "f.npz"), "--n", "300"]) == 0
+    values = dict(line.split() for line in capsys.readouterr().out.strip().splitlines())
+    assert seen["path"] == tmp_path / "f.npz"
+    for key in ("iou.mean", "iou.square", "iou.ellipse", "iou.heart"):
+        assert float(values[key]) == 1.0
+    assert float(values["n"]) == 300
+
+
+def test_data_calibrate_missing_file_is_one_line(tmp_path, capsys):
+    assert main(["data", "calibrate", "--dsprites", str(tmp_path / "missing.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.npz" in err and len(err.strip().splitlines()) == 1
