@@ -144,6 +144,17 @@ class Trainer:
             write_meta(self.run_dir, status=status, sessions=sessions, end_time=now(), step=self.step)
             for cb in self.callbacks:
                 cb.on_end(status)
+        if tc.report:
+            self.write_report()
+
+    def write_report(self) -> None:
+        """Refresh the run's report; a report never fails a finished run."""
+        from betavae.report import write_report
+
+        try:
+            write_report(self.run_dir, device=str(self.device))
+        except Exception:
+            log.exception("could not write the report of %s", self.run_dir)
 
     def _steps(self, stop: StopOnSignal) -> None:
         tc = self.config.train

@@ -1,0 +1,249 @@
+"""The per-run report: ``RUN_DIR/report.html`` and ``RUN_DIR/report.md`` with figures in
+``RUN_DIR/report/``.
+
+Built only from files on disk, so it works for a run still training (what exists so far) and for
+a damaged run folder: every missing or unreadable file becomes a note on the page, never an
+exception. Figures that need the model (posterior statistics, reconstructions, traversals) are
+drawn when ``weights.safetensors`` loads; the rest needs only ``metrics.jsonl`` and the config.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from betavae.errors import BetavaeError
+from betavae.experiments.rundir import now
+from betavae.report.configs import config_diff, schedule_fields
+from betavae.report.inputs import RunFiles, is_number, read_run_files
+from betavae.report.render import write_pages
+from betavae.train.checkpoint import WEIGHTS_FILE
+from betavae.viz import figures as F
+
+log = logging.getLogger(__name__)
+
+REPORT_DIR = "report"
+Progress = Callable[[str], None]
+
+#: Final-figure rows of the summary table: (metrics key, label, unit).
+SUMMARY_KEYS = (
+    ("loss", "total loss", "nats / image"),
+    ("recon", "reconstruction NLL", "nats / image"),
+    ("kl", "KL", "nats / image"),
+    ("beta", "β_t (γ_t for capacity)", "weight"),
+    ("beta_norm", "β normalised (β·D/N_x)", "weight"),
+    ("capacity", "C_t", "nats"),
+    ("lr", "learning rate", ""),
+    ("images_per_s", "throughput", "images / s"),
+)
+
+
+@dataclass
+class Figure:
+    """src: path relative to the page; title; caption (what the figure shows)."""
+
+    src: str
+    title: str
+    caption: str
+
+
+@dataclass
+class Builder:
+    """Collects figures and notes while drawing; each drawing step is isolated by :meth:`attempt`."""
+
+    run_dir: Path
+    files: RunFiles
+    progress: Progress | None = None
+    notes: list[str] = field(default_factory=list)
+    sections: dict[str, list[Figure]] = field(default_factory=dict)
+
+    @property
+    def fig_dir(self) -> Path:
+        return self.run_dir / REPORT_DIR
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+    def attempt(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn``; on failure add a note (a BetavaeError's message, or the exception's) and return None."""
+        try:
+            return fn()
+        except BetavaeError as exc:
+            self.notes.append(f"{what}: {exc}")
+        except Exception as exc:  # a report must not fail on one figure; the log keeps the traceback
+            log.exception("report: %s failed", what)
+            self.notes.append(f"{what} could not be drawn ({type(exc).__name__}: {exc})")
+        return None
+
+    def add(self, section: str, path: Path | None, title: str, caption: str) -> None:
+        if path is not None:
+            rel = path.relative_to(self.run_dir).as_posix()
+            self.sections.setdefault(section, []).append(Figure(rel, title, caption))
+
+
+def _metric_figures(b: Builder) -> None:
+    rows, config = b.files.rows, b.files.config
+    if not rows:
+        return
+    b.say("curves")
+    objective = config.objective.kind if config is not None else "beta"
+    b.add("Training", b.attempt("curves", lambda: F.plot_curves(rows, b.fig_dir / "curves.png", objective)),
+          "Training curves", "Reconstruction NLL, KL and total loss per image against the step (batch means "
+          "over each logging window); the KL weight β_t (γ_t) on the right axis; C_t on the KL axis.")
+    steps, kl = F.kl_matrix(rows)
+    if kl.size:
+        b.add("Training", b.attempt("KL heatmap", lambda: F.plot_kl_heatmap(steps, kl, b.fig_dir / "kl_heatmap.png")),
+              "KL per latent over training", "KL_j (nats) of each latent at each logged step: latents switch on "
+              "one at a time as the pressure on the KL allows.")
+    final = b.files.last.get("kl_per_dim")
+    if isinstance(final, list) and final and all(is_number(v) for v in final):
+        b.add("Training", b.attempt("KL bars", lambda: F.plot_kl_bars(np.asarray(final), b.fig_dir / "kl_bars.png")),
+              "KL per latent at the end", f"KL_j at the last logged step; active latents (KL_j > {F.ACTIVE_NATS} "
+              "nats) in blue.")
+
+
+def _model_figures(b: Builder, n_images: int, n_seeds: int, rng_seed: int, device: str) -> dict[str, Any] | None:
+    """Posterior statistics, reconstructions and traversals; returns the batch statistics per latent."""
+    from betavae.experiments.load import load_run
+    from betavae.viz.traverse import posterior_batch, write_traversals
+
+    if b.files.config is None:
+        return None
+    if not b.files.has_weights:
+        b.notes.append(f"{WEIGHTS_FILE} is missing (no checkpoint yet): posterior statistics, reconstructions "
+                       "and traversals are left out; curves only")
+        return None
+    b.say("loading the model")
+    run = b.attempt("loading the weights", lambda: load_run(b.run_dir, device))
+    if run is None:
+        return None
+    b.say(f"encoding {n_images} images")
+    batch = b.attempt("encoding a batch", lambda: posterior_batch(run, max(n_images, n_seeds, 8), rng_seed))
+    if batch is None:
+        return None
+    kl = batch.kl
+    b.add("Posterior", b.attempt("posterior statistics", lambda: F.plot_posterior_stats(
+        batch.mu, batch.logvar, kl, b.fig_dir / "posterior.png")), "Posterior mean and variance per latent",
+        f"Over {len(batch.mu)} images drawn uniformly from the factor grid: used latents have σ²_j → 0; "
+        "unused ones sit at μ ≈ 0, σ² ≈ 1 (the prior).")
+    k = min(8, len(batch.images))
+    b.add("Posterior", b.attempt("reconstructions", lambda: F.plot_reconstructions(
+        batch.images[:k], run.decode_mean(batch.mu[:k]), b.fig_dir / "reconstructions.png")),
+        "Reconstructions", "Inputs (top) and decoder means at z = μ (bottom).")
+    b.say("traversals")
+    paths = b.attempt("traversals", lambda: write_traversals(b.run_dir, b.fig_dir, n_seeds, run=run, batch=batch))
+    if paths:
+        b.add("Traversals", paths.pop("gif"), "Traversal (animated)", "Each row varies one latent (sorted by "
+              "mean KL, largest first) over 10 values in [−3, 3] with the others at the seed's posterior mean; "
+              "columns are seed images.")
+        for key, path in paths.items():
+            b.add("Traversals", path, f"Traversal grid, seed image {key.removeprefix('seed')}",
+                  "Columns: input, reconstruction, then z_j = −3 … 3; KL_j (nats) beside each row.")
+    var = np.exp(batch.logvar)
+    return {"kl": kl, "mu_mean": batch.mu.mean(0), "mu_std": batch.mu.std(0), "var": var.mean(0), "n": len(batch.mu)}
+
+
+def _schedule_figures(b: Builder) -> None:
+    from betavae.viz.schedule import plot_schedule
+
+    config = b.files.config
+    if config is None:
+        return
+    for name, sched in schedule_fields(config).items():
+        counter = config.train.steps
+        if sched.unit == "epoch":
+            spe = config.train.steps_per_epoch or b.attempt(
+                "counting epochs", lambda: max(1, len(config.data.build()) // config.train.batch_size))
+            if spe is None:
+                continue
+            counter = math.ceil(config.train.steps / spe)
+        path = b.attempt(f"schedule {name}", lambda s=sched, c=counter, n=name: plot_schedule(
+            s, c, b.fig_dir / f"schedule_{n}.png", title=f"objective.{n}: {s.kind} (over the run's {c} {s.unit}s)"))
+        b.add("Schedules", path, f"objective.{name}", f"The {name} schedule over the run's {counter} "
+              f"{sched.unit}s, as configured.")
+
+
+def _summary(files: RunFiles) -> list[tuple[str, Any, str]]:
+    last, config = files.last, files.config
+    rows: list[tuple[str, Any, str]] = []
+    if "step" in last:
+        total = f" of {config.train.steps}" if config is not None else ""
+        rows.append(("step", last["step"], f"optimiser steps{total}"))
+    if "epoch" in last:
+        rows.append(("epoch", last["epoch"], "epochs (0-based)"))
+    rows += [(label, last[key], unit) for key, label, unit in SUMMARY_KEYS if key in last]
+    return rows
+
+
+def _latents(files: RunFiles, stats: dict[str, Any] | None) -> list[dict[str, Any]]:
+    final = files.last.get("kl_per_dim")
+    final = final if isinstance(final, list) else []
+    d = max(len(final), len(stats["kl"]) if stats else 0)
+    out = []
+    for j in range(d):
+        kl = final[j] if j < len(final) and is_number(final[j]) else None
+        row = {"name": f"z{j}", "kl": kl, "active": None if kl is None else kl > F.ACTIVE_NATS}
+        if stats:
+            row.update(batch_kl=float(stats["kl"][j]), mu_mean=float(stats["mu_mean"][j]),
+                       mu_std=float(stats["mu_std"][j]), var=float(stats["var"][j]))
+        out.append(row)
+    return out
+
+
+def _meta_rows(meta: dict[str, Any]) -> list[tuple[str, Any]]:
+    from betavae.report.inputs import flatten
+
+    flat = flatten({k: v for k, v in meta.items() if k != "sessions"})
+    if isinstance(meta.get("sessions"), list):
+        flat["sessions"] = len(meta["sessions"])
+    if isinstance(flat.get("argv"), list):
+        flat["argv"] = " ".join(str(a) for a in flat["argv"])
+    return sorted(flat.items())
+
+
+def write_report(run_dir: str | Path, n_images: int = 512, n_seeds: int = 3, rng_seed: int = 0,
+                 device: str = "cpu", progress: Progress | None = None) -> Path:
+    """Write ``report.html``, ``report.md`` and the figures of one run; returns the HTML path.
+
+    n_images: images encoded for posterior statistics, the KL order of traversal rows and the
+    seed images (the first ``n_seeds``); rng_seed: seeds that draw. Raises
+    :class:`~betavae.errors.BetavaeError` only when ``run_dir`` is not a folder.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise BetavaeError(f"{run_dir} is not a folder; give a run folder (runs/<name>-<hash>-s<seed>)")
+    files = read_run_files(run_dir)
+    b = Builder(run_dir, files, progress, notes=list(files.notes))
+    b.fig_dir.mkdir(exist_ok=True)
+    _metric_figures(b)
+    stats = _model_figures(b, n_images, n_seeds, rng_seed, device)
+    _schedule_figures(b)
+    latents = _latents(files, stats)
+    config = files.config
+    context = {
+        "title": run_dir.name,
+        "run_dir": str(run_dir.resolve()),
+        "generated": now(),
+        "status": files.meta.get("status", "unknown"),
+        "running": files.meta.get("status") in ("running", "created"),
+        "notes": b.notes,
+        "summary": _summary(files),
+        "latents": latents,
+        "n_active": sum(1 for r in latents if r["active"]),
+        "batch_n": stats["n"] if stats else None,
+        "eval": sorted(files.eval_values.items()) if files.eval_values else [],
+        "eval_present": files.eval_values is not None,
+        "sections": b.sections,
+        "config_yaml": config.to_yaml() if config is not None else None,
+        "diff": b.attempt("config difference", lambda: config_diff(config)) if config is not None else None,
+        "meta": _meta_rows(files.meta),
+    }
+    b.say("writing pages")
+    return write_pages(run_dir / "report.html", run_dir / "report.md", "run", context)

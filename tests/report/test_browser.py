@@ -1,0 +1,103 @@
+"""The reports as a person sees them: loaded from disk in headless Chromium.
+
+Asserts every image loaded (naturalWidth > 0), the tables hold the run's figures, escaped text
+stayed text, and no request left the machine (only file:, data: and about: URLs). Screenshots go
+to ``test-artifacts/`` at the repository root. Without Chromium the tests skip, unless ``CI`` is
+set, where they fail (``.ci/run`` installs Debian's ``chromium``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from betavae.experiments.rundir import read_metrics
+
+from .cdp import Browser, find_chromium
+from .conftest import HOSTILE
+from .test_report import parse
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+LOCAL_SCHEMES = ("file:", "data:", "about:")
+
+PAGE_STATE = """(async () => {
+  const imgs = Array.from(document.images);
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+  const text = id => { const t = document.getElementById(id); return t ? t.innerText : null; };
+  return {images: imgs.map(i => ({src: i.getAttribute("src"), width: i.naturalWidth, height: i.naturalHeight})),
+          summary: text("summary-table"), latents: text("latent-table"), eval: text("eval-table"),
+          runs: text("runs-table"), pwned: typeof window.pwned !== "undefined", title: document.title};
+})()"""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail("chromium is not installed but CI is set: .ci/run must install Debian's chromium")
+        pytest.skip("chromium is not installed (apt-get install chromium); under CI this fails")
+    tmp = tmp_path_factory.mktemp("chromium")
+    with Browser(binary, tmp / "profile", tmp / "chromium.log") as b:
+        yield b
+
+
+def visit(browser: Browser, page: Path, shot: str) -> tuple[dict[str, Any], list[str], str]:
+    """Open ``page`` (file://) in a new tab; returns (page state, requested URLs, session)."""
+    session = browser.open_page()
+    browser.send("Page.enable", session=session)
+    browser.send("Network.enable", session=session)
+    metrics = {"width": 1200, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+    browser.send("Emulation.setDeviceMetricsOverride", metrics, session=session)
+    browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
+    browser.wait_event("Page.loadEventFired")
+    state = browser.send("Runtime.evaluate", {"expression": PAGE_STATE, "awaitPromise": True,
+                                              "returnByValue": True}, session=session)["result"]["value"]
+    height = int(browser.send("Page.getLayoutMetrics", session=session)["cssContentSize"]["height"])
+    browser.send("Emulation.setDeviceMetricsOverride", {**metrics, "height": min(height, 16000)}, session=session)
+    png = base64.b64decode(browser.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / shot).write_bytes(png)
+    assert Image.open(io.BytesIO(png)).size == (1200, min(height, 16000))
+    urls = [ev["params"]["request"]["url"] for ev in browser.events
+            if ev.get("method") == "Network.requestWillBeSent" and ev.get("sessionId") == session]
+    return state, urls, session
+
+
+def test_run_report_in_chromium(browser, reported_run):
+    state, urls, _ = visit(browser, reported_run / "report.html", "report.png")
+    expected = parse(reported_run / "report.html").imgs
+    assert [i["src"] for i in state["images"]] == expected and len(expected) == 9
+    for img in state["images"]:
+        assert img["width"] > 0 and img["height"] > 0, f"{img['src']} did not load"
+    last = read_metrics(reported_run)[-1]
+    for key in ("loss", "recon", "kl"):
+        assert f"\t{last[key]:.5g}\tnats / image" in state["summary"], key
+    assert state["latents"].count("\n") == len(last["kl_per_dim"])  # header + one row per latent
+    assert "mig\t0.125" in state["eval"] and HOSTILE in state["eval"]  # shown as text ...
+    assert state["pwned"] is False  # ... never run
+    assert urls and all(u.startswith(LOCAL_SCHEMES) for u in urls), urls
+    assert any(u.endswith("/report/traverse.gif") for u in urls)
+
+
+def test_index_in_chromium(browser, runs_folder):
+    state, urls, session = visit(browser, runs_folder / "index.html", "index.png")
+    assert len(state["images"]) == 2 and all(i["width"] > 0 for i in state["images"])
+    assert state["runs"].count("\n") == 3
+    assert urls and all(u.startswith(LOCAL_SCHEMES) for u in urls), urls
+    click_beta = """(() => { const t = document.getElementById("runs-table");
+      const th = Array.from(t.tHead.rows[0].cells); const col = th.findIndex(c => c.textContent === "β");
+      th[col].click(); return Array.from(t.tBodies[0].rows).map(r => parseFloat(r.cells[col].dataset.sort)); })()"""
+    def click() -> list[float]:
+        return browser.send("Runtime.evaluate", {"expression": click_beta, "returnByValue": True},
+                            session=session)["result"]["value"]
+
+    assert click() == [1.0, 4.0, 4.0] and click() == [4.0, 4.0, 1.0]  # ascending, then descending
