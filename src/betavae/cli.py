@@ -131,6 +131,35 @@ cli.add_command(report)
 cli.add_command(traverse)
 
 
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path(path_type=Path), required=False)
+@click.option("--codes", type=click.Path(path_type=Path),
+              help="Score a .npz with arrays codes (N, D) and factors (N, K) instead of a run.")
+@click.option("--metrics", help="Comma-separated metric names (default: all).")
+@click.option("--fast", is_flag=True, help="The fast preset (fewer points, histogram boosting for DCI).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
+@click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
+def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, fast: bool, seed: int,
+                 device: str, out: Path | None) -> None:
+    """Score a run (writes RUN_DIR/eval.json) or arrays from --codes FILE.npz."""
+    from betavae.experiments.evaluate import evaluate_codes_file, evaluate_run
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    preset = "fast" if fast else "default"
+    if (run_dir is None) == (codes is None):
+        raise BetavaeError("give either a RUN_DIR or --codes FILE.npz")
+    if codes is not None:
+        result = evaluate_codes_file(codes, names, preset, seed, out)
+        where = result["written_to"]
+    else:
+        result = evaluate_run(run_dir, names, preset, seed, device)
+        where = str(run_dir / "eval.json")
+    for key, value in result["values"].items():
+        click.echo(f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}")
+    click.echo(f"wrote {where}")
+
+
 @cli.group()
 def data() -> None:
     """Data sets: calibrate the built-in dSprites renderer against the official file."""

@@ -73,6 +73,9 @@ class TrainConfig(Strict):
     threads: PositiveInt | None = None
     prefetch: int = Field(2, ge=0)
     report: bool = True
+    eval_every: PositiveInt | None = None
+    eval_metrics: list[str] = Field(default_factory=lambda: ["mig"])
+    eval_preset: Literal["fast", "default"] = "fast"
 
     @field_validator("device")
     @classmethod
@@ -83,11 +86,16 @@ class TrainConfig(Strict):
 
     @model_validator(mode="after")
     def _checkpoint_multiple(self) -> TrainConfig:
-        if self.checkpoint_every % self.log_every:
-            raise ValueError(
-                f"checkpoint_every ({self.checkpoint_every}) must be a multiple of "
-                f"log_every ({self.log_every})"
-            )
+        for name in ("checkpoint_every", "eval_every"):
+            value = getattr(self, name)
+            if value is not None and value % self.log_every:
+                raise ValueError(f"{name} ({value}) must be a multiple of log_every ({self.log_every})")
+        from betavae.experiments.evaluate import check_metric_names
+
+        try:
+            check_metric_names(self.eval_metrics)
+        except BetavaeError as exc:
+            raise ValueError(f"eval_metrics: {exc}") from None
         return self
 
 

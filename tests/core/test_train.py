@@ -210,3 +210,17 @@ def test_damaged_state_file_gives_a_clear_error(tmp_path, tiny_config):
     (run / "state.pt").write_bytes(b"garbage")
     with pytest.raises(BetavaeError, match="state.pt cannot be read"):
         resume(run)
+
+
+def test_evaluation_during_training_appends_metrics_without_changing_training(tmp_path):
+    plain = train(build_config(tiny_tree()), tmp_path / "plain")
+    cfg = build_config(tiny_tree(eval_every=6, eval_metrics=["mig", "modularity"]))
+    run = train(cfg, tmp_path / "eval")
+    rows = {r["step"]: r for r in read_metrics(run)}
+    assert 0 <= rows[6]["eval.mig"] <= 1 and 0 <= rows[12]["eval.modularity"] <= 1
+    assert "eval.mig" not in rows[4]
+    assert_same_weights(plain, run)  # evaluation draws from its own generators
+    with pytest.raises(BetavaeError, match="eval_every"):
+        build_config(tiny_tree(eval_every=5))
+    with pytest.raises(BetavaeError, match="unknown metric"):
+        build_config(tiny_tree(eval_metrics=["nope"]))

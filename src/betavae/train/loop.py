@@ -183,6 +183,8 @@ class Trainer:
                     self._check_finite(pending)
                     row = window.row(self.step, self.step // self.steps_per_epoch, hyper)
                     row.update(self._derived(hyper))
+                    if tc.eval_every and (self.step % tc.eval_every == 0 or at_end):
+                        row.update(self.evaluate())
                     metrics_fh.write(_json_line(row))
                     metrics_fh.flush()
                     for cb in self.callbacks:
@@ -194,6 +196,27 @@ class Trainer:
                 if stop.requested:
                     stream.close()
                     return
+
+    def evaluate(self) -> dict[str, float]:
+        """Disentanglement metrics of the current model (``train.eval_*``), keys ``eval.<metric>``.
+
+        Uses its own seeded generators, so training randomness is untouched.
+        """
+        from betavae.experiments.evaluate import evaluate_encoder
+
+        tc = self.config.train
+        self.model.eval()
+
+        @torch.no_grad()
+        def encode(obs: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(np.ascontiguousarray(obs)).to(self.device, torch.float32)
+            return self.model.encode(x / self.source.pixel_max)[0].float().cpu().numpy()
+
+        try:
+            result = evaluate_encoder(encode, self.source, tc.eval_metrics, tc.eval_preset, seed=0)
+        finally:
+            self.model.train()
+        return {f"eval.{k}": float(v) for k, v in result["values"].items()}
 
     def _derived(self, hyper: dict[str, float]) -> dict[str, Any]:
         return {
