@@ -205,6 +205,14 @@ def test_sampled_scores_need_two_varying_factors():
         factor_vae_score(lambda x: x, source, num_train=10, num_eval=10, num_variance_estimate=50)
 
 
+def test_sampled_scores_bad_sizes():
+    source = ArraySource((3, 4))
+    with pytest.raises(BetavaeError, match="batch_size >= 2"):
+        factor_vae_score(lambda x: x, source, batch_size=1)
+    with pytest.raises(BetavaeError, match="must be >= 1"):
+        beta_vae_score(lambda x: x, source, num_train=0)
+
+
 def test_sampled_scores_skip_size_one_factors():
     source = ArraySource((1, 6, 5))
     r = factor_vae_score(

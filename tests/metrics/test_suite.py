@@ -132,6 +132,7 @@ def test_records(parallel):
 
 def test_fast_preset_and_overrides(data, parallel):
     fast = evaluate(*data, preset="fast", seed=4, n_jobs=2)
+    assert fast["values"] == evaluate(*data, preset="fast", seed=4, n_jobs=1)["values"]
     assert fast["settings"]["dci_classifier"] == "hist_gbt"
     exact_keys = [
         "mig",

@@ -104,8 +104,9 @@ def run_tasks(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Run the tasks, sequentially (``n_jobs=1``) or balanced over ``n_jobs`` workers.
 
-    Returns ``(results, seconds)`` keyed by ``Task.key``. With more than one worker, BLAS and
-    OpenMP pools are limited to one thread each so the workers do not oversubscribe the cores.
+    Returns ``(results, seconds)`` keyed by ``Task.key``. BLAS always runs on one thread (so
+    no value depends on the core count); with more than one worker, OpenMP pools are limited
+    to one thread too, so the workers do not oversubscribe the cores.
     """
     if backend not in ("threads", "processes"):
         raise BetavaeError(f"backend must be 'threads' or 'processes', got {backend!r}")
@@ -123,8 +124,9 @@ def run_tasks(
         seconds[task.key] = time.perf_counter() - start
 
     if workers == 1:
-        for task in sorted(tasks, key=lambda t: -t.cost):
-            run(task)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for task in sorted(tasks, key=lambda t: -t.cost):
+                run(task)
         return results, seconds
 
     queues = [deque(b) for b in partition([t.cost for t in tasks], workers)]

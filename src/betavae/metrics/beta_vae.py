@@ -8,8 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from betavae.errors import BetavaeError
 from betavae.metrics._checks import Seed, as_generator, estimator_seeds
-from betavae.metrics.estimators import LOGREG_DEFAULTS, make_logreg, merged
+from betavae.metrics.estimators import (
+    LOGREG_DEFAULTS,
+    make_logreg,
+    merged,
+    single_threaded_blas,
+)
 from betavae.metrics.sampling import (
     DEFAULT_ENCODE_BATCH,
     Encoder,
@@ -82,15 +88,21 @@ def beta_vae_score(
     Returns:
         ``beta_vae.train_accuracy`` and ``beta_vae.eval_accuracy``.
     """
+    if batch_size < 1 or num_train < 1 or num_eval < 1:
+        raise BetavaeError(
+            f"beta_vae: batch_size, num_train and num_eval must be >= 1, got "
+            f"{batch_size}, {num_train}, {num_eval}"
+        )
     rng = as_generator(seed)
     x_train, y_train = beta_vae_points(
         encode, source, num_train, rng, batch_size, encode_batch_size
     )
     (clf_seed,) = estimator_seeds(rng, 1)
-    model = make_logreg(merged(LOGREG_DEFAULTS, logreg_params), clf_seed).fit(x_train, y_train)
-    train_accuracy = float(np.mean(model.predict(x_train) == y_train))
+    with single_threaded_blas():
+        model = make_logreg(merged(LOGREG_DEFAULTS, logreg_params), clf_seed)
+        model.fit(x_train, y_train)
+        train_accuracy = float(np.mean(model.predict(x_train) == y_train))
     x_eval, y_eval = beta_vae_points(encode, source, num_eval, rng, batch_size, encode_batch_size)
-    return {
-        "beta_vae.train_accuracy": train_accuracy,
-        "beta_vae.eval_accuracy": float(np.mean(model.predict(x_eval) == y_eval)),
-    }
+    with single_threaded_blas():
+        eval_accuracy = float(np.mean(model.predict(x_eval) == y_eval))
+    return {"beta_vae.train_accuracy": train_accuracy, "beta_vae.eval_accuracy": eval_accuracy}

@@ -84,6 +84,11 @@ def factor_vae_score(
         is active) and ``factor_vae.num_active_dims``, the true count (disentanglement_lib
         reports D, the length of its mask).
     """
+    if batch_size < 2 or num_train < 1 or num_eval < 1:
+        raise BetavaeError(
+            f"factor_vae: need batch_size >= 2 (a variance) and num_train, num_eval >= 1, got "
+            f"{batch_size}, {num_train}, {num_eval}"
+        )
     if num_variance_estimate < 2:
         raise BetavaeError(
             f"factor_vae: num_variance_estimate must be >= 2, got {num_variance_estimate}"

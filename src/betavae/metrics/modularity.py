@@ -22,7 +22,12 @@ from betavae.metrics._checks import (
     split,
 )
 from betavae.metrics.discretize import DEFAULT_NUM_BINS, histogram_discretize, mutual_info_matrix
-from betavae.metrics.estimators import LOGREG_DEFAULTS, make_logreg, merged
+from betavae.metrics.estimators import (
+    LOGREG_DEFAULTS,
+    make_logreg,
+    merged,
+    single_threaded_blas,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +100,12 @@ def explicitness_factor(
     The test AUC is ``None`` when the test set's classes differ from the training set's
     (disentanglement_lib crashes there: the one-hot columns no longer match).
     """
-    clf = make_logreg(params, seed).fit(x_train, y_train)
-    auc_train = _one_hot_auc(y_train, clf.classes_, clf.predict_proba(x_train))
-    if not np.array_equal(np.unique(y_test), clf.classes_):
-        return auc_train, None
-    return auc_train, _one_hot_auc(y_test, clf.classes_, clf.predict_proba(x_test))
+    with single_threaded_blas():
+        clf = make_logreg(params, seed).fit(x_train, y_train)
+        auc_train = _one_hot_auc(y_train, clf.classes_, clf.predict_proba(x_train))
+        if not np.array_equal(np.unique(y_test), clf.classes_):
+            return auc_train, None
+        return auc_train, _one_hot_auc(y_test, clf.classes_, clf.predict_proba(x_test))
 
 
 def explicitness_summary(per_factor: list[tuple[float, float | None]]) -> dict[str, float]:

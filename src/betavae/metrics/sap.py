@@ -20,7 +20,7 @@ from betavae.metrics._checks import (
     estimator_seeds,
     split,
 )
-from betavae.metrics.estimators import SVC_DEFAULTS, make_svc, merged
+from betavae.metrics.estimators import SVC_DEFAULTS, make_svc, merged, single_threaded_blas
 
 
 def top_two_gap(score: np.ndarray) -> float:
@@ -53,7 +53,8 @@ def continuous_score_matrix(codes: np.ndarray, factors: np.ndarray) -> np.ndarra
     zc = z - z.mean(axis=0)
     vc = v - v.mean(axis=0)
     n = z.shape[0] - 1
-    cov = zc.T @ vc / n
+    with single_threaded_blas():
+        cov = zc.T @ vc / n
     var_z = np.sum(zc * zc, axis=0) / n
     var_v = np.sum(vc * vc, axis=0) / n
     active = var_z > 1e-12

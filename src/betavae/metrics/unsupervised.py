@@ -11,6 +11,7 @@ import scipy.linalg
 from betavae.errors import BetavaeError
 from betavae.metrics._checks import check_codes, check_min_points
 from betavae.metrics.discretize import DEFAULT_NUM_BINS, histogram_discretize, mutual_info_matrix
+from betavae.metrics.estimators import single_threaded_blas
 
 
 def gaussian_total_correlation(cov: np.ndarray) -> float:
@@ -41,7 +42,8 @@ def unsupervised_from_binned(codes: np.ndarray, binned: np.ndarray) -> dict[str,
     tr Σ (0.0 if every dimension is constant). The mean MI averages over ordered pairs
     i ≠ j (0.0 for D = 1).
     """
-    cov = np.atleast_2d(np.cov(codes, rowvar=False))
+    with single_threaded_blas():
+        cov = np.atleast_2d(np.cov(codes, rowvar=False))
     active = np.diag(cov) > 0.0
     sub = cov[np.ix_(active, active)]
     if active.any():
