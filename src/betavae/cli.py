@@ -130,6 +130,10 @@ from betavae.report.commands import report, traverse  # noqa: E402
 cli.add_command(report)
 cli.add_command(traverse)
 
+from betavae.experiments.sweep_command import sweep  # noqa: E402
+
+cli.add_command(sweep)
+
 
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path(path_type=Path), required=False)
@@ -185,13 +189,22 @@ def calibrate(path: Path, n: int, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``bvae``; returns the exit code (2 for user errors)."""
+    """Entry point of ``bvae``; returns the exit code (2 for user errors).
+
+    From the command line, ``BETAVAE_ALLOCATOR=tcmalloc|jemalloc`` re-runs the command with that
+    allocator preloaded (see :mod:`betavae.train.allocator`).
+    """
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if from_command_line:
+            from betavae.train.allocator import reexec_with_allocator
+
+            reexec_with_allocator(sys.argv[1:])
         cli.main(args=argv, prog_name="bvae", standalone_mode=False)
     except BetavaeError as exc:
         if debug:

@@ -71,8 +71,11 @@ class TrainConfig(Strict):
     device: str = "auto"
     deterministic: bool = False
     threads: PositiveInt | None = None
-    prefetch: int = Field(2, ge=0)
+    prefetch: int | None = Field(None, ge=0)
     report: bool = True
+    #: plain (eager fp32, bit-reproducible), fast (plain's numerics within float tolerance) or
+    #: fastest (adds bf16 autocast); see betavae.train.speed and docs/speed.md
+    speed: Literal["plain", "fast", "fastest"] = "fast"
     eval_every: PositiveInt | None = None
     eval_metrics: list[str] = Field(default_factory=lambda: ["mig"])
     eval_preset: Literal["fast", "default"] = "fast"

@@ -111,7 +111,7 @@ def test_bad_run_name():
         build_config({"name": "../escape"})
 
 
-@pytest.mark.parametrize("path", sorted(Path(SHIPPED).glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(Path(SHIPPED).glob("dsprites_*.yaml")), ids=lambda p: p.stem)
 def test_shipped_configs_validate(path):
     cfg = load_config(path)
     assert isinstance(cfg, RunConfig)

@@ -98,7 +98,9 @@ def test_mig(identity_data):
 
 def _dci_split(codes, factors, n=500):
     # spec: 1,000 / 1,000; 500 / 500 keeps the bounds and halves the run time
-    return dci(codes[:n], factors[:n], codes[n : 2 * n], factors[n : 2 * n], seed=0, n_jobs=None)
+    return dci(
+        codes[:n], factors[:n], codes[n : 2 * n], factors[n : 2 * n], seed=0, backend="processes"
+    )
 
 
 def test_dci_identity(identity_data):

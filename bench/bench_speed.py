@@ -1,0 +1,206 @@
+"""Training speed levels (issue 8): betavae's `plain`, `fast`, `fastest` against a plain PyTorch β-VAE.
+
+Prints, from one run on this machine:
+  - steps/s of bench/plain_reference.py (eager fp32, default allocator, DataLoader) and of the
+    full betavae training loop (rendering, schedules, logging, NaN checks) at each speed level,
+    Burgess model, batch 64; each the median of --reps timed runs of --steps steps after
+    --warmup steps, every run in a fresh process (the levels change process-wide settings),
+    interleaved so that machine noise hits all variants alike; and the ratios to the reference
+    (targets: fast >= 1.5x, fastest >= 2.5x);
+  - optional rows: --compile (fast/fastest with torch.compile forced on, with its start-up
+    time), --allocators (reference and fastest with tcmalloc / jemalloc preloaded);
+  - the final losses (mean of the last logged window of 100 steps) of `plain` and `fastest`
+    trained for --loss-steps steps from the same seed, and their relative difference (<= 2 %).
+
+Usage: python bench/bench_speed.py [--steps 200] [--reps 5] [--loss-steps 3000] [--compile] [--allocators]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LIBS = {"tcmalloc": "libtcmalloc_minimal.so.4", "jemalloc": "libjemalloc.so.2"}
+
+
+def config_tree(level: str, steps: int, seed: int = 0) -> dict:
+    """The benchmark's betavae config: Burgess, β = 4, batch 64, shipped bookkeeping defaults."""
+    return {"name": f"bench-{level}", "seed": seed, "model": {"kind": "burgess"},
+            "objective": {"kind": "beta", "beta": 4},
+            "train": {"steps": steps, "batch_size": 64, "lr": 1e-4, "log_every": 100,
+                      "checkpoint_every": 1000, "report": False, "speed": level}}
+
+
+# ---------------------------------------------------------------- workers (one per process)
+
+
+def work_betavae(level: str, steps: int, warmup: int, force_compile: bool) -> dict:
+    import torch
+
+    from betavae.config import build_config
+    from betavae.experiments.rundir import create_run_dir, write_meta
+    from betavae.train.callbacks import Callback
+    from betavae.train.loop import Trainer
+
+    class Clock(Callback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_step(self, step: int) -> None:
+            self.times.append(time.perf_counter())
+
+    cfg = build_config(config_tree(level, warmup + steps))
+    clock = Clock()
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = create_run_dir(cfg, tmp)
+        write_meta(run_dir, status="created")
+        start = time.perf_counter()
+        trainer = Trainer(cfg, run_dir, [clock])
+        warm_renderer(trainer.source)
+        if force_compile:
+            trainer.step_model = torch.compile(trainer.model)
+        trainer.run(resume=False)
+    t = clock.times
+    return {"steps_per_s": steps / (t[-1] - t[warmup - 1]), "first_step_s": t[0] - start,
+            "speed": trainer.speed.record()}
+
+
+def warm_renderer(source) -> None:  # noqa: ANN001
+    """Render every (shape, scale, orientation) once: the renderer builds its templates lazily
+    (about 3 s on 2 cores), which would otherwise fall into the timed steps. The reference
+    renders its image pool before timing too."""
+    import numpy as np
+
+    cells = np.stack(np.meshgrid(range(3), range(6), range(40), [0], [0], indexing="ij"), -1).reshape(-1, 5)
+    source.observations(cells)
+
+
+def work_reference(steps: int, warmup: int) -> dict:
+    sys.path.insert(0, str(HERE))
+    from plain_reference import train
+
+    return train(steps, warmup=warmup)
+
+
+def worker(args: argparse.Namespace) -> None:
+    name = args.worker
+    if name == "reference":
+        result = work_reference(args.steps, args.warmup)
+    else:
+        result = work_betavae(name.split("+")[0], args.steps, args.warmup, name.endswith("+compile"))
+    print("RESULT " + json.dumps(result))
+
+
+# ---------------------------------------------------------------- driver
+
+
+def find_lib(soname: str) -> str | None:
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"):
+        if Path(d, soname).exists():
+            return str(Path(d, soname))
+    return None
+
+
+def run_worker(variant: str, steps: int, warmup: int, preload: str | None = None) -> dict:
+    env = dict(os.environ)
+    if preload:
+        env["LD_PRELOAD"] = preload
+    cmd = [sys.executable, __file__, "--worker", variant, "--steps", str(steps), "--warmup", str(warmup)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"{variant} failed:\n{out.stderr[-3000:]}")
+
+
+def final_loss(level: str, steps: int) -> float:
+    code = ("import sys, tempfile; from betavae.config import build_config; "
+            "from betavae.train.loop import train; from betavae.experiments.rundir import read_metrics; "
+            "sys.path.insert(0, sys.argv[1]); from bench_speed import config_tree; "
+            "d = tempfile.mkdtemp(); run = train(build_config(config_tree(sys.argv[2], int(sys.argv[3]))), d); "
+            "print('LOSS', read_metrics(run)[-1]['loss'])")
+    out = subprocess.run([sys.executable, "-c", code, str(HERE), level, str(steps)],
+                         capture_output=True, text=True, check=True)
+    return float([ln for ln in out.stdout.splitlines() if ln.startswith("LOSS")][0].split()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200, help="timed steps per run")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed steps first (compilation too)")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--loss-steps", type=int, default=3000, help="0 skips the loss comparison")
+    parser.add_argument("--compile", action="store_true", help="add fast/fastest with torch.compile forced on")
+    parser.add_argument("--allocators", action="store_true", help="add tcmalloc/jemalloc rows")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+
+    variants: list[tuple[str, str, str | None]] = [  # (label, worker, LD_PRELOAD)
+        ("plain reference", "reference", None), ("betavae plain", "plain", None),
+        ("betavae fast", "fast", None), ("betavae fastest", "fastest", None),
+    ]
+    if args.compile:
+        variants += [("fast + compile", "fast+compile", None), ("fastest + compile", "fastest+compile", None)]
+    if args.allocators:
+        for name, so in LIBS.items():
+            lib = find_lib(so)
+            if lib:
+                variants += [(f"reference + {name}", "reference", lib), (f"fastest + {name}", "fastest", lib)]
+            else:
+                print(f"({name} not installed: apt-get install {'libtcmalloc-minimal4' if name == 'tcmalloc' else 'libjemalloc2'})")
+
+    results: dict[str, list[dict]] = {label: [] for label, _, _ in variants}
+    for rep in range(args.reps):
+        for label, name, preload in variants:
+            results[label].append(run_worker(name, args.steps, args.warmup, preload))
+        print(f"  rep {rep + 1}/{args.reps} done", file=sys.stderr, flush=True)
+
+    import torch
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+          f"{args.reps} runs x {args.steps} steps after {args.warmup} warm-up, batch 64, Burgess")
+    ref = statistics.median(r["steps_per_s"] for r in results["plain reference"])
+    print(f"{'variant':22s} {'steps/s':>8s} {'images/s':>9s} {'x ref':>6s}  runs")
+    for label, _, _ in variants:
+        rates = [r["steps_per_s"] for r in results[label]]
+        med = statistics.median(rates)
+        extra = ""
+        if "compile" in label:
+            extra = f"  first step after {statistics.median(r['first_step_s'] for r in results[label]):.1f} s"
+        print(f"{label:22s} {med:8.2f} {64 * med:9.0f} {med / ref:6.2f}  "
+              f"{', '.join(f'{v:.1f}' for v in rates)}{extra}")
+    for label in ("betavae fast", "betavae fastest"):
+        print(f"{label} enabled: {', '.join(_enabled(results[label][0]['speed']))}")
+    targets = {"betavae fast": 1.5, "betavae fastest": 2.5}
+    for label, target in targets.items():
+        ratio = statistics.median(r["steps_per_s"] for r in results[label]) / ref
+        print(f"target {label} >= {target}x reference: {'met' if ratio >= target else 'NOT met'} ({ratio:.2f}x)")
+
+    if args.loss_steps:
+        plain, fastest = final_loss("plain", args.loss_steps), final_loss("fastest", args.loss_steps)
+        rel = abs(fastest - plain) / abs(plain)
+        print(f"final loss after {args.loss_steps} steps (mean of the last 100, seed 0): plain {plain:.3f}, "
+              f"fastest {fastest:.3f}, relative difference {100 * rel:.2f} % (limit 2 %: "
+              f"{'ok' if rel <= 0.02 else 'EXCEEDED'})")
+
+
+def _enabled(record: dict) -> list[str]:
+    skip = {"level", "device", "notes", "applied"}
+    return [k if v is True else f"{k}={v}" for k, v in record.items() if k not in skip and v]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The executor interface, the unit of work (:class:`RunTask`) and the worker function.
+
+An executor takes a list of tasks and returns one small JSON-able record per task. Whatever it
+runs on (a local process pool, a Ray cluster), each task calls :func:`run_task`, which trains a new
+run or resumes a partial one from its checkpoint, evaluates it (``eval.json``) and writes its
+report. Everything a task produces goes to the run folder, so the driver's aggregate is built
+from files, and a record only carries what the driver reports (status, action, seconds, error).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from betavae.io import atomic_write_json
+
+ERROR_FILE = "error.json"
+LOCKS_DIR = ".locks"
+OnResult = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run to bring to completion. ``config`` is the resolved config (``RunConfig.to_dict()``)."""
+
+    run_id: str
+    config: dict[str, Any]
+    runs_dir: str
+    evaluate: dict[str, Any] | None = None
+    report: bool = False
+    threads: int = 1
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.run_id
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def default_layout(cores: int | None = None) -> tuple[int, int]:
+    """(workers, threads per worker) for a sweep of small models: one single-threaded worker per
+    core. Measured fastest on 2 cores by bench/bench_sweep.py (see docs/sweeps.md)."""
+    return max(1, cores or usable_cores()), 1
+
+
+def work_needed(run_dir: Path, evaluate: bool, report: bool) -> str:
+    """What a run folder still needs: ``train`` (no folder), ``resume`` (not finished),
+    ``failed`` (raised an error; see error.json), ``evaluate``/``report`` or ``nothing``."""
+    from betavae.experiments.rundir import CONFIG_FILE, read_meta
+
+    if not (run_dir / CONFIG_FILE).is_file():
+        return "train" if not run_dir.exists() or not any(run_dir.iterdir()) else "resume"
+    status = read_meta(run_dir).get("status")
+    if status != "finished" and _error_status(run_dir) == "failed":
+        return "failed"
+    if status != "finished":
+        return "resume"
+    if evaluate and not (run_dir / "eval.json").is_file():
+        return "evaluate"
+    if report and not (run_dir / "report.html").is_file():
+        return "report"
+    return "nothing"
+
+
+def _error_status(run_dir: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((run_dir / ERROR_FILE).read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def set_threads(threads: int) -> None:
+    """Torch intra-op threads of this worker process (inter-op threads: 1, when still possible)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or parallel work has started in this process
+        pass
+
+
+def run_task(task: RunTask) -> dict[str, Any]:
+    """Train or resume, evaluate and report one run; never raises for a run's own error.
+
+    A run's exception is written to ``<run>/error.json`` (message and traceback) and returned in
+    the record with status ``failed`` (``interrupted`` when a signal stopped it at a checkpoint).
+    A per-run lock makes a second process wait rather than train the same run at the same time.
+    """
+    from betavae.experiments.lock import run_lock
+
+    t0 = time.perf_counter()
+    set_threads(task.threads)
+    record: dict[str, Any] = {"run_id": task.run_id, "host": socket.gethostname(), "pid": os.getpid(),
+                              "threads": task.threads, "action": None, "status": None, "error": None}
+    with run_lock(Path(task.runs_dir) / LOCKS_DIR / f"{task.run_id}.lock"):
+        try:
+            record["action"] = _complete(task)
+            record["status"] = "finished"
+            (task.run_dir / ERROR_FILE).unlink(missing_ok=True)
+        except Exception as exc:
+            from betavae.experiments.rundir import read_meta
+
+            status = read_meta(task.run_dir).get("status")
+            record["status"] = "interrupted" if status == "interrupted" else "failed"
+            record["error"] = f"{type(exc).__name__}: {exc}"
+            write_error(task.run_dir, record["error"], traceback.format_exc(), record["status"])
+    record["seconds"] = time.perf_counter() - t0
+    return record
+
+
+def _complete(task: RunTask) -> str:
+    """Do what the run folder still needs; returns what was done first."""
+    from betavae.config import build_config
+    from betavae.train.loop import resume, train
+
+    need = work_needed(task.run_dir, task.evaluate is not None, task.report)
+    if need == "train":
+        train(build_config(task.config, source=task.run_id), task.runs_dir)
+    elif need in ("resume", "failed"):
+        resume(task.run_dir)
+    if task.evaluate is not None and (need != "nothing" or not (task.run_dir / "eval.json").is_file()):
+        from betavae.experiments.evaluate import evaluate_run
+
+        opts = task.evaluate
+        evaluate_run(task.run_dir, opts["metrics"], opts["preset"], opts.get("seed", 0),
+                     sizes=opts.get("sizes"))
+    if task.report and (need != "nothing" or not (task.run_dir / "report.html").is_file()):
+        from betavae.report import write_report
+
+        write_report(task.run_dir)
+    return need
+
+
+def write_error(run_dir: Path, error: str, trace: str | None, status: str) -> None:
+    """Record a run's failure beside its files (the aggregate reads it)."""
+    if run_dir.is_dir():
+        atomic_write_json(run_dir / ERROR_FILE, {"status": status, "error": error, "traceback": trace,
+                                                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+
+class Executor(ABC):
+    """Runs :class:`RunTask` s; ``workers`` run at once with ``threads`` torch threads each."""
+
+    name = "executor"
+
+    def __init__(self, workers: int | None = None, threads: int | None = None, max_retries: int = 2) -> None:
+        default_workers, default_threads = default_layout()
+        self.workers = workers or default_workers
+        self.threads = threads or default_threads
+        self.max_retries = max_retries
+
+    @abstractmethod
+    def run(self, tasks: Sequence[RunTask], on_result: OnResult | None = None) -> list[dict[str, Any]]:
+        """Run every task; returns one record per task (in completion order).
+
+        A task whose worker process dies is started again up to ``max_retries`` times (it resumes
+        from its checkpoint); after that its record has status ``crashed``.
+        """
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release what the executor started (processes, a Ray instance)."""
+
+    def describe(self) -> str:
+        return f"{self.name} executor, {self.workers} worker(s) × {self.threads} thread(s)"
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def crashed_record(task: RunTask, error: str) -> dict[str, Any]:
+    """The record of a task whose worker died more often than retries allow."""
+    write_error(task.run_dir, error, None, "crashed")
+    return {"run_id": task.run_id, "host": socket.gethostname(), "pid": None, "threads": task.threads,
+            "action": None, "status": "crashed", "error": error, "seconds": None}

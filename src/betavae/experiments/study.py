@@ -1,0 +1,176 @@
+"""Run a sweep: plan (skip / resume / retry by run id), execute, aggregate, index.
+
+``run_sweep(sweep, executor, runs_dir)`` holds the sweep directory's lock, asks each run folder
+what it still needs (:func:`~betavae.experiments.executors.base.work_needed`), hands the rest to
+the executor, then writes ``sweep.csv`` and ``sweep.json`` (one row per run of this sweep) and the
+index report. Finished runs are skipped; partial ones (killed worker or driver, Ctrl-C) resume from
+their last checkpoint; runs that failed with an error are reported, not rerun, unless
+``retry_failed`` (a rerun with the same config and seed usually fails the same way).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from betavae.experiments.executors.base import ERROR_FILE, Executor, RunTask, work_needed
+from betavae.experiments.lock import SweepLock
+from betavae.experiments.sweep import PlannedRun, Sweep
+from betavae.io import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+AGGREGATE_CSV = "sweep.csv"
+AGGREGATE_JSON = "sweep.json"
+FIXED_COLUMNS = ["run_id", "status", "seed", "step", "loss", "recon", "kl", "wall_seconds"]
+
+
+@dataclass
+class SweepOutcome:
+    """What one invocation did: counts by action, the records, the table and where it went."""
+
+    runs_dir: Path
+    total: int
+    counts: Counter[str] = field(default_factory=Counter)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    index: Path | None = None
+
+    @property
+    def statuses(self) -> Counter[str]:
+        return Counter(r["status"] for r in self.rows)
+
+
+def run_sweep(sweep: Sweep, executor: Executor, runs_dir: str | Path | None = None,
+              retry_failed: bool = False, progress: Callable[[str], None] | None = None) -> SweepOutcome:
+    """Bring every run of ``sweep`` to completion with ``executor``; see the module docstring.
+
+    runs_dir: the sweep directory (default ``runs/<sweep name>``); it holds the run folders, the
+    lock, the aggregate and the index. Raises :class:`BetavaeError` if another driver holds it.
+    """
+    t0 = time.perf_counter()
+    spec = sweep.spec
+    runs_dir = Path(runs_dir) if runs_dir is not None else Path("runs") / spec.name
+    planned = sweep.expand()
+    outcome = SweepOutcome(runs_dir, len(planned))
+    with SweepLock(runs_dir):
+        tasks = []
+        for run in planned:
+            need = work_needed(runs_dir / run.run_id, spec.evaluate is not None, spec.report)
+            if need == "nothing" or (need == "failed" and not retry_failed):
+                outcome.counts["skipped" if need == "nothing" else "failed (not retried)"] += 1
+                continue
+            outcome.counts[need] += 1
+            tasks.append(RunTask(run.run_id, run.config.to_dict(), str(runs_dir),
+                                 spec.evaluate.model_dump() if spec.evaluate else None,
+                                 spec.report, executor.threads))
+        if progress is not None:
+            progress(f"{len(planned)} runs: {len(tasks)} to do ({_fmt(outcome.counts)}) on {executor.describe()}")
+
+        def on_result(record: dict[str, Any]) -> None:
+            if progress is not None:
+                n = len(outcome.records) + 1
+                extra = f": {record['error']}" if record.get("error") else ""
+                progress(f"[{n}/{len(tasks)}] {record['run_id']} {record['status']}{extra}")
+            outcome.records.append(record)
+
+        if tasks:
+            executor.run(tasks, on_result)
+        outcome.rows = aggregate(runs_dir, planned, spec.swept_keys())
+        write_aggregate(runs_dir, outcome.rows)
+        if spec.report:
+            outcome.index = _index(runs_dir)
+    outcome.wall_seconds = time.perf_counter() - t0
+    return outcome
+
+
+def aggregate(runs_dir: Path, planned: list[PlannedRun], keys: list[str]) -> list[dict[str, Any]]:
+    """One row per planned run, from its files: swept keys, seed, status, final loss terms, every
+    value in ``eval.json``, wall time and (for failures) error and traceback."""
+    from betavae.experiments.summary import summarise_run
+
+    rows = []
+    for run in planned:
+        run_dir = runs_dir / run.run_id
+        summary = summarise_run(run_dir) if run_dir.is_dir() else {"status": "missing"}
+        row: dict[str, Any] = {"run_id": run.run_id, "seed": run.config.seed}
+        tree = run.config.to_dict()
+        row.update({k: run.assignments[k] if k in run.assignments else _dotted(tree, k) for k in keys})
+        row.update({k: v for k, v in summary.items() if k not in ("run", "beta", "active")})
+        row["wall_seconds"] = _wall_seconds(run_dir)
+        error = _read_json(run_dir / ERROR_FILE)
+        if error and row["status"] != "finished":
+            row["status"] = error.get("status") or row["status"]
+            row["error"], row["traceback"] = error.get("error"), error.get("traceback")
+        rows.append(row)
+    return rows
+
+
+def write_aggregate(runs_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """``sweep.json`` (list of rows) and ``sweep.csv`` (same columns; blanks where missing)."""
+    columns = [c for c in FIXED_COLUMNS if any(c in r for r in rows)]
+    for r in rows:
+        columns += [c for c in r if c not in columns and c not in ("error", "traceback")]
+    columns += ["error", "traceback"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, columns, restval="", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows([{k: _cell(v) for k, v in r.items()} for r in rows])
+    atomic_write_text(runs_dir / AGGREGATE_CSV, buf.getvalue())
+    atomic_write_json(runs_dir / AGGREGATE_JSON, rows)
+
+
+def _index(runs_dir: Path) -> Path | None:
+    from betavae.report import write_index
+
+    try:
+        return write_index(runs_dir)
+    except Exception:  # the index never fails a sweep whose runs are done
+        log.exception("could not write the index report of %s", runs_dir)
+        return None
+
+
+def _dotted(tree: dict[str, Any], key: str) -> Any:
+    node: Any = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _wall_seconds(run_dir: Path) -> float | None:
+    """Training time over all sessions of a run (from meta.json; whole seconds)."""
+    import datetime as dt
+
+    from betavae.experiments.rundir import read_meta
+
+    sessions = [s for s in read_meta(run_dir).get("sessions", []) if s.get("start") and s.get("end")]
+    if not sessions:
+        return None
+    return sum((dt.datetime.fromisoformat(s["end"]) - dt.datetime.fromisoformat(s["start"])).total_seconds()
+               for s in sessions)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _cell(v: Any) -> Any:
+    return json.dumps(v) if isinstance(v, (dict, list)) else v
+
+
+def _fmt(counts: Counter[str]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing"

@@ -1,0 +1,219 @@
+"""Sweeps: expansion, skip/resume by run id, failures as data, the lock, and the faults a sweep
+survives (killed worker, killed driver) — one suite for the local and the Ray executor."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from betavae.cli import main
+from betavae.errors import BetavaeError
+from betavae.experiments.executors import make_executor
+from betavae.experiments.lock import SweepLock
+from betavae.experiments.rundir import read_meta, read_metrics
+from betavae.experiments.study import run_sweep
+from betavae.experiments.sweep import load_sweep, sweep_from_dict
+
+from ..conftest import tiny_tree
+
+TINY_EVAL = {"metrics": ["mig"], "sizes": {"num_train": 200, "num_test": 100}}
+
+
+def tiny_sweep(grid=None, seeds=(0,), evaluate=None, report=False, **train):
+    return sweep_from_dict({"name": "t", "base": tiny_tree(**train), "grid": grid or {},
+                            "seeds": list(seeds), "evaluate": evaluate, "report": report})
+
+
+def executor(kind_opts, workers=1):
+    kind, opts = kind_opts
+    return make_executor(kind, workers, 1, 2, **opts)
+
+
+def run_folders(runs_dir: Path) -> list[Path]:
+    """Every folder of the sweep directory but the lock folder and the index figures."""
+    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and p.name not in (".locks", "index"))
+
+
+def assert_complete(runs_dir: Path, n: int, steps: int) -> None:
+    """n run folders, each finished, with every logged step exactly once."""
+    folders = run_folders(runs_dir)
+    assert len(folders) == n
+    for f in folders:
+        assert read_meta(f)["status"] == "finished"
+        assert [r["step"] for r in read_metrics(f)] == list(range(2, steps + 1, 2))
+
+
+# ------------------------------------------------------------------ expansion (no runs)
+
+
+def test_expansion_grid_zip_blocks_seeds():
+    sweep = sweep_from_dict({"base": tiny_tree(), "seeds": [0, 1],
+                             "grid": {"objective.beta": [1, 4, 8], "model.latent_dim": [3, 5]},
+                             "zip": [{"train.lr": [1e-3, 1e-4], "train.batch_size": [8, 16]}]})
+    runs = sweep.expand()
+    assert len(runs) == 3 * 2 * 2 * 2
+    assert len({r.run_id for r in runs}) == len(runs)
+    assert {(r.config.train.lr, r.config.train.batch_size) for r in runs} == {(1e-3, 8), (1e-4, 16)}
+    assert [r.run_id for r in runs] == [r.run_id for r in sweep.expand()]  # stable names
+    blocks = sweep_from_dict({"base": tiny_tree(), "grid": [
+        {"objective.beta": [1, 2]},
+        {"objective": {"kind": "capacity", "gamma": 100, "capacity": {"kind": "capacity", "c_max": 5}},
+         "objective.capacity.c_max": [5, 10, 25]}]}).expand()
+    assert [r.config.objective.kind for r in blocks] == ["beta"] * 2 + ["capacity"] * 3
+    assert [r.config.objective.capacity.c_max for r in blocks[2:]] == [5, 10, 25]
+
+
+@pytest.mark.parametrize("tree, message", [
+    ({"zip": [{"train.lr": [1, 2], "train.steps": [1]}]}, "equal lengths"),
+    ({"grid": {"train.stepz": [1, 2]}}, "unknown key 'train.stepz'"),
+    ({"grid": {"seed": [1, 2]}}, "seeds: [...]"),
+    ({"grdi": {}}, "unknown key 'grdi'"),
+    ({"grid": {"train.steps": [10, -1]}}, "train.steps=-1"),
+])
+def test_bad_sweep_files_say_what_is_wrong(tree, message):
+    with pytest.raises(BetavaeError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        sweep_from_dict({"base": tiny_tree(), **tree}).expand()
+
+
+def test_shipped_study_configs_expand():
+    root = Path(__file__).parents[2] / "src/betavae/configs"
+    study = load_sweep(root / "sweep_dsprites_study.yaml")
+    runs = study.expand()
+    assert len(runs) == (6 + 4) * 3
+    assert sorted({r.config.objective.kind for r in runs}) == ["beta", "capacity"]
+    assert len(load_sweep(root / "sweep_dsprites_study_full.yaml").expand()) == (6 + 4) * 50
+
+
+# ------------------------------------------------------------------ both executors
+
+
+def test_runs_evaluates_aggregates_then_skips(tmp_path, executor_kind):
+    sweep = tiny_sweep({"objective.beta": [1, 4]}, seeds=(0, 1), evaluate=TINY_EVAL)
+    with executor(executor_kind) as ex:
+        first = run_sweep(sweep, ex, tmp_path)
+    assert first.counts == {"train": 4} and len(first.records) == 4
+    assert first.statuses == {"finished": 4}
+    rows = list(csv.DictReader((tmp_path / "sweep.csv").open()))
+    assert len(rows) == 4 == len(json.loads((tmp_path / "sweep.json").read_text()))
+    assert sorted(r["objective.beta"] for r in rows) == ["1", "1", "4", "4"]
+    assert all(0 <= float(r["mig"]) <= 1 and float(r["loss"]) > 0 and r["step"] == "12" for r in rows)
+    assert_complete(tmp_path, 4, 12)
+    (tmp_path / rows[0]["run_id"] / "eval.json").unlink()
+    with executor(executor_kind) as ex:
+        second = run_sweep(sweep, ex, tmp_path)
+    assert second.counts == {"skipped": 3, "evaluate": 1} and len(second.records) == 1
+    assert (tmp_path / rows[0]["run_id"] / "eval.json").is_file()
+    assert len(run_folders(tmp_path)) == 4
+
+
+def test_failures_are_recorded_and_the_rest_continue(tmp_path, executor_kind):
+    sweep = tiny_sweep([{"train.lr": [1e-3]}, {"train.lr": [1e4]},
+                        {"data.path": ["/nonexistent/dsprites.npz"]}])
+    with executor(executor_kind) as ex:
+        out = run_sweep(sweep, ex, tmp_path)
+    assert out.statuses == {"finished": 1, "failed": 2}
+    rows = {r["run_id"]: r for r in csv.DictReader((tmp_path / "sweep.csv").open())}
+    failed = [r for r in rows.values() if r["status"] == "failed"]
+    assert sorted("NaN" in r["error"] or "no such file" in r["error"] for r in failed) == [True, True]
+    assert all(r["traceback"].startswith("Traceback") for r in failed)
+    assert all(not r["error"] for r in rows.values() if r["status"] == "finished")
+    with executor(executor_kind) as ex:
+        again = run_sweep(sweep, ex, tmp_path)
+        assert again.counts == {"skipped": 1, "failed (not retried)": 2} and not again.records
+        retried = run_sweep(sweep, ex, tmp_path, retry_failed=True)
+    assert retried.counts == {"skipped": 1, "failed": 2}
+    assert [r["status"] for r in retried.records] == ["failed", "failed"]
+
+
+def test_a_killed_worker_is_resumed(tmp_path, executor_kind):
+    steps = 40
+    sweep = tiny_sweep(seeds=(0, 1), steps=steps)
+    done = []
+    with executor(executor_kind, workers=2) as ex:
+        thread = threading.Thread(target=lambda: done.append(run_sweep(sweep, ex, tmp_path)))
+        thread.start()
+        victim = wait_for(lambda: next((f for f in run_folders(tmp_path) if (f / "state.pt").exists()
+                                        and read_meta(f).get("status") == "running"), None))
+        os.kill(read_meta(victim)["pid"], signal.SIGKILL)
+        thread.join(120)
+    assert done and done[0].statuses == {"finished": 2}
+    assert_complete(tmp_path, 2, steps)
+    sessions = read_meta(victim)["sessions"]
+    assert len(sessions) >= 2 and sessions[-1]["start_step"] > 0  # resumed, not restarted
+
+
+def test_a_killed_driver_is_restarted(tmp_path, executor_kind):
+    steps = 30
+    file = tmp_path / "sweep.yaml"
+    file.write_text(yaml.safe_dump({"name": "t", "base": tiny_tree(steps=steps), "seeds": [0, 1, 2],
+                                    "evaluate": None, "report": False}))
+    runs_dir = tmp_path / "runs"
+    kind, opts = executor_kind
+    cmd = [sys.executable, "-m", "betavae.cli", "sweep", str(file), "--executor", kind,
+           "--workers", "2", "--runs-dir", str(runs_dir)] + (["--address", opts["address"]] if opts else [])
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def finished_and_partial():
+            statuses = [read_meta(f).get("status") for f in run_folders(runs_dir)] if runs_dir.exists() else []
+            partial = [f for f in run_folders(runs_dir) if (f / "state.pt").exists()] if statuses else []
+            return "finished" in statuses and len(partial) > statuses.count("finished")
+        wait_for(finished_and_partial)
+    finally:
+        driver.kill()
+        driver.wait()
+    with executor(executor_kind) as ex:
+        out = run_sweep(load_sweep(file), ex, runs_dir)
+    assert out.counts["skipped"] >= 1 and out.counts["resume"] >= 1
+    assert out.counts["train"] + out.counts["resume"] + out.counts["skipped"] == 3
+    assert out.statuses == {"finished": 3}
+    assert_complete(runs_dir, 3, steps)
+    assert any(len(read_meta(f)["sessions"]) >= 2 for f in run_folders(runs_dir))
+
+
+def test_a_second_driver_is_refused(tmp_path, executor_kind):
+    sweep = tiny_sweep()
+    with SweepLock(tmp_path), executor(executor_kind) as ex:
+        with pytest.raises(BetavaeError, match=rf"in use by another sweep driver \(host .*, pid {os.getpid()}"):
+            run_sweep(sweep, ex, tmp_path)
+    assert not run_folders(tmp_path)
+
+
+# ------------------------------------------------------------------ CLI, reports (local only)
+
+
+def test_cli_sweep_with_reports_and_index(tmp_path, capsys):
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump({"name": "cli", "base": tiny_tree(), "grid": {"objective.beta": [1, 4]},
+                                    "evaluate": TINY_EVAL, "report": True}))
+    runs_dir = tmp_path / "runs"
+    args = ["sweep", str(file), "--workers", "2", "--runs-dir", str(runs_dir)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "2 runs (2 finished)" in out and (runs_dir / "index.html").is_file()
+    assert all((f / "report.html").is_file() for f in run_folders(runs_dir))
+    assert main([*args[:2], "--dry-run", "--runs-dir", str(runs_dir)]) == 0
+    assert capsys.readouterr().out.count("nothing") == 2
+    with SweepLock(runs_dir):
+        assert main(args) == 2
+    assert "in use by another sweep driver" in capsys.readouterr().err
+
+
+def wait_for(condition, timeout: float = 90.0, every: float = 0.05):
+    """Poll ``condition()`` until it returns something truthy; return that."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
