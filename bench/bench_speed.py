@@ -165,7 +165,8 @@ def main() -> None:
     for rep in range(args.reps):
         for label, name, preload in variants:
             results[label].append(run_worker(name, args.steps, args.warmup, preload))
-        print(f"  rep {rep + 1}/{args.reps} done", file=sys.stderr, flush=True)
+        line = ", ".join(f"{label} {r[-1]['steps_per_s']:.1f}" for label, r in results.items())
+        print(f"  rep {rep + 1}/{args.reps}: {line}", file=sys.stderr, flush=True)
 
     import torch
 

@@ -18,7 +18,7 @@ SHIPPED = Path(__file__).parent / "configs"
 
 
 def shipped_configs() -> list[str]:
-    return sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+    return sorted(p.stem for p in SHIPPED.glob("*.yaml") if not p.stem.startswith("sweep_"))
 
 
 def resolve_config_path(name: str) -> Path:
@@ -119,10 +119,11 @@ def list_runs(runs_dir: Path) -> None:
 
 @cli.command()
 def configs() -> None:
-    """List the shipped configs (usable by name: bvae train NAME)."""
-    for name in shipped_configs():
+    """List the shipped run configs (bvae train NAME) and sweeps (bvae sweep NAME)."""
+    sweeps = sorted(p.stem for p in SHIPPED.glob("sweep_*.yaml"))
+    for name in [*shipped_configs(), *sweeps]:
         first = (SHIPPED / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
-        click.echo(f"{name:28s} {first}")
+        click.echo(f"{name:32s} {first}")
 
 
 from betavae.report.commands import report, traverse  # noqa: E402
