@@ -90,7 +90,8 @@ def main() -> None:
     # Defaults of the shipped configs: log every 100 steps, checkpoint every 100 here so that the
     # timed window includes checkpoint writes (the default of 1000 costs ten times less).
     tree = {"model": {"kind": "burgess"}, "objective": {"kind": "beta", "beta": 4},
-            "train": {"batch_size": 64, "log_every": 100, "checkpoint_every": 100, "report": False}}
+            "train": {"batch_size": 64, "log_every": 100, "checkpoint_every": 100, "report": False,
+                      "speed": "plain"}}  # the same eager fp32 step as the bare loop
     cfg = build_config(tree)
     bare, loop, render = [], [], []
     for _ in range(args.reps):
