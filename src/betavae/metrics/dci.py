@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy.stats import entropy
+from threadpoolctl import threadpool_limits
 
 from betavae.errors import BetavaeError
 from betavae.metrics._checks import (
@@ -88,17 +89,22 @@ def dci_factor(
     params: dict[str, Any],
     seed: int,
 ) -> tuple[np.ndarray, float, float]:
-    """Fit one classifier for one factor: (|importances| (D,), train accuracy, test accuracy)."""
-    if classifier == "gbt":
-        model = make_gbt(params, seed).fit(x_train, y_train)
-        importance = np.abs(model.feature_importances_)
-    elif classifier == "hist_gbt":
-        model = make_hist_gbt(params, seed).fit(x_train, y_train)
-        importance = hist_gbt_importances(model, x_train.shape[1])
-    else:
+    """Fit one classifier for one factor: (|importances| (D,), train accuracy, test accuracy).
+
+    Runs with BLAS/OpenMP on one thread (also inside a worker process), so the result does
+    not depend on where it runs.
+    """
+    if classifier not in ("gbt", "hist_gbt"):
         raise BetavaeError(f"dci: classifier must be 'gbt' or 'hist_gbt', got {classifier!r}")
-    acc_train = float(np.mean(model.predict(x_train) == y_train))
-    acc_test = float(np.mean(model.predict(x_test) == y_test))
+    with threadpool_limits(limits=1):
+        if classifier == "gbt":
+            model = make_gbt(params, seed).fit(x_train, y_train)
+            importance = np.abs(model.feature_importances_)
+        else:
+            model = make_hist_gbt(params, seed).fit(x_train, y_train)
+            importance = hist_gbt_importances(model, x_train.shape[1])
+        acc_train = float(np.mean(model.predict(x_train) == y_train))
+        acc_test = float(np.mean(model.predict(x_test) == y_test))
     return importance, acc_train, acc_test
 
 
