@@ -175,18 +175,44 @@ def data() -> None:
               help="The official dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz.")
 @click.option("--n", type=click.IntRange(min=1), default=5000, show_default=True, help="Images compared.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def calibrate(path: Path, n: int, seed: int) -> None:
-    """Per-shape IoU of the procedural renderer against official images."""
+@click.option("--refit", is_flag=True, help="Also fit each shape's geometry and threshold to the file.")
+@click.option("--refit-n", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Official images per shape used by the fit.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --refit: write the fitted renderer as a YAML config fragment here.")
+def calibrate(path: Path, n: int, seed: int, refit: bool, refit_n: int, out: Path | None) -> None:
+    """Per-shape IoU of the procedural renderer against official images; --refit fits the
+    shape parameters and reports the IoU of the fitted renderer on fresh images."""
     import numpy as np
+    import yaml
 
     from betavae.data.dsprites import RendererConfig
     from betavae.data.dsprites import calibrate as run_calibration
     from betavae.data.dsprites_file import load_dsprites_file
+    from betavae.data.refit import refit as run_refit
+    from betavae.io import atomic_write_text
 
+    if out is not None and not refit:
+        raise BetavaeError("--out needs --refit")
     official = load_dsprites_file(path, progress=True)
-    result = run_calibration(official, RendererConfig(), n, np.random.default_rng(seed))
+    start = RendererConfig()
+    result = run_calibration(official, start, n, np.random.default_rng(seed))
     for key, value in result.items():
         click.echo(f"{key:24s} {value:.4f}")
+    if not refit:
+        return
+    fitted = run_refit(official, start, refit_n, np.random.default_rng([seed, 1]))
+    for fit in fitted.shapes:
+        click.echo(f"refit.{fit.shape:18s} IoU {fit.iou_before:.4f} -> {fit.iou_after:.4f} "
+                   f"(fit images, {fit.evaluations} evaluations)")
+    check = run_calibration(official, fitted.config, n, np.random.default_rng([seed, 2]))
+    for key in ("iou.square", "iou.ellipse", "iou.heart", "iou.mean"):
+        click.echo(f"fitted.{key:17s} {check[key]:.4f}   (fresh images; before {result[key]:.4f})")
+    overrides = fitted.overrides()
+    click.echo("overrides: " + " ".join(f"data.renderer.{k}={v}" for k, v in overrides.items()))
+    if out is not None:
+        atomic_write_text(out, yaml.safe_dump({"data": {"renderer": overrides}}, sort_keys=False))
+        click.echo(f"wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,3 +103,26 @@ def test_data_calibrate_missing_file_is_one_line(tmp_path, capsys):
     assert main(["data", "calibrate", "--dsprites", str(tmp_path / "missing.npz")]) == 2
     err = capsys.readouterr().err
     assert "missing.npz" in err and len(err.strip().splitlines()) == 1
+
+
+def test_data_calibrate_refit_writes_the_fitted_renderer(tmp_path, capsys, monkeypatch):
+    """`--refit --out`: a reference with a larger square is fitted; the YAML fragment holds the
+    fitted fields and loads as renderer settings."""
+    import yaml
+
+    from betavae.data import dsprites_file
+    from betavae.data.dsprites import DSprites, RendererConfig
+
+    truth = RendererConfig(square_side=22.0)
+    monkeypatch.setattr(dsprites_file, "load_dsprites_file", lambda path, **kw: DSprites(truth))
+    out = tmp_path / "fitted.yaml"
+    argv = ["data", "calibrate", "--dsprites", str(tmp_path / "f.npz"), "--n", "60", "--refit",
+            "--refit-n", "8", "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "overrides: data.renderer.square_side=" in text
+    renderer = yaml.safe_load(out.read_text())["data"]["renderer"]
+    assert abs(renderer["square_side"] - 22.0) < 0.3
+    fitted = RendererConfig(**renderer)
+    assert fitted.ellipse_width == truth.ellipse_width  # shapes that already matched keep their values
+    assert main(["data", "calibrate", "--dsprites", str(tmp_path / "f.npz"), "--out", str(out)]) == 2
