@@ -135,6 +135,10 @@ from betavae.experiments.sweep_command import sweep  # noqa: E402
 
 cli.add_command(sweep)
 
+from betavae.multimodal.commands import multimodal  # noqa: E402
+
+cli.add_command(multimodal)
+
 
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path(path_type=Path), required=False)

@@ -1,0 +1,103 @@
+"""The sensorimotor data set: the container both sources fill, and the simulator's rows.
+
+:class:`Sensorimotor` holds the augmented training rows (input, clean target, group) and the
+clean test rows in trajectory order (spec §2, §8). :func:`simulate` fills it from the
+arm-and-keyboard simulator (§9); :func:`betavae.multimodal.files.load_sensorimotor` from files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from betavae.multimodal.layout import Layout, augment, reference_layout
+from betavae.multimodal.simulator import SimulatorConfig, normalise_pixels, sense, simulate_states
+
+
+@dataclass
+class Sensorimotor:
+    """train_input / train_target: (N, D) float64, train_group: (N,) in 1..4, test: (M, D) clean.
+
+    ``test_episode`` (M,) numbers the trajectory of each test row where known (−1 otherwise);
+    ``extras`` carries physical ground truth from the simulator (used by the consistency tests).
+    """
+
+    train_input: np.ndarray
+    train_target: np.ndarray
+    train_group: np.ndarray
+    test: np.ndarray
+    layout: Layout = field(default_factory=reference_layout)
+    test_episode: np.ndarray | None = None
+    source: str = "arrays"
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def train_clean(self) -> np.ndarray:
+        """The group-1 (complete) training rows."""
+        return self.train_target[self.train_group == 1]
+
+    def consecutive(self) -> np.ndarray:
+        """(M−1,) True where test row k+1 continues row k's trajectory (its t−1 joints equal
+        row k's t joints, §1), and the episode numbers agree where known."""
+        lay = self.layout
+        same = np.all(self.test[1:, lay.columns("joints", "older")]
+                      == self.test[:-1, lay.columns("joints", "newer")], axis=1)
+        if self.test_episode is not None:
+            same &= self.test_episode[1:] == self.test_episode[:-1]
+        return same
+
+
+def clean_rows(cfg: SimulatorConfig, rng: np.random.Generator, n_rows: int) -> dict[str, np.ndarray]:
+    """``n_rows`` clean rows (n_rows, D) in trajectory order, with ground truth per row.
+
+    Returns ``x`` (rows), ``episode`` (rows,), ``q`` (rows, 2, J) physical joints at (t, t−1),
+    ``tip`` (rows, 2, 2) fingertip at (t, t−1), ``blocked`` (rows,) whether the move into t was
+    rejected, ``onset`` (rows,) whether a note started at t, ``m`` (rows, 2, J) rad/s.
+    """
+    per = cfg.episode_steps
+    n_ep = -(-n_rows // per)
+    st = simulate_states(rng, n_ep, cfg)
+    se = sense(st, rng, cfg)
+    lo, hi = cfg.limits()
+    jn = 2.0 * (st["q"] - lo) / (hi - lo) - 1.0
+    mn = st["m"] / cfg.m_max
+    vis = np.clip(normalise_pixels(se["vision_px"], cfg), -1.0, 1.0)
+
+    def pair(a: np.ndarray) -> np.ndarray:  # (E, T+1, k) -> (E, T, 2k): newer then older
+        a = a if a.ndim == 3 else a[..., None]
+        return np.concatenate([a[:, 1:], a[:, :-1]], axis=-1)
+
+    x = np.concatenate([pair(jn), pair(vis), pair(se["touch"]), pair(se["sound"]), pair(mn)], -1)
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return a.reshape(n_ep * per, *a.shape[2:])[:n_rows]
+
+    stack = lambda a: np.stack([a[:, 1:], a[:, :-1]], axis=2)  # noqa: E731  (E, T, 2, ...)
+    return {
+        "x": rows(x),
+        "episode": rows(np.repeat(np.arange(n_ep)[:, None], per, 1)),
+        "q": rows(stack(st["q"])),
+        "m": rows(stack(st["m"])),
+        "tip": rows(stack(st["tip"])),
+        "blocked": rows(st["blocked"][:, 1:]),
+        "onset": rows(se["onset"][:, 1:]),
+        "sound_any": rows(stack(se["sound"])),
+    }
+
+
+def simulate(cfg: SimulatorConfig | None = None, seed: int = 0) -> Sensorimotor:
+    """Simulated training (augmented to 4 groups) and test sets; deterministic in ``seed``.
+
+    Train and test come from independent streams of one seed, so changing ``n_test`` never
+    changes the training rows.
+    """
+    cfg = cfg or SimulatorConfig()
+    layout = cfg.layout()
+    ss = np.random.SeedSequence([seed, 9])
+    train_ss, test_ss = ss.spawn(2)
+    train = clean_rows(cfg, np.random.default_rng(train_ss), cfg.n_train)
+    test = clean_rows(cfg, np.random.default_rng(test_ss), cfg.n_test)
+    inputs, targets, groups = augment(train["x"], layout)
+    return Sensorimotor(inputs, targets, groups, test["x"], layout, test["episode"],
+                        source=f"simulator(seed={seed})", extras={"train": train, "test": test})

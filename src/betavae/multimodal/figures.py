@@ -1,0 +1,101 @@
+"""The study's figures (after Langer et al. 2024, Figs. 4–6), matplotlib Agg, written atomically.
+
+- ``training.png``: prediction error, reconstruction loss, latent KL and loss over training,
+  one column per schedule (mean over seeds, band = min…max);
+- ``baseline.png``: the baseline B^all over training per schedule;
+- ``measures.png``: SME^mod, SME^all, LoP^mod, LoP^all per modality and schedule (mean over
+  seeds of the final-window average, error bar = standard deviation over seeds).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from betavae.multimodal.summary import curves, modalities_in, schedules_in, window_means
+from betavae.viz.save import save_figure
+
+MEASURE_TITLES = {"sme_mod": "SME (modality)", "sme_all": "SME (all)", "lop_mod": "LoP (modality)",
+                  "lop_all": "LoP (all)"}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _band(ax, epochs: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray, label: str | None = None) -> None:
+    ax.plot(epochs, mean, lw=1.2, label=label)
+    if len(epochs) > 1:
+        ax.fill_between(epochs, lo, hi, alpha=0.25, lw=0)
+
+
+def history_stats(hist: dict[str, np.ndarray], term: str) -> tuple[np.ndarray, ...]:
+    """(epochs 1..E, mean, min, max over seeds) of a per-epoch history term (E, seeds)."""
+    v = hist[term]
+    return np.arange(1, len(v) + 1), v.mean(1), v.min(1), v.max(1)
+
+
+def training_figure(records: list[dict], histories: dict[str, dict[str, np.ndarray]], out: Path) -> Path:
+    plt = _plt()
+    scheds = schedules_in(records)
+    rows = [("prediction error", None), ("reconstruction loss", "recon"), ("latent loss (KL)", "kl"),
+            ("loss", "loss"), ("KL weight α", "alpha")]
+    fig, axes = plt.subplots(len(rows), len(scheds), figsize=(3.2 * len(scheds), 2.0 * len(rows)),
+                             squeeze=False, sharex=True)
+    pe = curves(records, "prediction_error")
+    for c, s in enumerate(scheds):
+        axes[0, c].set_title(s)
+        for r, (name, term) in enumerate(rows):
+            ax = axes[r, c]
+            if term is None:
+                _band(ax, pe[s]["epoch"], pe[s]["mean"], pe[s]["min"], pe[s]["max"])
+            else:
+                _band(ax, *history_stats(histories[s], term))
+            if c == 0:
+                ax.set_ylabel(name, fontsize=8)
+            ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, out, dpi=110)
+
+
+def baseline_figure(records: list[dict], out: Path) -> Path:
+    plt = _plt()
+    base = curves(records, "baseline_all")
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for s, c in base.items():
+        _band(ax, c["epoch"], c["mean"], c["min"], c["max"], label=s)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("baseline B^all (nats)")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, out, dpi=110)
+
+
+def measures_figure(records: list[dict], epochs: int, out: Path, window: str = "final") -> Path:
+    plt = _plt()
+    table = window_means(records, epochs, window)
+    scheds, mods = schedules_in(records), modalities_in(records)
+    fig, axes = plt.subplots(1, len(MEASURE_TITLES), figsize=(4.0 * len(MEASURE_TITLES), 3.2), sharey=True)
+    width = 0.8 / max(1, len(scheds))
+    x = np.arange(len(mods))
+    for ax, (measure, title) in zip(axes, MEASURE_TITLES.items(), strict=True):
+        for k, s in enumerate(scheds):
+            stats = [table.get((s, measure, m), {"mean": np.nan, "std": 0.0}) for m in mods]
+            ax.bar(x + (k - (len(scheds) - 1) / 2) * width, [t["mean"] for t in stats], width,
+                   yerr=[t["std"] for t in stats], capsize=2, label=s)
+        ax.set_xticks(x, mods, fontsize=8, rotation=30)
+        ax.set_title(title, fontsize=9)
+        ax.set_yscale("symlog", linthresh=1e-2)
+    axes[0].set_ylabel(f"nats ({window} window mean)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, out, dpi=110)

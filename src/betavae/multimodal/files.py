@@ -1,0 +1,140 @@
+"""Load and save sensorimotor files: the public ``.mat`` files of Zambelli et al. (2020) or ours.
+
+Formats (spec §8): MATLAB v5 ``.mat`` (``scipy.io.loadmat``) or ``.npz`` (no pickle), keys
+``final_database_train`` (N, 56) = input(28) ‖ clean target(28) and ``final_database_test``
+(M, 28) clean; alternatively ``input``/``target`` (N, D each) or ``clean`` (N, D, with
+``augment=True`` building the four groups). Every problem raises one :class:`BetavaeError`
+that names the file, the key and what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from betavae.errors import BetavaeError
+from betavae.io import atomic_write
+from betavae.multimodal.dataset import Sensorimotor
+from betavae.multimodal.layout import MUTED, Layout, infer_groups, reference_layout
+from betavae.multimodal.layout import augment as augment_rows
+
+log = logging.getLogger(__name__)
+TRAIN_KEY, TEST_KEY = "final_database_train", "final_database_test"
+
+
+def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """Arrays of a ``.mat`` (v5) or ``.npz`` file by name (MATLAB header keys dropped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BetavaeError(f"{path}: no such file")
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except ValueError as exc:
+            raise BetavaeError(f"{path}: not a plain .npz file ({exc}); re-save it with numpy.savez") from None
+    import scipy.io
+
+    with open(path, "rb") as fh:
+        head = fh.read(128)
+    if b"MATLAB 7.3" in head or head.startswith(b"\x89HDF"):
+        raise BetavaeError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; in MATLAB run "
+                           "save(name, '-v7') or convert with h5py + scipy.io.savemat")
+    try:
+        mat = scipy.io.loadmat(path)
+    except Exception as exc:  # scipy raises several types for non-MATLAB content
+        raise BetavaeError(f"{path}: not a readable MATLAB v5 .mat file ({exc})") from None
+    return {k: v for k, v in mat.items() if not k.startswith("__")}
+
+
+def _array(arrays: dict[str, np.ndarray], key: str, path: Path, cols: int) -> np.ndarray:
+    if key not in arrays:
+        raise BetavaeError(f"{path}: no array {key!r} (found: {', '.join(sorted(arrays)) or 'none'})")
+    a = np.asarray(arrays[key])
+    if a.ndim != 2 or a.shape[1] != cols or not np.issubdtype(a.dtype, np.number):
+        raise BetavaeError(f"{path}: {key!r} has shape {a.shape} ({a.dtype}); expected (N, {cols}) numbers")
+    return a.astype(np.float64)
+
+
+def _check_clean(a: np.ndarray, what: str) -> None:
+    if not np.isfinite(a).all() or np.abs(a).max(initial=0.0) > 1.0 + 1e-9:
+        raise BetavaeError(f"{what}: clean values must lie in [-1, 1]; found {np.nanmin(a):.4g} … {np.nanmax(a):.4g}")
+
+
+def check_train(inp: np.ndarray, tgt: np.ndarray, layout: Layout, where: str, strict: bool) -> np.ndarray:
+    """Validate training rows (§8) and return each row's group (1–4; 0 = unknown pattern)."""
+    _check_clean(tgt, f"{where} target")
+    bad = ~((inp == tgt) | (inp == MUTED))
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise BetavaeError(f"{where}: input row {r} column {c} is {inp[r, c]!r}, neither its target "
+                           f"{tgt[r, c]!r} nor muted (-2); {int(bad.any(1).sum())} rows affected")
+    groups = infer_groups(inp, layout)
+    if (groups == 0).any():
+        msg = (f"{where}: {int((groups == 0).sum())} rows match none of the four muting groups "
+               f"(first: row {int(np.argmax(groups == 0))})")
+        if strict:
+            raise BetavaeError(msg + "; pass strict=False to keep them as group 0")
+        log.warning(msg)
+    return groups
+
+
+def load_sensorimotor(train_path: str | Path | None = None, test_path: str | Path | None = None, *,
+                      train_key: str = TRAIN_KEY, test_key: str = TEST_KEY, augment: bool = False,
+                      strict: bool = True, layout: Layout | None = None) -> Sensorimotor:
+    """Read the training file (augmented (N, 2D) or clean (N, D) with ``augment``) and/or
+    the clean test file (M, D) into a :class:`Sensorimotor`. A path may hold both keys."""
+    layout = layout or reference_layout()
+    d = layout.dims
+    if train_path is None and test_path is None:
+        raise BetavaeError("give a training file, a test file, or both")
+    inp = tgt = np.zeros((0, d))
+    groups = np.zeros(0, dtype=np.int64)
+    if train_path is not None:
+        path = Path(train_path)
+        arrays = read_arrays(path)
+        if "input" in arrays and "target" in arrays:
+            inp, tgt = _array(arrays, "input", path, d), _array(arrays, "target", path, d)
+            if len(inp) != len(tgt):
+                raise BetavaeError(f"{path}: 'input' has {len(inp)} rows but 'target' {len(tgt)}")
+        elif "clean" in arrays or augment:
+            clean = _array(arrays, "clean" if "clean" in arrays else train_key, path, d)
+            _check_clean(clean, f"{path}")
+            inp, tgt, groups = augment_rows(clean, layout)
+        else:
+            both = _array(arrays, train_key, path, 2 * d)
+            inp, tgt = both[:, :d], both[:, d:]
+        if len(groups) == 0:
+            groups = check_train(inp, tgt, layout, str(path), strict)
+    test = np.zeros((0, d))
+    if test_path is not None:
+        path = Path(test_path)
+        test = _array(read_arrays(path), test_key, path, d)
+        _check_clean(test, f"{path} {test_key!r}")
+    return Sensorimotor(inp, tgt, groups, test, layout, None, source=f"files({train_path}, {test_path})")
+
+
+def save_sensorimotor(path: str | Path, train56: np.ndarray, test28: np.ndarray) -> Path:
+    """Write the reference keys to ``.mat`` (v5) or ``.npz`` atomically (the simulator's writer)."""
+    path = Path(path)
+    arrays = {TRAIN_KEY: np.asarray(train56, np.float64), TEST_KEY: np.asarray(test28, np.float64)}
+    if path.suffix == ".npz":
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+    elif path.suffix == ".mat":
+        import scipy.io
+
+        def write(tmp: str) -> None:
+            scipy.io.savemat(tmp, arrays)
+    else:
+        raise BetavaeError(f"{path}: use a .mat or .npz file name")
+    atomic_write(path, write)
+    return path
+
+
+def as_train56(data: Sensorimotor) -> np.ndarray:
+    """The training rows as one (N, 2D) array: input ‖ target."""
+    return np.concatenate([data.train_input, data.train_target], axis=1)

@@ -1,0 +1,144 @@
+"""The multimodal VAE of Zambelli et al. (2020, §3) as a batched ensemble of E independent models.
+
+Every weight is stacked along a leading ensemble axis, W: (E, fan_in, fan_out), b: (E, 1, fan_out),
+and every layer is one batched matmul (``torch.baddbmm``), so E models cost one set of kernel
+launches; E = 1 is one model. Members share no parameters and no randomness: member k is
+initialised from its own seed, so it equals a model built alone from that seed.
+
+Shapes: inputs x (E, B, D) (or (B, D), broadcast to every member); latent (E, B, n_z).
+The model knows nothing of the KL weight; :mod:`betavae.multimodal.loss` owns the objective.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from betavae.multimodal.layout import Layout, reference_layout
+
+VAR_FLOOR = 1e-4
+SHARED_ENC = 100
+SHARED_DEC = (100, 70)
+
+
+def _uniform(shape: tuple[int, ...], bound: float, gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2.0 - 1.0).mul_(bound).to(dtype)
+
+
+def floor_logvar(h: torch.Tensor) -> torch.Tensor:
+    """log σ² with σ² = exp(h) + 1e-4 (the reference's variance floor)."""
+    return torch.logaddexp(h, torch.full((), math.log(VAR_FLOOR), dtype=h.dtype, device=h.device))
+
+
+class EnsembleVAE(nn.Module):
+    """E stacked copies of the Zambelli et al. (2020) multimodal VAE (29,150 parameters each).
+
+    Encoder: one MLP per modality (ReLU after each layer), concatenated, shared layer 60→100 ReLU,
+    heads μ_z and log σ²_z (n_z = 28). Decoder: z→100→70 ReLU, split per modality, one MLP per
+    modality (ReLU after each layer), heads μ_x and log σ²_x per modality. Each head pair is
+    stored as one (fan_in, 2·out) matrix whose halves are initialised separately.
+    Init: U(±√(1/(fan_in+fan_out))) weights, zero biases (reference).
+    """
+
+    def __init__(self, seeds: Sequence[int], layout: Layout | None = None, n_z: int = 28,
+                 dtype: torch.dtype = torch.float64) -> None:
+        super().__init__()
+        self.layout = layout or reference_layout()
+        self.n_z = n_z
+        self.seeds = [int(s) for s in seeds]
+        self.params = nn.ParameterDict()
+        self._shapes: list[tuple[str, int, tuple[int, ...]]] = []  # (name, fan_in, outs)
+        mods = self.layout.modalities
+        for m in mods:
+            self._mlp(f"enc_{m.name}", (m.dims, *m.encoder))
+        self._mlp("enc_shared", (sum(m.encoder[-1] for m in mods), SHARED_ENC))
+        self._add("enc_head", SHARED_ENC, (n_z, n_z))
+        split = [m.decoder[0] for m in mods]
+        self._mlp("dec_shared", (n_z, SHARED_DEC[0], sum(split)))
+        for m in mods:
+            self._mlp(f"dec_{m.name}", (*m.decoder, m.dims))
+            self._add(f"dec_{m.name}_head", m.dims, (m.dims, m.dims))
+        self.split = split
+        tensors = [self._init_member(s, dtype) for s in self.seeds]
+        for key in tensors[0]:
+            self.params[key] = nn.Parameter(torch.stack([t[key] for t in tensors]))
+
+    # ---------------------------------------------------------------- construction
+    def _add(self, name: str, fan_in: int, outs: tuple[int, ...]) -> None:
+        self._shapes.append((name, fan_in, outs))
+
+    def _mlp(self, prefix: str, sizes: tuple[int, ...]) -> None:
+        for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            self._add(f"{prefix}_{k}", a, (b,))
+
+    def _init_member(self, seed: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        gen = torch.Generator().manual_seed(seed)
+        out = {}
+        for name, fan_in, outs in self._shapes:
+            parts = [_uniform((fan_in, o), math.sqrt(1.0 / (fan_in + o)), gen, dtype) for o in outs]
+            out[f"{name}_w"] = torch.cat(parts, dim=1)
+            out[f"{name}_b"] = torch.zeros(1, sum(outs), dtype=dtype)
+        return out
+
+    @property
+    def size(self) -> int:
+        return len(self.seeds)
+
+    def parameters_per_member(self) -> int:
+        return sum(p[0].numel() for p in self.params.values())
+
+    # ---------------------------------------------------------------- forward
+    def _layer(self, name: str, x: torch.Tensor, relu: bool = True) -> torch.Tensor:
+        y = torch.baddbmm(self.params[f"{name}_b"], x, self.params[f"{name}_w"])
+        return torch.relu(y) if relu else y
+
+    def _mlp_forward(self, prefix: str, x: torch.Tensor, n: int) -> torch.Tensor:
+        for k in range(n):
+            x = self._layer(f"{prefix}_{k}", x)
+        return x
+
+    def _broadcast(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(next(iter(self.params.values())).dtype)
+        return x.unsqueeze(0).expand(self.size, *x.shape) if x.dim() == 2 else x
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (E, B, D) or (B, D) -> μ_z, log σ²_z: (E, B, n_z)."""
+        x = self._broadcast(x)
+        feats, start = [], 0
+        for m in self.layout.modalities:
+            feats.append(self._mlp_forward(f"enc_{m.name}", x[..., start:start + m.dims], len(m.encoder)))
+            start += m.dims
+        h = self._layer("enc_shared_0", torch.cat(feats, dim=-1))
+        mu, raw = self._layer("enc_head", h, relu=False).split(self.n_z, dim=-1)
+        return mu, floor_logvar(raw)
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z: (E, B, n_z) -> μ_x, log σ²_x: (E, B, D)."""
+        h = self._mlp_forward("dec_shared", z, 2)
+        mus, raws = [], []
+        for m, part in zip(self.layout.modalities, h.split(self.split, dim=-1), strict=True):
+            o = self._mlp_forward(f"dec_{m.name}", part, len(m.decoder))
+            mu, raw = self._layer(f"dec_{m.name}_head", o, relu=False).split(m.dims, dim=-1)
+            mus.append(mu)
+            raws.append(raw)
+        return torch.cat(mus, dim=-1), floor_logvar(torch.cat(raws, dim=-1))
+
+    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Encode, sample z = μ + σ·eps (z = μ when eps is None), decode. Shapes (E, B, ·)."""
+        mu_z, logvar_z = self.encode(x)
+        z = mu_z if eps is None else mu_z + torch.exp(0.5 * logvar_z) * eps
+        mu_x, logvar_x = self.decode(z)
+        return {"mu_z": mu_z, "logvar_z": logvar_z, "mu_x": mu_x, "logvar_x": logvar_x}
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ_x, log σ²_x) of every member, decoded from z = μ_z: x (B, D) or (E, B, D) -> (E, B, D)."""
+        out = self.forward(x)
+        return out["mu_x"], out["logvar_x"]
+
+    def member_state(self, k: int) -> dict[str, torch.Tensor]:
+        """Member k's weights, unstacked: {name: tensor} (for safetensors)."""
+        return {name: p[k].detach().clone().contiguous() for name, p in self.params.items()}

@@ -1,0 +1,97 @@
+"""The test protocols of the reference test script (Zambelli et al. 2020; spec §7). Pure NumPy.
+
+Inputs are clean test rows (N, D) in trajectory order, muted with the §7 masks and decoded with
+z = μ_z by a ``reconstruct(x̃) -> (μ, log σ²)`` callable of shape (..., N, D). Tests:
+
+1. ``complete``: everything kept; 2. ``vision_only``; 3. ``control_loop`` (q_{t−1}, v_t, v_{t−1});
+4. ``prediction`` (every t−1 block); 5. ``rollout``: step 1 = vision only, then the t−1 blocks
+   take the previous step's predicted t blocks and the t blocks are muted (optionally the
+   observed v_t is injected), predicting the next rows' t blocks.
+
+Metrics per modality: RMSE of μ on the muted columns and on all columns, Gaussian NLL (nats per
+row, summed over the modality's columns); the rollout scores step j against row k+j−1, only
+where rows k … k+j−1 form one trajectory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from betavae.multimodal.layout import MUTED, Layout, apply_mask, protocol_masks
+from betavae.multimodal.measures import Reconstruct
+
+
+def _rmse(err2: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """sqrt of the mean of squared errors (..., N, D) over rows and ``cols``; NaN if no cols."""
+    if len(cols) == 0:
+        return np.full(err2.shape[:-2], np.nan)
+    return np.sqrt(err2[..., cols].mean(axis=(-2, -1)))
+
+
+def modality_metrics(x: np.ndarray, mu: np.ndarray, logvar: np.ndarray, keep: np.ndarray,
+                     layout: Layout) -> dict[str, np.ndarray]:
+    """``rmse_muted.<m>``, ``rmse_all.<m>``, ``nll.<m>`` for targets x (N, D), predictions (..., N, D)."""
+    err2 = (x - mu) ** 2
+    nll = 0.5 * (err2 * np.exp(-logvar) + logvar + math.log(2 * math.pi))
+    out = {}
+    for name in layout.names:
+        cols = layout.columns(name)
+        out[f"rmse_muted.{name}"] = _rmse(err2, cols[~keep[cols]])
+        out[f"rmse_all.{name}"] = _rmse(err2, cols)
+        out[f"nll.{name}"] = nll[..., cols].sum(-1).mean(-1)
+    return out
+
+
+def shift_to_older(x_in: np.ndarray, mu: np.ndarray, layout: Layout) -> np.ndarray:
+    """The next rollout input: every t block muted, every t−1 block <- μ's t block."""
+    out = np.broadcast_to(np.full(x_in.shape[-1], MUTED), mu.shape).copy()
+    for name in layout.names:
+        out[..., layout.columns(name, "older")] = mu[..., layout.columns(name, "newer")]
+    return out
+
+
+def rollout(reconstruct: Reconstruct, x: np.ndarray, consecutive: np.ndarray, layout: Layout,
+            steps: int = 2, inject_vision: bool = False) -> dict[str, np.ndarray]:
+    """Test 5 and its n-step extension. x (N, D) clean rows; consecutive (N−1,) bool.
+
+    Returns ``rollout<j>.rmse.<m>`` (RMSE of the predicted t block of modality m against row
+    k+j−1) and ``rollout<j>.count`` for j = 1 … steps.
+    """
+    n = len(x)
+    newer = {name: layout.columns(name, "newer") for name in layout.names}
+    vis = newer.get("vision")
+    inp = apply_mask(x, protocol_masks(layout)["vision_only"])
+    valid = np.ones(n, dtype=bool)
+    out: dict[str, np.ndarray] = {}
+    for j in range(1, steps + 1):
+        if j > 1:
+            valid[n - j + 1:] = False
+            valid[: n - j + 1] &= consecutive[j - 2: n - 1]
+        mu = reconstruct(inp)[0]  # (..., N, D); row k's step j predicts row k+j−1
+        truth = np.roll(x, -(j - 1), axis=0)
+        for name, cols in newer.items():
+            err2 = (mu[..., valid, :][..., cols] - truth[valid][:, cols]) ** 2
+            out[f"rollout{j}.rmse.{name}"] = np.sqrt(err2.mean(axis=(-2, -1))) if valid.any() else np.nan
+        out[f"rollout{j}.count"] = np.asarray(int(valid.sum()))
+        inp = shift_to_older(inp, mu, layout)
+        if inject_vision and vis is not None:
+            inp[..., vis] = np.roll(x, -j, axis=0)[:, vis]
+    return out
+
+
+def run_protocols(reconstruct: Reconstruct, test: np.ndarray, consecutive: np.ndarray, layout: Layout,
+                  rows: tuple[int, int] = (100, 1100), rollout_steps: int = 5,
+                  inject_vision: bool = False) -> dict[str, np.ndarray]:
+    """All five tests on test rows ``rows`` (the reference's 100–1099; all rows if the set is
+    shorter). Keys ``<test>.<metric>.<modality>`` and ``rollout<j>.…``."""
+    lo, hi = rows if len(test) >= rows[1] else (0, len(test))
+    x = np.asarray(test[lo:hi], dtype=np.float64)
+    cons = np.asarray(consecutive[lo: hi - 1], dtype=bool)
+    out: dict[str, np.ndarray] = {}
+    for name, keep in protocol_masks(layout).items():
+        mu, lv = reconstruct(apply_mask(x, keep))
+        out.update({f"{name}.{k}": v for k, v in modality_metrics(x, mu, lv, keep, layout).items()})
+    out.update(rollout(reconstruct, x, cons, layout, rollout_steps, inject_vision))
+    return out

@@ -1,0 +1,177 @@
+"""A multimodal study (Langer et al. 2024): N seeds per KL-weight schedule, measures through training.
+
+Each schedule's seeds train together as one batched ensemble (:mod:`betavae.multimodal.train`).
+The integration measures are computed at epoch 0 and every ``eval_every`` epochs (and after the
+last epoch) on the same evaluation points for every model. Output folder::
+
+    study.json            config, reconstructed choices, data source, timings
+    measures.json / .csv  one record per schedule, seed, checkpoint epoch and measure (long CSV)
+    history_<label>.npz   per-epoch loss, recon, kl, alpha: (epochs, seeds) each
+    protocols.json        the five test protocols (§7) per schedule and seed, after training
+    weights/<label>_s<seed>.safetensors
+    figures/*.png, report.html (see :mod:`betavae.multimodal.report`)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+from betavae.errors import BetavaeError
+from betavae.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from betavae.multimodal.dataset import Sensorimotor, simulate
+from betavae.multimodal.files import load_sensorimotor
+from betavae.multimodal.layout import mask_from_spec
+from betavae.multimodal.measures import integration_measures
+from betavae.multimodal.protocols import run_protocols
+from betavae.multimodal.schedules import resolve_schedule
+from betavae.multimodal.settings import MeasureSettings, Strict, TrainSettings, eval_points
+from betavae.multimodal.simulator import SimulatorConfig
+from betavae.multimodal.train import TERMS, EnsembleTrainer
+
+SPLIT_MEASURES = ("sme_mod", "sme_all", "lop_mod", "lop_all", "baseline_mod")
+
+
+class DataSettings(Strict):
+    """The simulator (default) or the original files by path (spec §8)."""
+
+    train_path: Path | None = None
+    test_path: Path | None = None
+    seed: int = 0
+    simulator: SimulatorConfig = SimulatorConfig()
+
+
+class StudyConfig(Strict):
+    schedules: list[str] = ["const1", "const0", "dyn_plateau0", "dyn_plateau1"]
+    seeds: list[int] = Field(default_factory=lambda: list(range(20)))
+    time_scale: float | None = None  # None: epochs / 80,000
+    train: TrainSettings = TrainSettings()
+    measures: MeasureSettings = MeasureSettings()
+    data: DataSettings = DataSettings()
+    rollout_steps: PositiveInt = 5
+
+
+def load_data(cfg: DataSettings) -> Sensorimotor:
+    if cfg.train_path is None and cfg.test_path is None:
+        return simulate(cfg.simulator, cfg.seed)
+    if cfg.train_path is None or cfg.test_path is None:
+        raise BetavaeError("a study on files needs both the training and the test file")
+    return load_sensorimotor(cfg.train_path, cfg.test_path)
+
+
+def checkpoints(epochs: int, every: int) -> list[int]:
+    """Epochs (completed) at which the measures are taken: 0, every, 2·every, …, and epochs."""
+    return sorted({0, *range(every, epochs + 1, every), epochs})
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``sme_mod.vision`` -> (sme_mod, vision); ``baseline_all`` -> (baseline_all, all)."""
+    measure, _, modality = key.partition(".")
+    return measure, modality or "all"
+
+
+def measure_ensemble(trainer: EnsembleTrainer, points: np.ndarray, ms: MeasureSettings) -> dict[str, np.ndarray]:
+    """Every measure for every member: {key: (E,)}."""
+    fn = trainer.reconstruct_fn(ms.latent_mode, ms.samples, ms.eval_seed)
+    layout = trainer.model.layout
+    pe_keep = None if ms.pe_input == "full" else mask_from_spec(ms.pe_input, layout)
+    vals = integration_measures(fn, points, layout, kl_direction=ms.kl_direction, sme_keep=ms.sme_keep,
+                                lop_mute=ms.lop_mute, pe_keep=pe_keep)
+    return {k: v.mean(0) if ms.latent_mode == "sample" else v for k, v in vals.items()}
+
+
+def _records(label: str, seeds: list[int], epoch: int, vals: dict[str, np.ndarray]) -> list[dict]:
+    out = []
+    for key, v in vals.items():
+        measure, modality = split_key(key)
+        out += [{"schedule": label, "seed": s, "epoch": epoch, "measure": measure, "modality": modality,
+                 "value": float(v[k])} for k, s in enumerate(seeds)]
+    return out
+
+
+def records_csv(records: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["schedule", "seed", "epoch", "measure", "modality", "value"],
+                       lineterminator="\n")
+    w.writeheader()
+    w.writerows(records)
+    return buf.getvalue()
+
+
+def write_history(path: Path, hist: dict[str, np.ndarray], seeds: list[int]) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, seeds=np.asarray(seeds), **hist)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def save_weights(trainer: EnsembleTrainer, folder: Path, label: str, meta: dict) -> None:
+    from safetensors.torch import save as st_save
+
+    for k, seed in enumerate(trainer.seeds):
+        info = {key: str(v) for key, v in meta.items()} | {"seed": str(seed)}
+        atomic_write_bytes(folder / f"{label}_s{seed}.safetensors", st_save(trainer.model.member_state(k), info))
+
+
+def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] | None = None) -> dict:
+    """Train and measure every schedule; write the study folder; return ``study.json``'s content."""
+    import torch
+
+    if not cfg.seeds:
+        raise BetavaeError("a study needs at least one seed")
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_data(cfg.data)
+    points = eval_points(data, cfg.measures)
+    mask_from_spec(cfg.measures.pe_input, data.layout)  # fail before training, not after
+    sched = [resolve_schedule(s, cfg.train.epochs, cfg.time_scale) for s in cfg.schedules]
+    labels = [label for label, _ in sched]
+    if len(set(labels)) != len(labels):
+        raise BetavaeError(f"schedules repeat: {', '.join(labels)}")
+    meta = {"config": cfg.model_dump(mode="json"), "data_source": data.source, "n_eval_points": len(points),
+            "schedules": {label: s.model_dump(mode="json") for label, s in sched},
+            "checkpoints": checkpoints(cfg.train.epochs, cfg.train.eval_every), "seconds": {},
+            "torch_threads": torch.get_num_threads()}
+    records: list[dict] = []
+    protocols: list[dict] = []
+    marks = set(meta["checkpoints"])
+    threads = torch.get_num_threads()
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    try:
+        for label, schedule in sched:
+            start = time.perf_counter()
+            trainer = EnsembleTrainer(data, cfg.seeds, schedule, cfg.train)
+            hist = {k: np.empty((cfg.train.epochs, len(cfg.seeds))) for k in TERMS}
+            records += _records(label, trainer.seeds, 0, measure_ensemble(trainer, points, cfg.measures))
+            for e in range(cfg.train.epochs):
+                terms = trainer.train_epoch()
+                if not np.isfinite(terms["loss"]).all():
+                    raise BetavaeError(f"{label}: loss is not finite at epoch {e}; lower train.lr")
+                for k in TERMS:
+                    hist[k][e] = terms[k]
+                if e + 1 in marks:
+                    vals = measure_ensemble(trainer, points, cfg.measures)
+                    vals.update({f"train_{k}": terms[k] for k in TERMS})
+                    records += _records(label, trainer.seeds, e + 1, vals)
+                if on_epoch is not None:
+                    on_epoch(label, e)
+            write_history(out / f"history_{label}.npz", hist, trainer.seeds)
+            prot = run_protocols(trainer.reconstruct_fn(), data.test, data.consecutive(), data.layout,
+                                 rollout_steps=cfg.rollout_steps)
+            protocols += [{"schedule": label, "seed": s,
+                           **{k: float(np.asarray(v).reshape(-1)[k_] if np.ndim(v) else v) for k, v in prot.items()}}
+                          for k_, s in enumerate(trainer.seeds)]
+            save_weights(trainer, out / "weights", label, {"schedule": label, "precision": cfg.train.precision})
+            meta["seconds"][label] = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    atomic_write_json(out / "measures.json", records)
+    atomic_write_text(out / "measures.csv", records_csv(records))
+    atomic_write_json(out / "protocols.json", protocols)
+    atomic_write_json(out / "study.json", meta)
+    return meta

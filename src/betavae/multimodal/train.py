@@ -1,0 +1,155 @@
+"""Batched-ensemble training of multimodal VAEs (spec §5): E seeds in one set of stacked weights.
+
+Member k owns its seed: its initial weights (``torch.Generator(seed)``), its epoch shuffles
+(``numpy`` generator ``[seed, 1]``) and its reparameterisation noise (``torch.Generator``
+``seed + 2**31``). The ensemble loss is the *sum* of the members' losses, so each member's
+gradient and Adam update (elementwise) are those it would get alone: an ensemble of seeds equals
+the models trained one by one, up to floating-point summation order.
+
+Per epoch: shuffle, drop the incomplete last batch (7380 rows, batch 1000 -> 7 steps), take
+α = schedule(epoch) (0-based epochs), log loss, reconstruction term, KL and α per member.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from betavae.errors import BetavaeError
+from betavae.multimodal.dataset import Sensorimotor
+from betavae.multimodal.loss import column_weights, loss_terms, nll_offset
+from betavae.multimodal.model import EnsembleVAE
+from betavae.multimodal.settings import TrainSettings
+from betavae.schedules import Schedule
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "bf16": torch.float32}
+TERMS = ("loss", "recon", "kl", "alpha")
+
+
+def autocast(precision: str) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast of the matmuls for ``bf16``; a no-op otherwise."""
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@dataclass
+class EnsembleRun:
+    """A trained ensemble and its per-epoch history: ``history[term]`` is (epochs, E) float64."""
+
+    model: EnsembleVAE
+    seeds: list[int]
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class EnsembleTrainer:
+    """Trains ``len(seeds)`` models with per-member schedules on one data set, epoch by epoch.
+
+    ``schedules`` is one schedule for all members or one per member (E,).
+    """
+
+    def __init__(self, data: Sensorimotor, seeds: Sequence[int], schedules: Schedule | Sequence[Schedule],
+                 settings: TrainSettings) -> None:
+        if len(data.train_input) < settings.batch_size:
+            raise BetavaeError(
+                f"batch size {settings.batch_size} exceeds the {len(data.train_input)} training rows; "
+                "lower train.batch_size or simulate more rows")
+        self.settings = settings
+        self.seeds = [int(s) for s in seeds]
+        self.schedules = list(schedules) if isinstance(schedules, Sequence) else [schedules] * len(self.seeds)
+        if len(self.schedules) != len(self.seeds):
+            raise BetavaeError(f"{len(self.schedules)} schedules for {len(self.seeds)} seeds")
+        dtype = DTYPES[settings.precision]
+        self.model = EnsembleVAE(self.seeds, data.layout, settings.n_z, dtype)
+        self.inputs = torch.as_tensor(data.train_input, dtype=dtype)
+        self.targets = torch.as_tensor(data.train_target, dtype=dtype)
+        self.weights = column_weights(data.layout, dtype)
+        self.offset = nll_offset(data.layout, settings.n_z, settings.nll_constant)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
+        self.shufflers = [np.random.default_rng([s, 1]) for s in self.seeds]
+        self.noise = [torch.Generator().manual_seed(s + 2**31) for s in self.seeds]
+        self.epoch = 0
+        self.steps = len(self.inputs) // settings.batch_size
+
+    def alphas(self, epoch: int) -> torch.Tensor:
+        """KL weight per member at this epoch: (E,)."""
+        step = epoch * self.steps
+        return torch.tensor([s.at(step, epoch) for s in self.schedules], dtype=self.weights.dtype)
+
+    def _noise(self, batch: int) -> torch.Tensor:
+        dtype = self.weights.dtype
+        return torch.stack([torch.randn(batch, self.settings.n_z, generator=g, dtype=torch.float64).to(dtype)
+                            for g in self.noise])
+
+    def train_epoch(self) -> dict[str, np.ndarray]:
+        """One epoch; returns the mean over its steps of each term per member, (E,) each."""
+        b, steps = self.settings.batch_size, self.steps
+        order = torch.from_numpy(np.stack([g.permutation(len(self.inputs))[: steps * b] for g in self.shufflers]))
+        order = order.view(len(self.seeds), steps, b)
+        alpha = self.alphas(self.epoch)
+        sums = {k: torch.zeros(len(self.seeds), dtype=torch.float64) for k in ("loss", "recon", "kl")}
+        for s in range(steps):
+            idx = order[:, s]
+            eps = self._noise(b)
+            with autocast(self.settings.precision):
+                out = self.model(self.inputs[idx], eps)
+            terms = loss_terms(out, self.targets[idx], alpha, self.weights, self.offset)
+            self.optimizer.zero_grad(set_to_none=True)
+            terms["loss"].sum().backward()
+            self.optimizer.step()
+            for k in sums:
+                sums[k] += terms[k].detach().double()
+        self.epoch += 1
+        res = {k: (v / steps).numpy() for k, v in sums.items()}
+        res["alpha"] = alpha.double().numpy()
+        return res
+
+    def reconstruct_fn(self, latent_mode: str = "mean", samples: int = 8, seed: int = 0) -> Callable:
+        """A NumPy ``reconstruct(x (N, D)) -> (μ, log σ²)`` of shape (E, N, D) (mean latent), or
+        (S, E, N, D) with ``latent_mode="sample"`` (the same S noise draws for every input)."""
+        model = self.model
+
+        def mean(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            mu, lv = model.reconstruct(torch.as_tensor(x, dtype=self.weights.dtype))
+            return mu.double().numpy(), lv.double().numpy()
+
+        def sample(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            gen = torch.Generator().manual_seed(seed)
+            shape = (len(self.seeds), len(x), self.settings.n_z)
+            mus, lvs = [], []
+            with torch.no_grad():
+                for _ in range(samples):
+                    eps = torch.randn(shape, generator=gen, dtype=torch.float64).to(self.weights.dtype)
+                    out = model(torch.as_tensor(x, dtype=self.weights.dtype), eps)
+                    mus.append(out["mu_x"].double().numpy())
+                    lvs.append(out["logvar_x"].double().numpy())
+            return np.stack(mus), np.stack(lvs)
+
+        return mean if latent_mode == "mean" else sample
+
+
+def fit(data: Sensorimotor, seeds: Sequence[int], schedules: Schedule | Sequence[Schedule],
+        settings: TrainSettings, on_epoch: Callable[[EnsembleTrainer, dict], None] | None = None) -> EnsembleRun:
+    """Train the ensemble for ``settings.epochs``; ``on_epoch(trainer, terms)`` after each epoch."""
+    threads = torch.get_num_threads()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    try:
+        trainer = EnsembleTrainer(data, seeds, schedules, settings)
+        hist = {k: np.empty((settings.epochs, len(trainer.seeds))) for k in TERMS}
+        for e in range(settings.epochs):
+            terms = trainer.train_epoch()
+            if not np.isfinite(terms["loss"]).all():
+                raise BetavaeError(f"loss is not finite at epoch {e} (members {np.flatnonzero(~np.isfinite(terms['loss'])).tolist()}); "
+                                   "lower train.lr or use precision=float64")
+            for k in TERMS:
+                hist[k][e] = terms[k]
+            if on_epoch is not None:
+                on_epoch(trainer, terms)
+    finally:
+        torch.set_num_threads(threads)
+    return EnsembleRun(trainer.model, trainer.seeds, hist)
