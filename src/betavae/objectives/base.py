@@ -4,6 +4,17 @@ An objective turns a model's output into named loss terms. It owns its schedules
 their values through :meth:`Objective.hyper`, which the training loop calls with the step and
 epoch it owns. ``forward`` returns at least ``loss``, ``recon`` and ``kl`` (batch means, scalars)
 and ``kl_per_dim`` (B, D, unreduced).
+
+Objectives with parameters of their own use two generic hooks, so the loop stays ignorant of them:
+
+- :meth:`Objective.param_groups`: groups the loop adds to the main optimiser (default: every
+  objective parameter that is not auxiliary, at the loop's learning rate).
+- :meth:`Objective.auxiliary_optimizer`: an optimiser the objective owns for *auxiliary*
+  parameters trained on their own loss (e.g. FactorVAE's discriminator). ``forward`` then also
+  returns ``aux_loss``; the loop back-propagates ``loss + aux_loss`` once and steps both
+  optimisers. The objective guarantees that ``loss`` sends no gradient to the auxiliary
+  parameters and ``aux_loss`` none to the model (the contract tests check both), so the one
+  backward pass equals two separate ones. The loop checkpoints the auxiliary optimiser's state.
 """
 
 from __future__ import annotations
@@ -32,6 +43,20 @@ class Objective(nn.Module):
         ``beta`` is always present: the weight on the KL term (γ for the capacity objective).
         """
         return {"beta": 1.0}
+
+    def auxiliary_parameters(self) -> list[nn.Parameter]:
+        """Parameters trained only by :meth:`auxiliary_optimizer` on ``aux_loss`` (default none)."""
+        return []
+
+    def auxiliary_optimizer(self) -> torch.optim.Optimizer | None:
+        """The objective's own optimiser for :meth:`auxiliary_parameters` (default none)."""
+        return None
+
+    def param_groups(self) -> list[dict]:
+        """Optimiser groups of the objective's main-loss parameters (empty when it has none)."""
+        aux = {id(p) for p in self.auxiliary_parameters()}
+        params = [p for p in self.parameters() if p.requires_grad and id(p) not in aux]
+        return [{"params": params}] if params else []
 
     def base_terms(self, out: VAEOutput, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """recon (scalar), kl (scalar) and kl_per_dim (B, D) under the canonical reduction."""

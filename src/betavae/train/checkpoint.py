@@ -1,7 +1,7 @@
 """Checkpoints: ``state.pt`` (resumable) and ``weights.safetensors`` (user-facing weights).
 
-``state.pt`` holds only tensors and primitives (model and objective state, optimiser state, step,
-RNG states) and loads with ``torch.load(weights_only=True)``. ``weights.safetensors`` holds the
+``state.pt`` holds only tensors and primitives (model and objective state, optimiser state, an
+objective's auxiliary optimiser state if it has one, step, RNG states) and loads with ``torch.load(weights_only=True)``. ``weights.safetensors`` holds the
 model's tensors (objective tensors under ``objective.``) with the resolved config JSON and the
 step in its metadata. Both are written atomically; ``state.pt`` is written first and is the one
 resume reads, so a kill between the two writes never mixes steps.
@@ -67,8 +67,12 @@ def save_checkpoint(
     objective: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     config_json: str,
+    aux_optimizer: torch.optim.Optimizer | None = None,
 ) -> None:
-    """Write ``state.pt`` then ``weights.safetensors``, each atomically."""
+    """Write ``state.pt`` then ``weights.safetensors``, each atomically.
+
+    ``aux_optimizer`` is an objective's own optimiser (see ``Objective.auxiliary_optimizer``).
+    """
     state = {
         "format": 1,
         "step": int(step),
@@ -77,6 +81,8 @@ def save_checkpoint(
         "optimizer": _cpu(optimizer.state_dict()),
         "rng": rng_state(),
     }
+    if aux_optimizer is not None:
+        state["aux_optimizer"] = _cpu(aux_optimizer.state_dict())
     atomic_write(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
     tensors = {k: v.contiguous() for k, v in state["model"].items()}
     tensors.update({OBJECTIVE_PREFIX + k: v.contiguous() for k, v in state["objective"].items()})

@@ -97,8 +97,10 @@ class Trainer:
         # the module the steps call (maybe compiled); state is saved and loaded through self.model
         self.step_model = self.speed.prepare_model(self.model)
         self.objective = config.objective.build(config.model.likelihood, config.model.latent_dim).to(self.device)
-        params = list(self.model.parameters()) + list(self.objective.parameters())
-        self.optimizer = self.speed.adam(params, lr=tc.lr, betas=tc.adam_betas, eps=tc.adam_eps)
+        groups = [{"params": list(self.model.parameters())}, *self.objective.param_groups()]
+        self.optimizer = self.speed.adam(groups, lr=tc.lr, betas=tc.adam_betas, eps=tc.adam_eps)
+        # an objective's own optimiser for auxiliary parameters (e.g. FactorVAE's discriminator)
+        self.aux_optimizer = self.objective.auxiliary_optimizer()
         self.data_dims = math.prod(self.source.observation_shape)
         self.steps_per_epoch = tc.steps_per_epoch or max(1, len(self.source) // tc.batch_size)
         self.config_json = config.model_dump_json(by_alias=True)
@@ -111,11 +113,14 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.objective.load_state_dict(state["objective"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.aux_optimizer is not None:
+            self.aux_optimizer.load_state_dict(state["aux_optimizer"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
 
     def checkpoint(self) -> None:
-        save_checkpoint(self.run_dir, self.step, self.model, self.objective, self.optimizer, self.config_json)
+        save_checkpoint(self.run_dir, self.step, self.model, self.objective, self.optimizer, self.config_json,
+                        aux_optimizer=self.aux_optimizer)
         for cb in self.callbacks:
             cb.on_checkpoint(self.step)
 
@@ -177,12 +182,16 @@ class Trainer:
                 out = self.speed.forward(self.step_model, x)
                 terms = self.objective(out, x, hyper)
                 self.optimizer.zero_grad(set_to_none=True)
-                self.speed.backward(terms["loss"])
+                if self.aux_optimizer is None:
+                    self.speed.backward(terms["loss"])
+                else:
+                    self.aux_optimizer.zero_grad(set_to_none=True)
+                    self.speed.backward(terms["loss"] + terms["aux_loss"])
                 names, finite = window.add(terms, x.shape[0])
                 pending.append((self.step, finite, names))
                 if self.device.type == "cpu":
                     self._check_finite(pending)
-                self.speed.step(self.optimizer)
+                self.speed.step(self.optimizer, self.aux_optimizer)
                 self.step += 1
                 for cb in self.callbacks:
                     cb.on_step(self.step)

@@ -245,11 +245,16 @@ class Speed:
         """``loss.backward()``, scaled when fp16 needs a gradient scaler."""
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
 
-    def step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Optimiser step. With a scaler and fused Adam the inf check stays on the device (no sync)."""
+    def step(self, optimizer: torch.optim.Optimizer, aux: torch.optim.Optimizer | None = None) -> None:
+        """Optimiser step (and an objective's auxiliary optimiser's, if given). With a scaler and
+        fused Adam the inf check stays on the device (no sync)."""
         if self.scaler is None:
             optimizer.step()
+            if aux is not None:
+                aux.step()
             return
         self.scaler.step(optimizer)
+        if aux is not None:
+            self.scaler.step(aux)
         self.scaler.update()
 
