@@ -38,6 +38,7 @@ from betavae.objectives.base import ObjectiveConfig
 
 def load_components() -> None:
     """Import all built-in registered components (idempotent)."""
+    import betavae.data.correlated  # noqa: F401
     import betavae.data.dsprites  # noqa: F401
     from betavae.models import load_all as load_models
     from betavae.objectives import load_all as load_objectives
