@@ -88,19 +88,52 @@ def test_beta_schedule_is_asked_at_the_step():
     assert hyper["beta"] == pytest.approx(0.5)
 
 
-EXAMPLES = {"vae": {}, "beta": {"beta": 2}, "capacity": {"gamma": 10}}
+EXAMPLES = {
+    "vae": {}, "beta": {"beta": 2}, "capacity": {"gamma": 10},
+    "per_latent": {"beta": 2, "weights": [1, 2, 0.5, 1]}, "learned": {"lam_bal": 0.5},
+    "betatcvae": {"estimator": "mss"}, "factorvae": {"disc_hidden": 16, "disc_layers": 2},
+}
+
+
+def _grads(loss: torch.Tensor, params: list) -> list:
+    if not params:
+        return []
+    return torch.autograd.grad(loss, [p for _, p in params], retain_graph=True, allow_unused=True)
+
+
+def _reached(grad) -> bool:
+    return grad is not None and bool(grad.abs().sum() > 0)
 
 
 @pytest.mark.parametrize("kind", OBJECTIVES.names())
 def test_objective_contract(kind):
+    """Finite terms; ``loss`` reaches the model and the objective's main parameters and no auxiliary
+    one; ``aux_loss`` (if any) reaches only the auxiliary parameters."""
     assert kind in EXAMPLES, f"objective {kind!r} has no example in EXAMPLES: add one"
     model, objective, out, terms, hyper = _forward({"kind": kind, **EXAMPLES[kind]})
+    for key, value in terms.items():
+        assert torch.isfinite(value).all(), key
     for key in ("loss", "recon", "kl"):
-        assert terms[key].dim() == 0 and torch.isfinite(terms[key])
-    assert "beta" in hyper
-    terms["loss"].backward()
-    for name, p in list(model.named_parameters()) + list(objective.named_parameters()):
-        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert terms[key].dim() == 0
+    assert terms["kl_per_dim"].shape == (6, 4)
+    assert "beta" in hyper and isinstance(hyper["beta"], float)
+    aux_ids = {id(p) for p in objective.auxiliary_parameters()}
+    main_ids = {id(p) for g in objective.param_groups() for p in g["params"]}
+    assert not (aux_ids & main_ids)
+    assert main_ids | aux_ids == {id(p) for p in objective.parameters() if p.requires_grad}
+    model_params = list(model.named_parameters())
+    main = [(n, p) for n, p in objective.named_parameters() if id(p) in main_ids]
+    aux = [(n, p) for n, p in objective.named_parameters() if id(p) in aux_ids]
+    for (name, _), g in zip(model_params + main, _grads(terms["loss"], model_params + main), strict=True):
+        assert _reached(g) and torch.isfinite(g).all(), f"loss does not reach {name}"
+    for (name, _), g in zip(aux, _grads(terms["loss"], aux), strict=True):
+        assert g is None, f"loss reaches auxiliary parameter {name}"
+    assert ("aux_loss" in terms) == bool(aux) == (objective.auxiliary_optimizer() is not None)
+    if aux:
+        for (name, _), g in zip(model_params + main, _grads(terms["aux_loss"], model_params + main), strict=True):
+            assert g is None, f"aux_loss reaches {name}"
+        for (name, _), g in zip(aux, _grads(terms["aux_loss"], aux), strict=True):
+            assert _reached(g), f"aux_loss does not reach auxiliary parameter {name}"
 
 
 @pytest.mark.parametrize("kind", MODELS.names())
