@@ -29,9 +29,13 @@ Step = Literal["older", "newer", "both"]
 def gaussian_kl(mu_p: np.ndarray, logvar_p: np.ndarray, mu_q: np.ndarray, logvar_q: np.ndarray) -> np.ndarray:
     """Per-dimension KL(p‖q) of diagonal Gaussians in nats, elementwise (spec §6):
 
-    k_d = ½ [log(σ²_q/σ²_p) + (σ²_p + (μ_p − μ_q)²)/σ²_q − 1].
+    k_d = ½ [log(σ²_q/σ²_p) + (σ²_p + (μ_p − μ_q)²)/σ²_q − 1],
+
+    evaluated as ½ [(r − 1 − log r) + (μ_p − μ_q)²/σ²_q] with log r = log σ²_p − log σ²_q and
+    r − 1 − log r = expm1(log r) − log r, which is never negative in floating point.
     """
-    return 0.5 * (logvar_q - logvar_p + (np.exp(logvar_p) + (mu_p - mu_q) ** 2) * np.exp(-logvar_q) - 1.0)
+    log_r = np.asarray(logvar_p) - logvar_q
+    return 0.5 * ((np.expm1(log_r) - log_r) + (mu_p - mu_q) ** 2 * np.exp(-np.asarray(logvar_q)))
 
 
 def _kl(full: tuple[np.ndarray, np.ndarray], muted: tuple[np.ndarray, np.ndarray], direction: Direction) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -130,6 +131,10 @@ def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] 
     mask_from_spec(cfg.measures.pe_input, data.layout)  # fail before training, not after
     sched = [resolve_schedule(s, cfg.train.epochs, cfg.time_scale) for s in cfg.schedules]
     labels = [label for label, _ in sched]
+    for label in labels:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", label):
+            raise BetavaeError(f"schedule label {label!r} must use only letters, digits, '_', '.', '-' "
+                               "(give an inline schedule a 'name')")
     if len(set(labels)) != len(labels):
         raise BetavaeError(f"schedules repeat: {', '.join(labels)}")
     meta = {"config": cfg.model_dump(mode="json"), "data_source": data.source, "n_eval_points": len(points),
