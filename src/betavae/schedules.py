@@ -201,7 +201,8 @@ class KLWeight(Schedule):
     - ``constant_1``: 1.
     - ``constant_0`` (Zambelli's original): 1 − min(e/decay_epochs, 1).
     - ``dyn_plateau_0`` / ``dyn_plateau_1`` [reconstruction from the paper's figure]: for
-      e < e_dyn, c = ⌊e/P⌋, u = e − cP, r_c = max(r_min, round(P·(1 − cP/e_dyn))),
+      e < e_dyn, c = ⌊e/P⌋, u = e − cP, r_c = max(r_min, round(d_start·(1 − cP/e_dyn))) with
+      d_start = P by default,
       β = max(0, 1 − u/r_c); for e >= e_dyn, β = tail (0 or 1 by default of the variant).
     """
 
@@ -213,6 +214,8 @@ class KLWeight(Schedule):
     period: PositiveInt = 80
     e_dyn: PositiveInt = 70_000
     r_min: PositiveInt = 1
+    #: length of the first descent (the spec's ``d_start``); None = ``period``
+    d_start: PositiveInt | None = None
     tail: float | None = None
 
     @model_validator(mode="after")
@@ -236,7 +239,7 @@ class KLWeight(Schedule):
         p = self.period
         c = e // p
         u = e - c * p
-        r = np.maximum(self.r_min, np.round(p * (1.0 - c * p / self.e_dyn)))
+        r = np.maximum(self.r_min, np.round((self.d_start or p) * (1.0 - c * p / self.e_dyn)))
         dyn = np.maximum(0.0, 1.0 - u / r)
         return np.where(e < self.e_dyn, dyn, self.tail_value).astype(np.float64)
 

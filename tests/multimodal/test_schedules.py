@@ -47,3 +47,13 @@ def test_registered_schedule_inline_and_errors():
         resolve_schedule("{kind: linear, length: -3}", 100)
     assert split_schedules("const1, {kind: linear, length: 5},const0") == [
         "const1", "{kind: linear, length: 5}", "const0"]
+
+
+def test_d_start_parameter():
+    """d_start (the first descent's length) is a parameter; the default is the period."""
+    from betavae.schedules import KLWeight
+
+    s = KLWeight(variant="dyn_plateau_0", d_start=40)
+    e = np.array([0, 20, 39, 40, 79, 80, 100])
+    np.testing.assert_allclose(s.values(e), [spec_dynamic(int(x), d_start=40) for x in e])
+    assert s.value(40) == 0.0 and KLWeight(variant="dyn_plateau_0").value(40) == 0.5
