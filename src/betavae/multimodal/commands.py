@@ -57,11 +57,12 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
 @click.option("--sim-test", type=click.IntRange(min=1), default=1487, show_default=True, help="Simulated test rows.")
 @click.option("--data-seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), help="torch threads (default: torch's choice).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int, time_scale: float | None,
           precision: str, lr: float, batch_size: int, n_points: int, pe_input: str, train_file: Path | None,
           test_file: Path | None, sim_train: int, sim_test: int, data_seed: int, threads: int | None,
-          progress: bool | None) -> None:
+          device: str, progress: bool | None) -> None:
     """Train N models per KL-weight schedule and write every measure, the figures and report.html."""
     from pydantic import ValidationError
     from tqdm import tqdm
@@ -77,7 +78,7 @@ def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int,
         cfg = StudyConfig.model_validate({
             "schedules": names, "seeds": list(range(n_seeds)), "time_scale": time_scale,
             "train": {"epochs": epochs, "eval_every": eval_every, "precision": precision, "lr": lr,
-                      "batch_size": batch_size, "threads": threads},
+                      "batch_size": batch_size, "threads": threads, "device": device},
             "measures": {"n_points": n_points, "pe_input": pe_input},
             "data": {"train_path": train_file, "test_path": test_file, "seed": data_seed,
                      "simulator": {"n_train": sim_train, "n_test": sim_test}},

@@ -36,6 +36,7 @@ class TrainSettings(Strict):
     nll_constant: Literal["reference", "exact", "none"] = "reference"
     eval_every: PositiveInt = 100
     threads: PositiveInt | None = None
+    device: str = "cpu"  # cpu, cuda or auto
 
 
 class MeasureSettings(Strict):

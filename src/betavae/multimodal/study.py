@@ -116,7 +116,8 @@ def save_weights(trainer: EnsembleTrainer, folder: Path, label: str, meta: dict)
 
     for k, seed in enumerate(trainer.seeds):
         info = {key: str(v) for key, v in meta.items()} | {"seed": str(seed)}
-        atomic_write_bytes(folder / f"{label}_s{seed}.safetensors", st_save(trainer.model.member_state(k), info))
+        state = {name: t.cpu() for name, t in trainer.model.member_state(k).items()}
+        atomic_write_bytes(folder / f"{label}_s{seed}.safetensors", st_save(state, info))
 
 
 def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] | None = None) -> dict:

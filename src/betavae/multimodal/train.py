@@ -30,11 +30,20 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32, "bf16": torch.floa
 TERMS = ("loss", "recon", "kl", "alpha")
 
 
-def autocast(precision: str) -> contextlib.AbstractContextManager:
+def autocast(precision: str, device: str = "cpu") -> contextlib.AbstractContextManager:
     """bfloat16 autocast of the matmuls for ``bf16``; a no-op otherwise."""
     if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BetavaeError(f"device {name!r} requested but CUDA is not available; use --device cpu")
+    return torch.device(name)
 
 
 @dataclass
@@ -64,10 +73,11 @@ class EnsembleTrainer:
         if len(self.schedules) != len(self.seeds):
             raise BetavaeError(f"{len(self.schedules)} schedules for {len(self.seeds)} seeds")
         dtype = DTYPES[settings.precision]
-        self.model = EnsembleVAE(self.seeds, data.layout, settings.n_z, dtype)
-        self.inputs = torch.as_tensor(data.train_input, dtype=dtype)
-        self.targets = torch.as_tensor(data.train_target, dtype=dtype)
-        self.weights = column_weights(data.layout, dtype)
+        self.device = resolve_device(settings.device)
+        self.model = EnsembleVAE(self.seeds, data.layout, settings.n_z, dtype).to(self.device)
+        self.inputs = torch.as_tensor(data.train_input, dtype=dtype, device=self.device)
+        self.targets = torch.as_tensor(data.train_target, dtype=dtype, device=self.device)
+        self.weights = column_weights(data.layout, dtype).to(self.device)
         self.offset = nll_offset(data.layout, settings.n_z, settings.nll_constant)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
         self.shufflers = [np.random.default_rng([s, 1]) for s in self.seeds]
@@ -78,24 +88,26 @@ class EnsembleTrainer:
     def alphas(self, epoch: int) -> torch.Tensor:
         """KL weight per member at this epoch: (E,)."""
         step = epoch * self.steps
-        return torch.tensor([s.at(step, epoch) for s in self.schedules], dtype=self.weights.dtype)
+        return torch.tensor([s.at(step, epoch) for s in self.schedules], dtype=self.weights.dtype,
+                            device=self.device)
 
     def _noise(self, batch: int) -> torch.Tensor:
         dtype = self.weights.dtype
         return torch.stack([torch.randn(batch, self.settings.n_z, generator=g, dtype=torch.float64).to(dtype)
-                            for g in self.noise])
+                            for g in self.noise]).to(self.device)
 
     def train_epoch(self) -> dict[str, np.ndarray]:
         """One epoch; returns the mean over its steps of each term per member, (E,) each."""
         b, steps = self.settings.batch_size, self.steps
         order = torch.from_numpy(np.stack([g.permutation(len(self.inputs))[: steps * b] for g in self.shufflers]))
-        order = order.view(len(self.seeds), steps, b)
+        order = order.view(len(self.seeds), steps, b).to(self.device)
         alpha = self.alphas(self.epoch)
-        sums = {k: torch.zeros(len(self.seeds), dtype=torch.float64) for k in ("loss", "recon", "kl")}
+        sums = {k: torch.zeros(len(self.seeds), dtype=torch.float64, device=self.device)
+                for k in ("loss", "recon", "kl")}
         for s in range(steps):
             idx = order[:, s]
             eps = self._noise(b)
-            with autocast(self.settings.precision):
+            with autocast(self.settings.precision, self.device.type):
                 out = self.model(self.inputs[idx], eps)
             terms = loss_terms(out, self.targets[idx], alpha, self.weights, self.offset)
             self.optimizer.zero_grad(set_to_none=True)
@@ -104,8 +116,8 @@ class EnsembleTrainer:
             for k in sums:
                 sums[k] += terms[k].detach().double()
         self.epoch += 1
-        res = {k: (v / steps).numpy() for k, v in sums.items()}
-        res["alpha"] = alpha.double().numpy()
+        res = {k: (v / steps).cpu().numpy() for k, v in sums.items()}
+        res["alpha"] = alpha.double().cpu().numpy()
         return res
 
     def reconstruct_fn(self, latent_mode: str = "mean", samples: int = 8, seed: int = 0) -> Callable:
@@ -114,8 +126,8 @@ class EnsembleTrainer:
         model = self.model
 
         def mean(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            mu, lv = model.reconstruct(torch.as_tensor(x, dtype=self.weights.dtype))
-            return mu.double().numpy(), lv.double().numpy()
+            mu, lv = model.reconstruct(torch.as_tensor(x, dtype=self.weights.dtype, device=self.device))
+            return mu.double().cpu().numpy(), lv.double().cpu().numpy()
 
         def sample(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             gen = torch.Generator().manual_seed(seed)
@@ -123,10 +135,10 @@ class EnsembleTrainer:
             mus, lvs = [], []
             with torch.no_grad():
                 for _ in range(samples):
-                    eps = torch.randn(shape, generator=gen, dtype=torch.float64).to(self.weights.dtype)
-                    out = model(torch.as_tensor(x, dtype=self.weights.dtype), eps)
-                    mus.append(out["mu_x"].double().numpy())
-                    lvs.append(out["logvar_x"].double().numpy())
+                    eps = torch.randn(shape, generator=gen, dtype=torch.float64).to(self.weights)
+                    out = model(torch.as_tensor(x).to(self.weights), eps)
+                    mus.append(out["mu_x"].double().cpu().numpy())
+                    lvs.append(out["logvar_x"].double().cpu().numpy())
             return np.stack(mus), np.stack(lvs)
 
         return mean if latent_mode == "mean" else sample

@@ -1,0 +1,116 @@
+"""Multimodal VAE training benchmark (issue 9): one model vs a batched ensemble of seeds.
+
+Prints, from one run on this machine (simulator data at the original sizes: 7380 rows, batch
+1000, 7 Adam steps per epoch; the Zambelli et al. 2020 model, 29,150 parameters):
+  - epochs/s of one model and of an ensemble of E models trained together, per precision
+    (float64 = the reference, float32, bf16 = float32 weights with bfloat16 autocast);
+  - the speed-up of the ensemble over training the E models one after another
+    (E x time of one model / time of the ensemble);
+  - the projected wall time of the full study of Langer et al. (2024): 4 schedules x 20 seeds x
+    80,000 epochs, as 4 ensembles of 20;
+  - the effect of the precision on the measures: the same seeds trained for a short run in
+    float32 and bf16 (and float64), and the relative difference of every measure.
+Timings are medians of interleaved repetitions after warm-up. The machine is shared: the load
+average is printed before and after. Usage: python bench/bench_multimodal.py [--epochs N] [--reps R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from betavae.multimodal.dataset import simulate
+from betavae.multimodal.measures import integration_measures
+from betavae.multimodal.schedules import study_schedule
+from betavae.multimodal.settings import MeasureSettings, TrainSettings, eval_points
+from betavae.multimodal.train import EnsembleTrainer
+
+FULL = {"schedules": 4, "seeds": 20, "epochs": 80_000}
+
+
+def epoch_seconds(data, n: int, precision: str, epochs: int, device: str) -> float:
+    """Seconds per epoch of an ensemble of n models (after 2 warm-up epochs)."""
+    s = TrainSettings(epochs=epochs + 2, precision=precision, device=device)
+    tr = EnsembleTrainer(data, list(range(n)), study_schedule("dyn_plateau0", 80_000), s)
+    for _ in range(2):
+        tr.train_epoch()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(epochs):
+        tr.train_epoch()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t) / epochs
+
+
+def measure_effect(data, epochs: int, seeds: int, device: str) -> dict[str, dict[str, float]]:
+    """Train the same seeds per precision at lr 1e-3 (so a short run moves) and measure."""
+    points = eval_points(data, MeasureSettings())
+    out = {}
+    for precision in ("float64", "float32", "bf16"):
+        s = TrainSettings(epochs=epochs, precision=precision, lr=1e-3, device=device)
+        tr = EnsembleTrainer(data, list(range(seeds)), study_schedule("const0", epochs), s)
+        for _ in range(epochs):
+            tr.train_epoch()
+        vals = integration_measures(tr.reconstruct_fn(), points, data.layout)
+        out[precision] = {k: float(np.mean(v)) for k, v in vals.items()}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=5, help="timed epochs per repetition")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--ensemble", type=int, default=16)
+    ap.add_argument("--precisions", default="float64,float32,bf16")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--effect-epochs", type=int, default=150, help="0 skips the precision-effect run")
+    args = ap.parse_args()
+    data = simulate(seed=0)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
+          f"load {os.getloadavg()[0]:.2f}")
+    if not torch.cuda.is_available():
+        print("no GPU available in this session: CPU figures only")
+    sizes = sorted({1, args.ensemble, FULL["seeds"]})
+    results: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.reps):  # interleave so machine noise hits every configuration alike
+        for precision in args.precisions.split(","):
+            for n in sizes:
+                results.setdefault((precision, n), []).append(epoch_seconds(data, n, precision, args.epochs, args.device))
+    e = args.ensemble
+    print(f"\n{'precision':9s} {'1 model ep/s':>13s} {f'{e} models ep/s':>15s} {'model-ep/s':>11s} "
+          f"{'speed-up':>9s} {'full study (4x20x80k)':>22s}")
+    for precision in args.precisions.split(","):
+        one = statistics.median(results[(precision, 1)])
+        ens = statistics.median(results[(precision, e)])
+        full = statistics.median(results[(precision, FULL["seeds"])])
+        study_s = FULL["schedules"] * FULL["epochs"] * full
+        print(f"{precision:9s} {1 / one:13.2f} {1 / ens:15.2f} {e / ens:11.1f} {e * one / ens:8.2f}x "
+              f"{study_s / 3600:18.1f} h")
+    print(f"\nspeed-up = {e} x (seconds per epoch of one model) / (seconds per epoch of the ensemble of {e});")
+    print(f"full study = 4 ensembles of {FULL['seeds']} x 80,000 epochs at the measured ensemble-of-20 rate")
+    if args.effect_epochs:
+        eff = measure_effect(data, args.effect_epochs, 4, args.device)
+        keys = ["prediction_error", "baseline_all", "sme_all.vision", "lop_all.vision", "sme_mod.touch", "lop_mod.joints"]
+        print(f"\neffect of precision on the measures (4 seeds, const0, lr 1e-3, {args.effect_epochs} epochs; mean over seeds):")
+        print(f"{'measure':18s} {'float64':>10s} {'float32':>10s} {'bf16':>10s} {'bf16 vs f32':>12s}")
+        for k in keys:
+            a, b, c = eff["float64"][k], eff["float32"][k], eff["bf16"][k]
+            print(f"{k:18s} {a:10.4f} {b:10.4f} {c:10.4f} {100 * (c - b) / abs(b):+11.2f}%")
+        rel = [abs(eff["bf16"][k] - eff["float32"][k]) / max(abs(eff["float32"][k]), 1e-12) for k in eff["float32"]]
+        rel32 = [abs(eff["float32"][k] - eff["float64"][k]) / max(abs(eff["float64"][k]), 1e-12) for k in eff["float32"]]
+        print(f"all {len(rel)} measures: median |bf16 - f32|/f32 = {100 * np.median(rel):.2f}% "
+              f"(max {100 * np.max(rel):.2f}%); median |f32 - f64|/f64 = {100 * np.median(rel32):.2f}%")
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
