@@ -34,7 +34,8 @@ from betavae.multimodal.protocols import run_protocols
 from betavae.multimodal.schedules import resolve_schedule
 from betavae.multimodal.settings import MeasureSettings, Strict, TrainSettings, eval_points
 from betavae.multimodal.simulator import SimulatorConfig
-from betavae.multimodal.train import TERMS, EnsembleTrainer
+from betavae.multimodal.train import TERMS, EnsembleTrainer, torch_threads, train_for
+from betavae.schedules import Schedule
 
 SPLIT_MEASURES = ("sme_mod", "sme_all", "lop_mod", "lop_all", "baseline_mod")
 
@@ -120,6 +121,32 @@ def save_weights(trainer: EnsembleTrainer, folder: Path, label: str, meta: dict)
         atomic_write_bytes(folder / f"{label}_s{seed}.safetensors", st_save(state, info))
 
 
+def run_schedule(cfg: StudyConfig, data: Sensorimotor, points: np.ndarray, label: str, schedule: Schedule,
+                 out: Path, on_epoch: Callable[[str, int], None] | None = None) -> tuple[list[dict], list[dict]]:
+    """Train one schedule's seeds as one ensemble, measuring at the checkpoints; write its history
+    and weights; return (measure records, protocol records)."""
+    marks = set(checkpoints(cfg.train.epochs, cfg.train.eval_every))
+    trainer = EnsembleTrainer(data, cfg.seeds, schedule, cfg.train)
+    records = _records(label, trainer.seeds, 0, measure_ensemble(trainer, points, cfg.measures))
+
+    def after_epoch(tr: EnsembleTrainer, terms: dict) -> None:
+        if tr.epoch in marks:
+            vals = measure_ensemble(tr, points, cfg.measures)
+            vals.update({f"train_{k}": terms[k] for k in TERMS})
+            records.extend(_records(label, tr.seeds, tr.epoch, vals))
+        if on_epoch is not None:
+            on_epoch(label, tr.epoch - 1)
+
+    write_history(out / f"history_{label}.npz", train_for(trainer, cfg.train.epochs, after_epoch), trainer.seeds)
+    prot = run_protocols(trainer.reconstruct_fn(), data.test, data.consecutive(), data.layout,
+                         rollout_steps=cfg.rollout_steps)
+    n = len(trainer.seeds)
+    protocols = [{"schedule": label, "seed": s, **{k: float(np.broadcast_to(v, (n,))[i]) for k, v in prot.items()}}
+                 for i, s in enumerate(trainer.seeds)]
+    save_weights(trainer, out / "weights", label, {"schedule": label, "precision": cfg.train.precision})
+    return records, protocols
+
+
 def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] | None = None) -> dict:
     """Train and measure every schedule; write the study folder; return ``study.json``'s content."""
     import torch
@@ -140,42 +167,17 @@ def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] 
         raise BetavaeError(f"schedules repeat: {', '.join(labels)}")
     meta = {"config": cfg.model_dump(mode="json"), "data_source": data.source, "n_eval_points": len(points),
             "schedules": {label: s.model_dump(mode="json") for label, s in sched},
-            "checkpoints": checkpoints(cfg.train.epochs, cfg.train.eval_every), "seconds": {},
-            "torch_threads": torch.get_num_threads()}
+            "checkpoints": checkpoints(cfg.train.epochs, cfg.train.eval_every), "seconds": {}}
     records: list[dict] = []
     protocols: list[dict] = []
-    marks = set(meta["checkpoints"])
-    threads = torch.get_num_threads()
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    try:
+    with torch_threads(cfg.train.threads):
+        meta["torch_threads"] = torch.get_num_threads()
         for label, schedule in sched:
             start = time.perf_counter()
-            trainer = EnsembleTrainer(data, cfg.seeds, schedule, cfg.train)
-            hist = {k: np.empty((cfg.train.epochs, len(cfg.seeds))) for k in TERMS}
-            records += _records(label, trainer.seeds, 0, measure_ensemble(trainer, points, cfg.measures))
-            for e in range(cfg.train.epochs):
-                terms = trainer.train_epoch()
-                if not np.isfinite(terms["loss"]).all():
-                    raise BetavaeError(f"{label}: loss is not finite at epoch {e}; lower train.lr")
-                for k in TERMS:
-                    hist[k][e] = terms[k]
-                if e + 1 in marks:
-                    vals = measure_ensemble(trainer, points, cfg.measures)
-                    vals.update({f"train_{k}": terms[k] for k in TERMS})
-                    records += _records(label, trainer.seeds, e + 1, vals)
-                if on_epoch is not None:
-                    on_epoch(label, e)
-            write_history(out / f"history_{label}.npz", hist, trainer.seeds)
-            prot = run_protocols(trainer.reconstruct_fn(), data.test, data.consecutive(), data.layout,
-                                 rollout_steps=cfg.rollout_steps)
-            protocols += [{"schedule": label, "seed": s,
-                           **{k: float(np.asarray(v).reshape(-1)[k_] if np.ndim(v) else v) for k, v in prot.items()}}
-                          for k_, s in enumerate(trainer.seeds)]
-            save_weights(trainer, out / "weights", label, {"schedule": label, "precision": cfg.train.precision})
+            recs, prots = run_schedule(cfg, data, points, label, schedule, out, on_epoch)
+            records.extend(recs)
+            protocols.extend(prots)
             meta["seconds"][label] = time.perf_counter() - start
-    finally:
-        torch.set_num_threads(threads)
     atomic_write_json(out / "measures.json", records)
     atomic_write_text(out / "measures.csv", records_csv(records))
     atomic_write_json(out / "protocols.json", protocols)

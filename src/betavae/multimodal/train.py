@@ -91,10 +91,12 @@ class EnsembleTrainer:
         return torch.tensor([s.at(step, epoch) for s in self.schedules], dtype=self.weights.dtype,
                             device=self.device)
 
-    def _noise(self, batch: int) -> torch.Tensor:
+    def _noise(self, steps: int, batch: int) -> torch.Tensor:
+        """One epoch of reparameterisation noise, (steps, E, B, n_z): one draw per member."""
         dtype = self.weights.dtype
-        return torch.stack([torch.randn(batch, self.settings.n_z, generator=g, dtype=torch.float64).to(dtype)
-                            for g in self.noise]).to(self.device)
+        eps = torch.stack([torch.randn(steps, batch, self.settings.n_z, generator=g, dtype=torch.float64)
+                           for g in self.noise], dim=1)
+        return eps.to(device=self.device, dtype=dtype)
 
     def train_epoch(self) -> dict[str, np.ndarray]:
         """One epoch; returns the mean over its steps of each term per member, (E,) each."""
@@ -104,9 +106,9 @@ class EnsembleTrainer:
         alpha = self.alphas(self.epoch)
         sums = {k: torch.zeros(len(self.seeds), dtype=torch.float64, device=self.device)
                 for k in ("loss", "recon", "kl")}
+        noise = self._noise(steps, b)
         for s in range(steps):
-            idx = order[:, s]
-            eps = self._noise(b)
+            idx, eps = order[:, s], noise[s]
             with autocast(self.settings.precision, self.device.type):
                 out = self.model(self.inputs[idx], eps)
             terms = loss_terms(out, self.targets[idx], alpha, self.weights, self.offset)
@@ -144,24 +146,40 @@ class EnsembleTrainer:
         return mean if latent_mode == "mean" else sample
 
 
+def train_for(trainer: EnsembleTrainer, epochs: int,
+              on_epoch: Callable[[EnsembleTrainer, dict], None] | None = None) -> dict[str, np.ndarray]:
+    """Run ``epochs`` epochs; ``on_epoch(trainer, terms)`` after each. Returns the history
+    {term: (epochs, E)}; a non-finite loss raises :class:`BetavaeError`."""
+    hist = {k: np.empty((epochs, len(trainer.seeds))) for k in TERMS}
+    for e in range(epochs):
+        terms = trainer.train_epoch()
+        bad = ~np.isfinite(terms["loss"])
+        if bad.any():
+            raise BetavaeError(f"loss is not finite at epoch {trainer.epoch - 1} (seeds "
+                               f"{[trainer.seeds[k] for k in np.flatnonzero(bad)]}); lower the learning rate")
+        for k in TERMS:
+            hist[k][e] = terms[k]
+        if on_epoch is not None:
+            on_epoch(trainer, terms)
+    return hist
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Set torch's intra-op threads inside the block (None: leave as is)."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def fit(data: Sensorimotor, seeds: Sequence[int], schedules: Schedule | Sequence[Schedule],
         settings: TrainSettings, on_epoch: Callable[[EnsembleTrainer, dict], None] | None = None) -> EnsembleRun:
-    """Train the ensemble for ``settings.epochs``; ``on_epoch(trainer, terms)`` after each epoch."""
-    threads = torch.get_num_threads()
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    try:
+    """Train an ensemble for ``settings.epochs``; ``on_epoch(trainer, terms)`` after each epoch."""
+    with torch_threads(settings.threads):
         trainer = EnsembleTrainer(data, seeds, schedules, settings)
-        hist = {k: np.empty((settings.epochs, len(trainer.seeds))) for k in TERMS}
-        for e in range(settings.epochs):
-            terms = trainer.train_epoch()
-            if not np.isfinite(terms["loss"]).all():
-                raise BetavaeError(f"loss is not finite at epoch {e} (members {np.flatnonzero(~np.isfinite(terms['loss'])).tolist()}); "
-                                   "lower train.lr or use precision=float64")
-            for k in TERMS:
-                hist[k][e] = terms[k]
-            if on_epoch is not None:
-                on_epoch(trainer, terms)
-    finally:
-        torch.set_num_threads(threads)
+        hist = train_for(trainer, settings.epochs, on_epoch)
     return EnsembleRun(trainer.model, trainer.seeds, hist)
