@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from betavae.multimodal.layout import MUTED, protocol_masks, reference_layout
-from betavae.multimodal.protocols import modality_metrics, rollout, run_protocols, shift_to_older
+from betavae.multimodal.protocols import (
+    external_vision,
+    modality_metrics,
+    rollout,
+    run_protocols,
+    shift_to_older,
+)
 
 LAY = reference_layout()
 
@@ -63,3 +69,20 @@ def test_run_protocols_on_trained_models(trained_small, sim_tiny):
         none_muted = metric == "rmse_muted" and masks[test][LAY.columns(mod)].all()
         assert np.isnan(v).all() if none_muted else np.isfinite(v).all(), key
     assert int(res["rollout2.count"]) == int(sim_tiny.consecutive().sum())
+
+
+def test_external_vision_track():
+    track = np.linspace(-0.5, 0.5, 24).reshape(6, 4)
+    mu, _ = external_vision(zero_fill, track, LAY)
+    assert mu.shape == (5, 28)
+    np.testing.assert_array_equal(mu[:, 8:12], track[1:])
+    np.testing.assert_array_equal(mu[:, 12:16], track[:-1])
+    assert (mu[:, :8] == 0).all()  # muted, filled with 0 by the stand-in
+
+
+def test_rollout_inject_vision():
+    x = np.random.default_rng(1).uniform(-1, 1, (8, 28))
+    out = rollout(zero_fill, x, np.ones(7, dtype=bool), LAY, steps=3, inject_vision=True)
+    # the observed v_t of the predicted row is fed in, and the stand-in returns it unchanged
+    assert out["rollout2.rmse.vision"] == 0.0 and out["rollout3.rmse.vision"] == 0.0
+    assert out["rollout2.rmse.joints"] > 0

@@ -95,3 +95,17 @@ def run_protocols(reconstruct: Reconstruct, test: np.ndarray, consecutive: np.nd
         out.update({f"{name}.{k}": v for k, v in modality_metrics(x, mu, lv, keep, layout).items()})
     out.update(rollout(reconstruct, x, cons, layout, rollout_steps, inject_vision))
     return out
+
+
+def external_vision(reconstruct: Reconstruct, track: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Vision-only reconstruction from an external (u, v) track (the reference's Kinect hook).
+
+    track: (T, vision per step) normalised image coordinates in time order. Row k gets
+    v_t = track[k+1] and v_{t−1} = track[k], everything else muted; returns (μ, log σ²) of shape
+    (..., T−1, D): the body state, touch, sound and commands the model infers from the track.
+    """
+    track = np.asarray(track, dtype=np.float64)
+    x = np.full((len(track) - 1, layout.dims), MUTED)
+    x[:, layout.columns("vision", "newer")] = track[1:]
+    x[:, layout.columns("vision", "older")] = track[:-1]
+    return reconstruct(x)
