@@ -133,3 +133,17 @@ def test_reduced_arm_and_mono_vision():
     d = simulate(cfg, 0)
     assert d.train_input.shape == (800, 16) and d.layout.sizes == [4, 4, 2, 2, 4]
     assert np.abs(d.test).max() <= 1.0
+
+
+def test_hand_target_vision():
+    cfg = SimulatorConfig(vision="hand_target", n_train=300, n_test=50)
+    d = simulate(cfg, 0)
+    assert d.layout.sizes == [8, 8, 2, 2, 8]
+    x = d.train_clean
+    q_t, _, _ = physical(x, cfg)
+    hand = normalise_pixels(project(fingertip(q_t, cfg.link_lengths()), cfg, stereo=False), cfg)
+    resid_px = (x[:, 8:10] - hand) * np.asarray(cfg.image_size) / 2
+    assert 0.8 < np.sqrt((resid_px**2).mean()) < 1.2
+    # the target block holds a few distinct targets per episode, not the hand
+    assert np.abs(x[:, 10:12] - x[:, 8:10]).mean() > 0.02
+    assert len(np.unique(np.round(x[:, 10], 1))) > 3

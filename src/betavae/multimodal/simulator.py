@@ -12,6 +12,7 @@ All geometry, noise and rate numbers are parameters of :class:`SimulatorConfig` 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
@@ -31,6 +32,9 @@ class SimulatorConfig(BaseModel):
     episode_steps: PositiveInt = 40
     n_joints: int = Field(4, ge=2, le=4)
     stereo: bool = True
+    #: "hand": the fingertip in each camera; "hand_target": one camera, (u, v) of the fingertip
+    #: and (u, v) of the current reach target
+    vision: Literal["hand", "hand_target"] = "hand"
     links: tuple[float, float, float, float] = (0.30, 0.25, 0.08, 0.05)
     q_low: tuple[float, float, float, float] = (-1.8, -2.6, -2.0, -2.0)
     q_high: tuple[float, float, float, float] = (1.0, 0.3, 2.0, 2.0)
@@ -62,7 +66,7 @@ class SimulatorConfig(BaseModel):
     pixel_noise: float = 1.0
 
     def layout(self) -> Layout:
-        return reference_layout(self.n_joints, self.stereo)
+        return reference_layout(self.n_joints, self.stereo or self.vision == "hand_target")
 
     def link_lengths(self) -> np.ndarray:
         """Link lengths for ``n_joints``: with fewer joints the distal links merge into the last."""
@@ -92,9 +96,9 @@ def jacobian(q: np.ndarray, links: np.ndarray) -> np.ndarray:
     return np.stack([dx, dy], axis=-2)
 
 
-def project(tip: np.ndarray, cfg: SimulatorConfig) -> np.ndarray:
+def project(tip: np.ndarray, cfg: SimulatorConfig, stereo: bool | None = None) -> np.ndarray:
     """Pixel coordinates of points (..., 2) in the arm plane z = 0: (..., 4) = (u_L, v_L, u_R, v_R),
-    or (..., 2) with ``stereo=False`` (the left camera only).
+    or (..., 2) with ``stereo=False`` (the left camera only; default ``cfg.stereo``).
 
     The cameras stand ``camera_distance`` in front of the plane, ``baseline`` apart, each turned
     by the vergence angle so that both optical axes meet at ``look_at``.
@@ -103,7 +107,7 @@ def project(tip: np.ndarray, cfg: SimulatorConfig) -> np.ndarray:
     d, b = cfg.camera_distance, cfg.baseline
     w, h = cfg.image_size
     out = []
-    for side in ((-1.0, 1.0) if cfg.stereo else (-1.0,)):
+    for side in ((-1.0, 1.0) if (cfg.stereo if stereo is None else stereo) else (-1.0,)):
         theta = math.atan2(b / 2, d) * -side  # turn towards the look-at point
         dx, dy, dz = tip[..., 0] - (cx + side * b / 2), tip[..., 1] - cy, d
         xc = math.cos(theta) * dx + math.sin(theta) * dz
@@ -151,11 +155,12 @@ def simulate_states(rng: np.random.Generator, n_episodes: int, cfg: SimulatorCon
 
     Returns physical arrays, time axis 1: ``q`` (E, T+1, J) rad, ``m`` (E, T+1, J) rad/s (the
     command at each state, which drives the next one), ``tip`` (E, T+1, 2) m, ``blocked``
-    (E, T+1) (whether the move *into* each state was rejected).
+    (E, T+1) (whether the move *into* each state was rejected), ``target`` (E, T+1, 2) m.
     """
     links, (lo, hi) = cfg.link_lengths(), cfg.limits()
     n, steps, joints = n_episodes, cfg.episode_steps + 1, cfg.n_joints
     q = np.empty((n, steps, joints))
+    targets = np.empty((n, steps, 2))
     m = np.empty((n, steps, joints))
     blocked = np.zeros((n, steps), dtype=bool)
     cur = lo + (hi - lo) * rng.uniform(0.3, 0.7, (n, joints))
@@ -169,6 +174,7 @@ def simulate_states(rng: np.random.Generator, n_episodes: int, cfg: SimulatorCon
     stop = np.zeros(n, dtype=bool)
     for t in range(steps):
         q[:, t] = cur
+        targets[:, t] = target
         tip = fingertip(cur, links)
         # reach-and-press: approach a key from above, press only once over it
         press = target[:, 1] < cfg.key_y
@@ -194,7 +200,7 @@ def simulate_states(rng: np.random.Generator, n_episodes: int, cfg: SimulatorCon
         if new.any():
             target[new] = _targets(rng, int(new.sum()), cfg)
             switch[new] = rng.integers(cfg.dwell[0], cfg.dwell[1] + 1, int(new.sum()))
-    return {"q": q, "m": m, "tip": fingertip(q, links), "blocked": blocked}
+    return {"q": q, "m": m, "tip": fingertip(q, links), "blocked": blocked, "target": targets}
 
 
 def sense(states: dict[str, np.ndarray], rng: np.random.Generator, cfg: SimulatorConfig) -> dict[str, np.ndarray]:
@@ -219,5 +225,9 @@ def sense(states: dict[str, np.ndarray], rng: np.random.Generator, cfg: Simulato
         k = np.zeros_like(key)
         k[:, lag:] = key[:, : key.shape[1] - lag]
         sound = np.where(src & (sound < 0), codes[np.clip(k, 0, len(codes) - 1) % len(codes)], sound)
-    px = project(tip, cfg) + cfg.pixel_noise * rng.standard_normal(tip.shape[:-1] + (4 if cfg.stereo else 2,))
+    if cfg.vision == "hand_target":
+        clean = np.concatenate([project(tip, cfg, False), project(states["target"], cfg, False)], -1)
+    else:
+        clean = project(tip, cfg)
+    px = clean + cfg.pixel_noise * rng.standard_normal(clean.shape)
     return {"vision_px": px, "touch": touch, "sound": sound, "onset": onset}
