@@ -12,7 +12,7 @@ Prints, from one run on this machine:
   - the final losses (mean of the last logged window of 100 steps) of `plain` and `fastest`
     trained for --loss-steps steps from the same seed, and their relative difference (<= 2 %).
 
-Usage: python bench/bench_speed.py [--steps 200] [--reps 5] [--loss-steps 3000] [--compile] [--allocators]
+Usage: python bench/bench_speed.py [--steps 200] [--reps 5] [--loss-steps 6000] [--compile] [--allocators]
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ LIBS = {"tcmalloc": "libtcmalloc_minimal.so.4", "jemalloc": "libjemalloc.so.2"}
 
 
 def config_tree(level: str, steps: int, seed: int = 0) -> dict:
-    """The benchmark's betavae config: Burgess, β = 4, batch 64, shipped bookkeeping defaults."""
+    """The benchmark's betavae config: Burgess, β = 4, batch 64 and lr 5e-4 (the shipped dSprites
+    configs' values), log every 100 steps, checkpoint every 1000 (the defaults)."""
     return {"name": f"bench-{level}", "seed": seed, "model": {"kind": "burgess"},
             "objective": {"kind": "beta", "beta": 4},
-            "train": {"steps": steps, "batch_size": 64, "lr": 1e-4, "log_every": 100,
+            "train": {"steps": steps, "batch_size": 64, "lr": 5e-4, "log_every": 100,
                       "checkpoint_every": 1000, "report": False, "speed": level}}
 
 
@@ -122,15 +123,17 @@ def run_worker(variant: str, steps: int, warmup: int, preload: str | None = None
     raise RuntimeError(f"{variant} failed:\n{out.stderr[-3000:]}")
 
 
-def final_loss(level: str, steps: int) -> float:
+def final_loss(level: str, steps: int) -> tuple[float, float]:
+    """Mean loss of the last logged window (100 steps) and of the last ten windows."""
     code = ("import sys, tempfile; from betavae.config import build_config; "
             "from betavae.train.loop import train; from betavae.experiments.rundir import read_metrics; "
             "sys.path.insert(0, sys.argv[1]); from bench_speed import config_tree; "
             "d = tempfile.mkdtemp(); run = train(build_config(config_tree(sys.argv[2], int(sys.argv[3]))), d); "
-            "print('LOSS', read_metrics(run)[-1]['loss'])")
+            "rows = read_metrics(run); print('LOSS', rows[-1]['loss'], sum(r['loss'] for r in rows[-10:]) / 10)")
     out = subprocess.run([sys.executable, "-c", code, str(HERE), level, str(steps)],
                          capture_output=True, text=True, check=True)
-    return float([ln for ln in out.stdout.splitlines() if ln.startswith("LOSS")][0].split()[1])
+    last, last10 = (float(v) for v in [ln for ln in out.stdout.splitlines() if ln.startswith("LOSS")][0].split()[1:])
+    return last, last10
 
 
 def main() -> None:
@@ -138,7 +141,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="timed steps per run")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps first (compilation too)")
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--loss-steps", type=int, default=3000, help="0 skips the loss comparison")
+    parser.add_argument("--loss-steps", type=int, default=6000, help="0 skips the loss comparison")
     parser.add_argument("--compile", action="store_true", help="add fast/fastest with torch.compile forced on")
     parser.add_argument("--allocators", action="store_true", help="add tcmalloc/jemalloc rows")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -173,33 +176,36 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
           f"{args.reps} runs x {args.steps} steps after {args.warmup} warm-up, batch 64, Burgess")
-    ref = statistics.median(r["steps_per_s"] for r in results["plain reference"])
-    print(f"{'variant':22s} {'steps/s':>8s} {'images/s':>9s} {'x ref':>6s}  runs")
+    rates = {label: [r["steps_per_s"] for r in runs] for label, runs in results.items()}
+    ref_med, ref_best = statistics.median(rates["plain reference"]), max(rates["plain reference"])
+    print(f"{'variant':22s} {'median':>7s} {'x ref':>6s} {'best':>7s} {'x ref':>6s}  runs (steps/s)")
     for label, _, _ in variants:
-        rates = [r["steps_per_s"] for r in results[label]]
-        med = statistics.median(rates)
+        med, best = statistics.median(rates[label]), max(rates[label])
         extra = ""
         if "compile" in label:
             extra = f"  first step after {statistics.median(r['first_step_s'] for r in results[label]):.1f} s"
-        print(f"{label:22s} {med:8.2f} {64 * med:9.0f} {med / ref:6.2f}  "
-              f"{', '.join(f'{v:.1f}' for v in rates)}{extra}")
+        print(f"{label:22s} {med:7.2f} {med / ref_med:6.2f} {best:7.2f} {best / ref_best:6.2f}  "
+              f"{', '.join(f'{v:.1f}' for v in rates[label])}{extra}")
+    print("(best = fastest of the runs, the least disturbed by other load on the machine; images/s = 64 x steps/s)")
     for label in ("betavae fast", "betavae fastest"):
         print(f"{label} enabled: {', '.join(_enabled(results[label][0]['speed']))}")
-    targets = {"betavae fast": 1.5, "betavae fastest": 2.5}
-    for label, target in targets.items():
-        ratio = statistics.median(r["steps_per_s"] for r in results[label]) / ref
-        print(f"target {label} >= {target}x reference: {'met' if ratio >= target else 'NOT met'} ({ratio:.2f}x)")
+    for label, target in {"betavae fast": 1.5, "betavae fastest": 2.5}.items():
+        med = statistics.median(rates[label]) / ref_med
+        best = max(rates[label]) / ref_best
+        verdict = "met" if min(med, best) >= target else "NOT met"
+        print(f"target {label} >= {target}x reference: {verdict} (median {med:.2f}x, best {best:.2f}x)")
 
     if args.loss_steps:
-        plain, fastest = final_loss("plain", args.loss_steps), final_loss("fastest", args.loss_steps)
-        rel = abs(fastest - plain) / abs(plain)
-        print(f"final loss after {args.loss_steps} steps (mean of the last 100, seed 0): plain {plain:.3f}, "
-              f"fastest {fastest:.3f}, relative difference {100 * rel:.2f} % (limit 2 %: "
-              f"{'ok' if rel <= 0.02 else 'EXCEEDED'})")
+        (plain, plain10), (fastest, fastest10) = final_loss("plain", args.loss_steps), final_loss("fastest", args.loss_steps)
+        rel, rel10 = abs(fastest - plain) / abs(plain), abs(fastest10 - plain10) / abs(plain10)
+        print(f"final loss after {args.loss_steps} steps (seed 0; mean of the last logged window of 100 steps): "
+              f"plain {plain:.3f}, fastest {fastest:.3f}, relative difference {100 * rel:.2f} % "
+              f"(limit 2 %: {'ok' if rel <= 0.02 else 'EXCEEDED'}); over the last 1000 steps: plain {plain10:.3f}, "
+              f"fastest {fastest10:.3f} ({100 * rel10:.2f} %)")
 
 
 def _enabled(record: dict) -> list[str]:
-    skip = {"level", "device", "notes", "applied"}
+    skip = {"level", "device", "notes", "applied", "allocator"}
     return [k if v is True else f"{k}={v}" for k, v in record.items() if k not in skip and v]
 
 

@@ -12,6 +12,7 @@ from torch import nn
 from betavae.config import build_config
 from betavae.experiments.rundir import read_metrics
 from betavae.train import loop as loop_module
+from betavae.train import speed as speed_module
 from betavae.train.convt import FastConvTranspose2d, accelerate_transposed_convs
 from betavae.train.loop import resume, train
 from betavae.train.speed import (
@@ -66,6 +67,18 @@ def test_plans_per_level_on_cpu():
     json.dumps(fastest.as_dict())
     with pytest.raises(ValueError, match="unknown speed level"):
         plan_for("ludicrous", "cpu")
+
+
+@pytest.mark.parametrize(("bf16", "cxx", "steps", "compiled"), [
+    (True, True, COMPILE_MIN_STEPS, True), (True, True, COMPILE_MIN_STEPS - 1, False),
+    (True, False, COMPILE_MIN_STEPS, False), (False, True, COMPILE_MIN_STEPS, False), (True, True, None, False),
+])
+def test_cpu_compiles_only_long_bf16_runs_with_a_compiler(monkeypatch, bf16, cxx, steps, compiled):
+    monkeypatch.setattr(speed_module, "cpu_has_native_bf16", lambda: bf16)
+    monkeypatch.setattr(speed_module, "has_cxx_compiler", lambda: cxx)
+    assert plan_for("fastest", "cpu", steps).compile is compiled
+    assert not plan_for("fast", "cpu", COMPILE_MIN_STEPS).compile  # measured no gain there
+    assert ("torch.compile off" in " ".join(plan_for("fastest", "cpu", steps).notes)) is not compiled
 
 
 @pytest.mark.parametrize("bf16", [True, False])

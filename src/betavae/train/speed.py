@@ -11,8 +11,10 @@
             instructions; CUDA: bf16 where supported, else fp16 with a gradient scaler) and
             TF32 matmuls on CUDA. Objectives always run in fp32 on fp32 copies of the outputs.
 
-``torch.compile`` is off on CPU: measured on the 2-core reference machine it gave no gain over
-the above (0.85-1.0×) and costs 7-30 s of start-up per run (docs/speed.md has the figures).
+On CPU, ``torch.compile`` is used only by ``fastest`` with bf16 autocast, for runs of at least
+:data:`COMPILE_MIN_STEPS` steps and when a C++ compiler is on PATH (inductor needs one): measured
+on the 2-core reference machine it added ≈ 7 % there, gave nothing to ``fast`` (1.00×), and
+costs ≈ 8 s of start-up per run (docs/speed.md has the figures).
 
 A :class:`SpeedPlan` records exactly what a level enabled on a device (written to ``meta.json``);
 a :class:`Speed` applies it: ``prepare_model``, ``adam``, ``batch``, ``forward``, ``backward``,
@@ -24,6 +26,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -39,7 +43,7 @@ log = logging.getLogger(__name__)
 Level = Literal["plain", "fast", "fastest"]
 LEVELS: tuple[str, ...] = ("plain", "fast", "fastest")
 
-#: CUDA runs shorter than this are not compiled (compilation takes about a minute).
+#: Runs shorter than this are not compiled (compilation takes ~8 s on CPU, about a minute on CUDA).
 COMPILE_MIN_STEPS = 20_000
 
 
@@ -94,14 +98,19 @@ def plan_for(level: str, device: torch.device | str, steps: int | None = None) -
     if level == "plain":
         return SpeedPlan(level=level, device=kind, allocator=preloaded_allocator() or "default")
     if kind == "cpu":
-        return _cpu_plan(level)
+        return _cpu_plan(level, steps)
     if kind == "cuda":
         return _cuda_plan(level, steps)
     return SpeedPlan(level=level, device=kind, notes=(f"no speed-ups implemented for {kind}; runs as plain",))
 
 
-def _cpu_plan(level: str) -> SpeedPlan:
-    notes = ["torch.compile off on CPU: no measured gain over these, 7-30 s start-up"]
+def has_cxx_compiler() -> bool:
+    """True if a C++ compiler that torch.compile's CPU backend can use is on PATH."""
+    return any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "c++", "clang++"))
+
+
+def _cpu_plan(level: str, steps: int | None) -> SpeedPlan:
+    notes = []
     preloaded = preloaded_allocator()
     tune = preloaded is None and glibc_malloc() is not None
     autocast = None
@@ -110,10 +119,14 @@ def _cpu_plan(level: str) -> SpeedPlan:
             autocast = "bfloat16"
         else:
             notes.append("bf16 autocast skipped: this CPU has no native bf16 instructions")
+    compile_ = autocast is not None and steps is not None and steps >= COMPILE_MIN_STEPS and has_cxx_compiler()
+    if not compile_:
+        notes.append("torch.compile off: on CPU only fastest+bf16 runs of >= "
+                     f"{COMPILE_MIN_STEPS} steps with a C++ compiler gain from it")
     return SpeedPlan(
         level=level, device="cpu", channels_last=True, fast_deconv=True, inplace_relu=True, fused_adam=True,
         malloc_tuning=tune, allocator=preloaded or ("glibc, tuned" if tune else "default"),
-        autocast=autocast, notes=tuple(notes),
+        compile=compile_, autocast=autocast, notes=tuple(notes),
     )
 
 
