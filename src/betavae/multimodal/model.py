@@ -95,6 +95,11 @@ class EnsembleVAE(nn.Module):
         y = torch.baddbmm(self.params[f"{name}_b"], x, self.params[f"{name}_w"])
         return torch.relu(y) if relu else y
 
+    def _head(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """A linear head whose output is returned in the weights' dtype: under bf16 autocast the
+        variance floor, the reparameterisation and the loss then run in float32."""
+        return self._layer(name, x, relu=False).to(self.params[f"{name}_w"].dtype)
+
     def _mlp_forward(self, prefix: str, x: torch.Tensor, n: int) -> torch.Tensor:
         for k in range(n):
             x = self._layer(f"{prefix}_{k}", x)
@@ -112,7 +117,7 @@ class EnsembleVAE(nn.Module):
             feats.append(self._mlp_forward(f"enc_{m.name}", x[..., start:start + m.dims], len(m.encoder)))
             start += m.dims
         h = self._layer("enc_shared_0", torch.cat(feats, dim=-1))
-        mu, raw = self._layer("enc_head", h, relu=False).split(self.n_z, dim=-1)
+        mu, raw = self._head("enc_head", h).split(self.n_z, dim=-1)
         return mu, floor_logvar(raw)
 
     def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,7 +126,7 @@ class EnsembleVAE(nn.Module):
         mus, raws = [], []
         for m, part in zip(self.layout.modalities, h.split(self.split, dim=-1), strict=True):
             o = self._mlp_forward(f"dec_{m.name}", part, len(m.decoder))
-            mu, raw = self._layer(f"dec_{m.name}_head", o, relu=False).split(m.dims, dim=-1)
+            mu, raw = self._head(f"dec_{m.name}_head", o).split(m.dims, dim=-1)
             mus.append(mu)
             raws.append(raw)
         return torch.cat(mus, dim=-1), floor_logvar(torch.cat(raws, dim=-1))

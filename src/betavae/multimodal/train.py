@@ -1,8 +1,8 @@
 """Batched-ensemble training of multimodal VAEs (spec §5): E seeds in one set of stacked weights.
 
 Member k owns its seed: its initial weights (``torch.Generator(seed)``), its epoch shuffles
-(``numpy`` generator ``[seed, 1]``) and its reparameterisation noise (``torch.Generator``
-``seed + 2**31``). The ensemble loss is the *sum* of the members' losses, so each member's
+(``numpy`` generator ``[seed, 1]``) and its reparameterisation noise (``numpy`` generator
+``[seed, 2]``). The ensemble loss is the *sum* of the members' losses, so each member's
 gradient and Adam update (elementwise) are those it would get alone: an ensemble of seeds equals
 the models trained one by one, up to floating-point summation order.
 
@@ -81,7 +81,7 @@ class EnsembleTrainer:
         self.offset = nll_offset(data.layout, settings.n_z, settings.nll_constant)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
         self.shufflers = [np.random.default_rng([s, 1]) for s in self.seeds]
-        self.noise = [torch.Generator().manual_seed(s + 2**31) for s in self.seeds]
+        self.noise = [np.random.default_rng([s, 2]) for s in self.seeds]
         self.epoch = 0
         self.steps = len(self.inputs) // settings.batch_size
 
@@ -92,11 +92,11 @@ class EnsembleTrainer:
                             device=self.device)
 
     def _noise(self, steps: int, batch: int) -> torch.Tensor:
-        """One epoch of reparameterisation noise, (steps, E, B, n_z): one draw per member."""
-        dtype = self.weights.dtype
-        eps = torch.stack([torch.randn(steps, batch, self.settings.n_z, generator=g, dtype=torch.float64)
-                           for g in self.noise], dim=1)
-        return eps.to(device=self.device, dtype=dtype)
+        """One epoch of reparameterisation noise, (steps, E, B, n_z): one draw per member, in the
+        weights' dtype (NumPy's ziggurat sampler: ~5x faster than torch's CPU normal_)."""
+        dtype = np.float32 if self.weights.dtype == torch.float32 else np.float64
+        eps = np.stack([g.standard_normal((steps, batch, self.settings.n_z), dtype=dtype) for g in self.noise], 1)
+        return torch.from_numpy(eps).to(self.device)
 
     def train_epoch(self) -> dict[str, np.ndarray]:
         """One epoch; returns the mean over its steps of each term per member, (E,) each."""
