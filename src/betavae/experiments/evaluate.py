@@ -59,6 +59,9 @@ def evaluate_encoder(
     ``sizes`` overrides entries of :data:`SIZES` for the preset (e.g. ``{"num_train": 2000}``).
     """
     names = check_metric_names(metrics)
+    if not getattr(source, "ground_truth", True):
+        raise BetavaeError("the data source has no ground-truth factors (data.kind images), so the "
+                           "disentanglement metrics cannot score it; evaluate on a ground-truth data set")
     if preset not in SIZES:
         raise BetavaeError(f"unknown metrics preset {preset!r}; known: {', '.join(SIZES)}")
     unknown = sorted(set(sizes or {}) - set(SIZES[preset]))
