@@ -12,6 +12,7 @@ from betavae.train.loop import resume, train
 from ..conftest import tiny_tree
 from ..core.test_train import CrashAt, assert_same_weights
 
+LOGGED = {"per_latent": ("beta.0", "signal.3"), "learned": ("beta_eff", "w_kl"), "factorvae": ("tc_d", "aux_loss")}
 STATEFUL = {
     "per_latent": {"kind": "per_latent", "ema": 0.5, "t_warm": 3},
     "learned": {"kind": "learned", "lr": 1e-2},
@@ -31,5 +32,6 @@ def test_crash_then_resume_equals_uninterrupted(tmp_path, name):
     assert_same_weights(full, run)  # includes the objective's tensors (objective.*)
     rows_full, rows_run = read_metrics(full), read_metrics(run)
     assert [r["loss"] for r in rows_full] == [r["loss"] for r in rows_run]
+    assert all(key in rows_run[-1] for key in LOGGED[name])
     state = torch.load(run / "state.pt", weights_only=True)
     assert ("aux_optimizer" in state) == (name == "factorvae")
