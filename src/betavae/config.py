@@ -38,11 +38,13 @@ from betavae.objectives.base import ObjectiveConfig
 
 def load_components() -> None:
     """Import all built-in registered components (idempotent)."""
+    import betavae.data.cars3d  # noqa: F401
     import betavae.data.correlated  # noqa: F401
     import betavae.data.dsprites  # noqa: F401
     import betavae.data.images  # noqa: F401
     import betavae.data.mpi3d  # noqa: F401
     import betavae.data.shapes3d  # noqa: F401
+    import betavae.data.smallnorb  # noqa: F401
     from betavae.models import load_all as load_models
     from betavae.objectives import load_all as load_objectives
 
