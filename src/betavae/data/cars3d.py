@@ -21,8 +21,8 @@ import numpy as np
 
 from betavae.data import DATA
 from betavae.data.base import DataConfig
-from betavae.data.filecache import file_stamp, open_cache, progress_bar
-from betavae.data.grid import GridImages
+from betavae.data.filecache import existing, file_stamp, progress_bar
+from betavae.data.grid import GridImages, cached_grid
 from betavae.data.imagefiles import fit_array
 from betavae.errors import BetavaeError
 
@@ -38,8 +38,6 @@ def _fail(path: Path, what: str) -> BetavaeError:
 
 def mesh_files(folder: Path, n_objects: int) -> list[Path]:
     """The object files in order: as listed in ``list.txt`` if present, else sorted names."""
-    if not folder.is_dir():
-        raise _fail(folder, "no such folder" if not folder.exists() else "is not a folder")
     listing = folder / "list.txt"
     if listing.is_file():
         files = [folder / f"{line.strip()}.mat" for line in listing.read_text().splitlines() if line.strip()]
@@ -77,7 +75,7 @@ def load_cars3d(
     ``factor_sizes``: TEST ONLY, (elevations, azimuths, objects) of small files written by a
     test (the real files must match the default).
     """
-    folder = Path(folder).expanduser()
+    folder = existing(folder, _fail, folder=True)
     n_el, n_az, n_obj = factor_sizes
     files = mesh_files(folder, n_obj)
 
@@ -90,11 +88,10 @@ def load_cars3d(
             bar.update(n_el * n_az)
         bar.close()
         fh.write(grid.tobytes())
-        return n_el * n_az * n_obj, {"factor_sizes": list(factor_sizes), "objects": [f.name for f in files]}
+        return n_el * n_az * n_obj, {"objects": [f.name for f in files]}
 
-    stamp = {"files": [[f.name, *file_stamp(f).values()] for f in files], "factor_sizes": list(factor_sizes)}
-    pixels, _ = open_cache("cars3d", folder, stamp, (3, 64, 64), build)
-    return GridImages("Cars3D", FACTOR_NAMES, factor_sizes, pixels)
+    stamp = {"files": [[f.name, *file_stamp(f).values()] for f in files]}
+    return cached_grid("cars3d", "Cars3D", folder, stamp, FACTOR_NAMES, factor_sizes, (3, 64, 64), build)
 
 
 @DATA.register("cars3d")

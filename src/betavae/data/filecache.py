@@ -37,6 +37,16 @@ CACHE_VERSION = 1
 Builder = Callable[[BinaryIO], tuple[int, dict[str, Any]]]
 
 
+def existing(path: str | os.PathLike, fail: Callable[[Path, str], Exception], folder: bool = False) -> Path:
+    """``path`` (user ``~`` expanded) if it is an existing file (or ``folder``), else raise
+    ``fail(path, "no such file" | "is not a file" | "no such folder" | "is not a folder")``."""
+    path = Path(path).expanduser()
+    what = "folder" if folder else "file"
+    if not (path.is_dir() if folder else path.is_file()):
+        raise fail(path, f"no such {what}" if not path.exists() else f"is not a {what}")
+    return path
+
+
 def file_stamp(path: Path) -> dict[str, int]:
     """What identifies a file's content cheaply: its size and modification time (ns)."""
     st = path.stat()

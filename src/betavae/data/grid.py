@@ -7,9 +7,13 @@ last factor fastest: ``index = classes @ bases`` with ``bases = grid_bases(facto
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from betavae.data.dsprites import grid_bases
+from betavae.data.filecache import Builder, open_cache
 from betavae.errors import BetavaeError
 
 
@@ -98,3 +102,11 @@ class GridImages:
     def observations(self, factors: np.ndarray) -> np.ndarray:
         """Images of (n, K) factor classes: (n, C, H, W) uint8 in [0, 255]."""
         return self.images(self.index(factors))
+
+
+def cached_grid(kind: str, name: str, source: Path, stamp: dict[str, Any], factor_names: tuple[str, ...],
+                factor_sizes: tuple[int, ...], row_shape: tuple[int, ...], build: Builder) -> GridImages:
+    """The grid images of ``source`` from the cache (built by ``build`` in grid order if needed)."""
+    stamp = {**stamp, "factor_sizes": list(factor_sizes)}
+    pixels, _ = open_cache(kind, source, stamp, row_shape, build)
+    return GridImages(name, factor_names, factor_sizes, pixels)

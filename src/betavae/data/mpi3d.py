@@ -22,8 +22,8 @@ import numpy as np
 
 from betavae.data import DATA
 from betavae.data.base import DataConfig
-from betavae.data.filecache import file_stamp, open_cache, progress_bar
-from betavae.data.grid import GridImages
+from betavae.data.filecache import existing, file_stamp, progress_bar
+from betavae.data.grid import GridImages, cached_grid
 from betavae.data.npystream import array_names, open_array
 from betavae.errors import BetavaeError
 
@@ -47,9 +47,7 @@ def load_mpi3d(
     ``factor_sizes``: TEST ONLY, the grid a small file written by a test holds (the real files
     must match the default). Raises :class:`BetavaeError` naming the file and what differs.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise _fail(path, "no such file" if not path.exists() else "is not a file")
+    path = existing(path, _fail)
     if path.suffix.lower() != ".npz":
         raise _fail(path, "expected an .npz archive")
     n = int(np.prod(factor_sizes))
@@ -68,11 +66,9 @@ def load_mpi3d(
                 fh.write(np.ascontiguousarray(block.transpose(0, 3, 1, 2)).tobytes())
                 bar.update(len(block))
             bar.close()
-        return n, {"factor_sizes": list(factor_sizes)}
+        return n, {}
 
-    stamp = {**file_stamp(path), "factor_sizes": list(factor_sizes)}
-    pixels, _ = open_cache("mpi3d", path, stamp, (3, 64, 64), build)
-    return GridImages("MPI3D", FACTOR_NAMES, factor_sizes, pixels)
+    return cached_grid("mpi3d", "MPI3D", path, file_stamp(path), FACTOR_NAMES, factor_sizes, (3, 64, 64), build)
 
 
 @DATA.register("mpi3d")

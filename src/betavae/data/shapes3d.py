@@ -22,8 +22,8 @@ import numpy as np
 
 from betavae.data import DATA
 from betavae.data.base import DataConfig
-from betavae.data.filecache import file_stamp, open_cache, progress_bar
-from betavae.data.grid import GridImages, grid_order_mismatch
+from betavae.data.filecache import existing, file_stamp, progress_bar
+from betavae.data.grid import GridImages, cached_grid, grid_order_mismatch
 from betavae.errors import BetavaeError
 
 FACTOR_NAMES = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
@@ -66,9 +66,7 @@ def load_shapes3d(
     ``factor_sizes``: TEST ONLY, the grid a small file written by a test holds (the real file
     must match the default). Raises :class:`BetavaeError` naming the file and what differs.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise _fail(path, "no such file" if not path.exists() else "is not a file")
+    path = existing(path, _fail)
     h5py = _h5py()
     n = int(np.prod(factor_sizes))
 
@@ -93,11 +91,10 @@ def load_shapes3d(
                 bar.close()
         except OSError as exc:
             raise _fail(path, f"cannot be read as HDF5 ({exc}); the file is corrupt or truncated") from None
-        return n, {"factor_sizes": list(factor_sizes)}
+        return n, {}
 
-    stamp = {**file_stamp(path), "factor_sizes": list(factor_sizes)}
-    pixels, _ = open_cache("shapes3d", path, stamp, (3, 64, 64), build)
-    return GridImages("Shapes3D", FACTOR_NAMES, factor_sizes, pixels)
+    return cached_grid("shapes3d", "Shapes3D", path, file_stamp(path), FACTOR_NAMES, factor_sizes, (3, 64, 64),
+                       build)
 
 
 @DATA.register("shapes3d")

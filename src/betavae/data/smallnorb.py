@@ -30,8 +30,8 @@ import numpy as np
 from betavae.data import DATA
 from betavae.data.base import DataConfig
 from betavae.data.dsprites import grid_bases
-from betavae.data.filecache import file_stamp, open_cache, progress_bar
-from betavae.data.grid import GridImages
+from betavae.data.filecache import existing, file_stamp, progress_bar
+from betavae.data.grid import GridImages, cached_grid
 from betavae.data.imagefiles import fit_array
 from betavae.errors import BetavaeError
 
@@ -139,9 +139,7 @@ def load_smallnorb_grid(
     folder: str | Path, *, progress: bool | None = None, factor_sizes: tuple[int, ...] = FACTOR_SIZES
 ) -> GridImages:
     """All five factors as a :class:`GridImages` (N, 1, 64, 64). ``factor_sizes``: TEST ONLY."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise _fail(folder, "no such folder" if not folder.exists() else "is not a folder")
+    folder = existing(folder, _fail, folder=True)
     n = int(np.prod(factor_sizes))
     files = sorted(find_file(folder, f"{stem}-{part}") for stem in SPLITS.values() for part in ("dat", "cat", "info"))
 
@@ -162,11 +160,10 @@ def load_smallnorb_grid(
             _copy_first_camera(dat, rows, out, bar)
         bar.close()
         fh.write(out.tobytes())
-        return n, {"factor_sizes": list(factor_sizes)}
+        return n, {}
 
-    stamp = {"files": [[f.name, *file_stamp(f).values()] for f in files], "factor_sizes": list(factor_sizes)}
-    pixels, _ = open_cache("smallnorb", folder, stamp, (1, 64, 64), build)
-    return GridImages("SmallNORB", FACTOR_NAMES, factor_sizes, pixels)
+    stamp = {"files": [[f.name, *file_stamp(f).values()] for f in files]}
+    return cached_grid("smallnorb", "SmallNORB", folder, stamp, FACTOR_NAMES, factor_sizes, (1, 64, 64), build)
 
 
 class NuisanceInstance:
