@@ -171,7 +171,7 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
 
 @cli.group()
 def data() -> None:
-    """Data sets: calibrate the built-in dSprites renderer against the official file."""
+    """Data sets: cache a config's data set; calibrate the dSprites renderer against the official file."""
 
 
 @data.command()
@@ -217,6 +217,30 @@ def calibrate(path: Path, n: int, seed: int, refit: bool, refit_n: int, out: Pat
     if out is not None:
         atomic_write_text(out, yaml.safe_dump({"data": {"renderer": overrides}}, sort_keys=False))
         click.echo(f"wrote {out}")
+
+
+@data.command()
+@click.argument("args", nargs=-1)
+@click.option("--cache-dir", type=click.Path(path_type=Path),
+              help="Cache folder (default: $BETAVAE_CACHE_DIR or ~/.cache/betavae).")
+def prepare(args: tuple[str, ...], cache_dir: Path | None) -> None:
+    """Validate and cache a config's data set now, with a progress bar:
+    bvae data prepare [CONFIG.yaml | SHIPPED_NAME] [data.path=... ...]."""
+    from betavae.cache import set_cache_dir
+    from betavae.config import load_config
+
+    set_cache_dir(cache_dir)
+    name, overrides = split_args(args)
+    config = load_config(resolve_config_path(name) if name else None, overrides)
+    source = config.data.build(progress=True)
+    click.echo(f"{config.data.kind}: {len(source)} images of shape {tuple(source.observation_shape)}, "
+               f"factors {dict(zip(source.factor_names, source.factor_sizes, strict=True))}")
+    for key in ("skipped", "ignored"):
+        if hasattr(source, key):
+            click.echo(f"{key}: {getattr(source, key)} file(s)")
+    pixels = getattr(getattr(source, "grid", source), "pixels", None)
+    if getattr(pixels, "filename", None):
+        click.echo(f"cache: {pixels.filename}")
 
 
 def main(argv: list[str] | None = None) -> int:
