@@ -27,6 +27,7 @@ from betavae.cache import set_cache_dir
 from betavae.data.dsprites import DSprites
 from betavae.data.images import ImagesConfig
 from betavae.data.mpi3d import load_mpi3d
+from betavae.data.render import shared_template_renderer
 from betavae.data.shapes3d import load_shapes3d
 from betavae.train.batches import make_batch
 
@@ -107,6 +108,7 @@ def main() -> None:
         t0 = time.perf_counter()
         s3 = load_shapes3d(tmp / "3dshapes.h5", factor_sizes=s3_sizes, progress=False)
         print(f"caching Shapes3D-format .h5 (gzip, {n} images): {n / (time.perf_counter() - t0):,.0f} images/s")
+        shared_template_renderer(DSprites().renderer_config).warm()  # its one-off 3 s template build
         sources = {
             "dsprites (built-in renderer)": DSprites(),
             "shapes3d (cached .h5)": s3,
