@@ -29,8 +29,12 @@ def test_full_length_schedules_match_the_spec():
 
 
 def test_time_scale_keeps_the_shape():
-    s = study_schedule("dyn_plateau1", 800)  # scale 0.01: period 1, e_dyn 700, decay 10
-    assert (s.period, s.e_dyn, s.decay_epochs) == (1, 700, 10)
+    s = study_schedule("dyn_plateau1", 800)  # scale 0.01: period floored at 8, e_dyn 700, decay 10
+    assert (s.period, s.e_dyn, s.decay_epochs) == (8, 700, 10)
+    v = s.values(np.arange(700))
+    assert (v[::8] == 1).all() and v[1] == pytest.approx(7 / 8) and (v[600:700] < 1).sum() > 50
+    assert study_schedule("dyn_plateau1", 40_000).period == 40  # proportional above the floor
+    assert study_schedule("dyn_plateau1", 800, min_period=1).period == 1
     c0 = study_schedule("const0", 800)
     assert c0.value(5) == pytest.approx(0.5) and c0.value(10) == 0.0
     assert study_schedule("dyn_plateau1", 800).value(700) == 1.0

@@ -43,6 +43,8 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
 @click.option("--eval-every", type=click.IntRange(min=1), default=100, show_default=True,
               help="Measure every N epochs.")
 @click.option("--time-scale", type=float, help="Multiply the schedule breakpoints (default: epochs/80000).")
+@click.option("--min-period", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Floor of the scaled dynamic-cycle period in epochs (short runs).")
 @click.option("--precision", type=click.Choice(["float64", "float32", "bf16"]), default="float64", show_default=True)
 @click.option("--lr", type=float, default=5e-5, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
@@ -60,7 +62,7 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int, time_scale: float | None,
-          precision: str, lr: float, batch_size: int, n_points: int, pe_input: str, train_file: Path | None,
+          min_period: int, precision: str, lr: float, batch_size: int, n_points: int, pe_input: str, train_file: Path | None,
           test_file: Path | None, sim_train: int, sim_test: int, data_seed: int, threads: int | None,
           device: str, progress: bool | None) -> None:
     """Train N models per KL-weight schedule and write every measure, the figures and report.html."""
@@ -73,10 +75,10 @@ def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int,
 
     names = split_schedules(schedules)
     for name in names:  # fail on a bad name before any training
-        resolve_schedule(name, epochs, time_scale)
+        resolve_schedule(name, epochs, time_scale, min_period)
     try:
         cfg = StudyConfig.model_validate({
-            "schedules": names, "seeds": list(range(n_seeds)), "time_scale": time_scale,
+            "schedules": names, "seeds": list(range(n_seeds)), "time_scale": time_scale, "min_period": min_period,
             "train": {"epochs": epochs, "eval_every": eval_every, "precision": precision, "lr": lr,
                       "batch_size": batch_size, "threads": threads, "device": device},
             "measures": {"n_points": n_points, "pe_input": pe_input},

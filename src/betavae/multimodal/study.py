@@ -53,6 +53,7 @@ class StudyConfig(Strict):
     schedules: list[str] = ["const1", "const0", "dyn_plateau0", "dyn_plateau1"]
     seeds: list[int] = Field(default_factory=lambda: list(range(20)))
     time_scale: float | None = None  # None: epochs / 80,000
+    min_period: PositiveInt = 8  # floor of the scaled dynamic-cycle period (epochs)
     train: TrainSettings = TrainSettings()
     measures: MeasureSettings = MeasureSettings()
     data: DataSettings = DataSettings()
@@ -157,7 +158,7 @@ def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] 
     data = load_data(cfg.data)
     points = eval_points(data, cfg.measures)
     mask_from_spec(cfg.measures.pe_input, data.layout)  # fail before training, not after
-    sched = [resolve_schedule(s, cfg.train.epochs, cfg.time_scale) for s in cfg.schedules]
+    sched = [resolve_schedule(s, cfg.train.epochs, cfg.time_scale, cfg.min_period) for s in cfg.schedules]
     labels = [label for label, _ in sched]
     for label in labels:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", label):
