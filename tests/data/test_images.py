@@ -72,6 +72,22 @@ def test_grey_is_itu_601_luma(tmp_path):
     assert set(np.unique(data.images([0]))) == {(100 * 299 + 50 * 587 + 200 * 114) // 1000}
 
 
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+    wide = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)
+    save(tmp_path / "g" / "deep.png", wide)
+    np.testing.assert_array_equal(load(tmp_path / "g", channels=1).images([0])[0, 0], wide // 257)
+
+
+def test_large_jpeg_decoded_at_reduced_scale_matches_a_full_decode(tmp_path):
+    yy, xx = np.mgrid[0:300, 0:400]
+    photo = np.stack([xx * 255 // 400, yy * 255 // 300, (xx + yy) * 255 // 700], -1).astype(np.uint8)
+    path = save(tmp_path / "j" / "big.jpg", photo, quality=95)
+    fast = load(tmp_path / "j").images([0])[0].astype(int)
+    with Image.open(path) as im:  # reference: full-size decode, centre 300-square, resize
+        ref = np.asarray(im.convert("RGB").crop((50, 0, 350, 300)).resize((64, 64), Image.Resampling.BICUBIC))
+    assert np.abs(fast - ref.transpose(2, 0, 1).astype(int)).max() <= 6
+
+
 def test_centre_crop_then_resize(tmp_path):
     wide = np.zeros((64, 160, 3), np.uint8)  # 160 wide: the centre square is columns 48..111
     wide[:, 48:112] = 255

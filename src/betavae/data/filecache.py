@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -91,6 +92,21 @@ def _remove_stale(data: Path) -> None:
                 pass
 
 
+#: A temporary file not written to for this long belongs to a killed build (a live build writes
+#: every few seconds) and is deleted before the entry is rebuilt.
+ABANDONED_SECONDS = 3600
+
+
+def _remove_abandoned(data: Path) -> None:
+    now = time.time()
+    for tmp in data.parent.glob(f".{data.name}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > ABANDONED_SECONDS:
+                tmp.unlink()
+        except OSError:
+            pass
+
+
 def open_cache(
     kind: str, source: Path, stamp: dict[str, Any], row_shape: tuple[int, ...], build: Builder
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -115,6 +131,7 @@ def open_cache(
         result.update(rows=rows, extra=extra)
 
     logger.info("caching %s to %s", source, data)
+    _remove_abandoned(data)
     if manifest.exists():
         os.unlink(manifest)  # uncommit first: the data file is about to be replaced
     atomic_write(data, write)

@@ -36,7 +36,10 @@ def list_images(root: Path) -> tuple[list[Path], int]:
 
 
 def fit(image: Image.Image, size: int, channels: int, crop: Crop) -> np.ndarray:
-    """One Pillow image -> (channels, size, size) uint8."""
+    """One Pillow image -> (channels, size, size) uint8. 16-bit grey is scaled (v // 257), not clipped."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L"):
+        wide = np.asarray(image, dtype=np.int64)
+        image = Image.fromarray((wide // 257).clip(0, 255).astype(np.uint8), "L")
     image = image.convert("RGB" if channels == 3 else "L")
     w, h = image.size
     if crop == "centre" and w != h:  # crop first: no pixel outside the square bleeds in
