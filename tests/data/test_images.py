@@ -192,3 +192,11 @@ def test_rgb_trains_reports_and_metrics_refuse(tmp_path):
     assert (np.abs(frame[..., 0] - frame[..., 1]) > 30).mean() > 0.05  # the noise inputs show in colour
     with pytest.raises(BetavaeError, match="no ground-truth factors"):
         evaluate_run(run, metrics=["mig"])
+
+
+def test_progress_bar_when_asked(folder, capsys):
+    load(folder, crop="none")  # hidden by default off a terminal
+    assert "caching imgs" not in capsys.readouterr().err
+    ImagesConfig(path=folder, channels=1).build(progress=True)
+    err = capsys.readouterr().err
+    assert "caching imgs" in err and "6/6" in err

@@ -4,6 +4,10 @@ A source has a discrete grid of generative factors (``factor_sizes``, one intege
 factor) and renders observations from factor classes. Training draws factors with
 ``sample_factors`` (the training distribution, possibly correlated) and metrics draw them with
 ``sample_factors_uniform`` (the independent grid), as disentanglement_lib does.
+
+A source whose "factor" is only an image index (a user's image collection,
+:mod:`betavae.data.images`) sets ``ground_truth = False``: it trains and draws like any other,
+and the metrics refuse it.
 """
 
 from __future__ import annotations
