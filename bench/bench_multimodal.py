@@ -29,7 +29,7 @@ from betavae.multimodal.dataset import simulate
 from betavae.multimodal.measures import integration_measures
 from betavae.multimodal.schedules import study_schedule
 from betavae.multimodal.settings import MeasureSettings, TrainSettings, eval_points
-from betavae.multimodal.train import EnsembleTrainer
+from betavae.multimodal.train import EnsembleTrainer, autocast
 
 FULL = {"schedules": 4, "seeds": 20, "epochs": 80_000}
 
@@ -51,8 +51,10 @@ def epoch_seconds(data, n: int, precision: str, epochs: int, device: str) -> tup
     return (time.perf_counter() - t) / epochs, (time.process_time() - c) / epochs
 
 
-def measure_effect(data, epochs: int, seeds: int, device: str) -> dict[str, dict[str, float]]:
-    """Train the same seeds per precision at lr 1e-3 (so a short run moves) and measure."""
+def measure_effect(data, epochs: int, seeds: int, device: str) -> dict[str, dict[str, np.ndarray]]:
+    """Train the same seeds per precision at lr 1e-3 (so a short run moves); every measure per
+    seed, {precision: {key: (seeds,)}}. Also ``f32_eval_bf16``: the float32-trained models
+    evaluated under bf16 autocast (the numerics of evaluation alone, same weights)."""
     points = eval_points(data, MeasureSettings())
     out = {}
     for precision in ("float64", "float32", "bf16"):
@@ -60,9 +62,33 @@ def measure_effect(data, epochs: int, seeds: int, device: str) -> dict[str, dict
         tr = EnsembleTrainer(data, list(range(seeds)), study_schedule("const0", epochs), s)
         for _ in range(epochs):
             tr.train_epoch()
-        vals = integration_measures(tr.reconstruct_fn(), points, data.layout)
-        out[precision] = {k: float(np.mean(v)) for k, v in vals.items()}
+        out[precision] = integration_measures(tr.reconstruct_fn(), points, data.layout)
+        if precision == "float32":
+            fn = tr.reconstruct_fn()
+
+            def bf16_eval(x, fn=fn, dev=tr.device.type):
+                with autocast("bf16", dev):
+                    return fn(x)
+
+            out["f32_eval_bf16"] = integration_measures(bf16_eval, points, data.layout)
     return out
+
+
+def print_effect(eff: dict[str, dict[str, np.ndarray]], epochs: int) -> None:
+    keys = ["prediction_error", "baseline_all", "sme_all.vision", "lop_all.vision", "sme_mod.touch", "lop_mod.joints"]
+    print(f"\neffect of precision on the measures (4 seeds, const0, lr 1e-3, {epochs} epochs): mean (std over seeds)")
+    print(f"{'measure':18s} {'float64':>20s} {'float32':>20s} {'bf16':>20s} {'f32 weights, bf16 eval':>24s}")
+    for k in keys:
+        cells = [f"{eff[p][k].mean():.4g} ({eff[p][k].std():.2g})" for p in ("float64", "float32", "bf16")]
+        ev = eff["f32_eval_bf16"][k].mean()
+        print(f"{k:18s} {cells[0]:>20s} {cells[1]:>20s} {cells[2]:>20s} {ev:>17.4g} ({100 * (ev / eff['float32'][k].mean() - 1):+.2f}%)")
+    z_bf = [abs(eff["bf16"][k].mean() - eff["float32"][k].mean()) / max(eff["float32"][k].std(), 1e-12) for k in eff["float32"]]
+    z_64 = [abs(eff["float32"][k].mean() - eff["float64"][k].mean()) / max(eff["float64"][k].std(), 1e-12) for k in eff["float32"]]
+    ev = [abs(eff["f32_eval_bf16"][k].mean() / eff["float32"][k].mean() - 1) for k in eff["float32"]]
+    print(f"all {len(z_bf)} measures, |mean difference| in units of the seed std: bf16 vs float32 median {np.median(z_bf):.2f} "
+          f"(max {np.max(z_bf):.2f}); float32 vs float64 median {np.median(z_64):.2f} (max {np.max(z_64):.2f})")
+    print(f"evaluation numerics alone (same float32 weights, bf16 autocast): median relative change {100 * np.median(ev):.2f}% "
+          f"(max {100 * np.max(ev):.2f}%)")
 
 
 def main() -> None:
@@ -105,17 +131,7 @@ def main() -> None:
     print(f"full study = 4 ensembles of {FULL['seeds']} seeds x 80,000 epochs, one after another at {args.threads} "
           f"thread(s); with one ensemble per core, divide by the number of cores")
     if args.effect_epochs:
-        eff = measure_effect(data, args.effect_epochs, 4, args.device)
-        keys = ["prediction_error", "baseline_all", "sme_all.vision", "lop_all.vision", "sme_mod.touch", "lop_mod.joints"]
-        print(f"\neffect of precision on the measures (4 seeds, const0, lr 1e-3, {args.effect_epochs} epochs; mean over seeds):")
-        print(f"{'measure':18s} {'float64':>10s} {'float32':>10s} {'bf16':>10s} {'bf16 vs f32':>12s}")
-        for k in keys:
-            a, b, c = eff["float64"][k], eff["float32"][k], eff["bf16"][k]
-            print(f"{k:18s} {a:10.4f} {b:10.4f} {c:10.4f} {100 * (c - b) / abs(b):+11.2f}%")
-        rel = [abs(eff["bf16"][k] - eff["float32"][k]) / max(abs(eff["float32"][k]), 1e-12) for k in eff["float32"]]
-        rel32 = [abs(eff["float32"][k] - eff["float64"][k]) / max(abs(eff["float64"][k]), 1e-12) for k in eff["float32"]]
-        print(f"all {len(rel)} measures: median |bf16 - f32|/f32 = {100 * np.median(rel):.2f}% "
-              f"(max {100 * np.max(rel):.2f}%); median |f32 - f64|/f64 = {100 * np.median(rel32):.2f}%")
+        print_effect(measure_effect(data, args.effect_epochs, 4, args.device), args.effect_epochs)
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
 
