@@ -4,7 +4,7 @@
   one column per schedule (mean over seeds, band = min…max);
 - ``baseline.png``: the baseline B^all over training per schedule;
 - ``measures.png``: SME^mod, SME^all, LoP^mod, LoP^all per modality and schedule (mean over
-  seeds of the final-window average, error bar = standard deviation over seeds).
+  seeds of the final-window average, error bar = min … max over seeds).
 """
 
 from __future__ import annotations
@@ -87,14 +87,18 @@ def measures_figure(records: list[dict], epochs: int, out: Path, window: str = "
     fig, axes = plt.subplots(1, len(MEASURE_TITLES), figsize=(4.0 * len(MEASURE_TITLES), 3.2), sharey=True)
     width = 0.8 / max(1, len(scheds))
     x = np.arange(len(mods))
+    top = max([t["max"] for t in table.values() if np.isfinite(t["max"])], default=1.0)
     for ax, (measure, title) in zip(axes, MEASURE_TITLES.items(), strict=True):
         for k, s in enumerate(scheds):
-            stats = [table.get((s, measure, m), {"mean": np.nan, "std": 0.0}) for m in mods]
-            ax.bar(x + (k - (len(scheds) - 1) / 2) * width, [t["mean"] for t in stats], width,
-                   yerr=[t["std"] for t in stats], capsize=2, label=s)
+            nan = {"mean": np.nan, "min": np.nan, "max": np.nan}
+            stats = [table.get((s, measure, m), nan) for m in mods]
+            mean = np.array([t["mean"] for t in stats])
+            spread = [mean - [t["min"] for t in stats], np.array([t["max"] for t in stats]) - mean]
+            ax.bar(x + (k - (len(scheds) - 1) / 2) * width, mean, width, yerr=spread, capsize=2, label=s)
         ax.set_xticks(x, mods, fontsize=8, rotation=30)
         ax.set_title(title, fontsize=9)
         ax.set_yscale("symlog", linthresh=1e-2)
+    axes[0].set_ylim(0, 2.0 * top)
     axes[0].set_ylabel(f"nats ({window} window mean)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()

@@ -15,7 +15,7 @@ import numpy as np
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write_text
 from betavae.multimodal.figures import baseline_figure, measures_figure, training_figure
-from betavae.multimodal.summary import modalities_in, schedules_in, window_means
+from betavae.multimodal.summary import WINDOWS, modalities_in, schedules_in, window_means
 from betavae.report.render import fmt
 
 TEMPLATE = """<!doctype html>
@@ -33,9 +33,10 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head>
 <h2>Training: prediction error and loss terms</h2><img src="figures/training.png" alt="training curves">
 <h2>Baseline (everything muted)</h2><img src="figures/baseline.png" alt="baseline">
 <h2>Measures per modality and schedule ({{ window }} window)</h2><img src="figures/measures.png" alt="measures">
-<h2>Final window, mean ± std over seeds</h2>
+{% for wname, table in overall.items() %}<h2>{{ wname }} window (epochs {{ bounds[wname] }}), mean ± std over seeds</h2>
 <table><tr><th>schedule</th>{% for c in overall_cols %}<th>{{ c }}</th>{% endfor %}</tr>
-{% for s in schedules %}<tr><td>{{ s }}</td>{% for c in overall_cols %}<td>{{ overall[s][c] }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% for s in schedules %}<tr><td>{{ s }}</td>{% for c in overall_cols %}<td>{{ table[s][c] }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% endfor %}<h2>Measures per modality ({{ window }} window)</h2>
 {% for measure in measure_names %}<h3>{{ measure }}</h3>
 <table><tr><th>schedule</th>{% for m in modalities %}<th>{{ m }}</th>{% endfor %}</tr>
 {% for s in schedules %}<tr><td>{{ s }}</td>{% for m in modalities %}<td>{{ per_mod[measure][s][m] }}</td>{% endfor %}</tr>{% endfor %}</table>
@@ -79,8 +80,12 @@ def write_report(folder: Path, window: str = "final") -> Path:
     training_figure(records, load_histories(folder, scheds), folder / "figures" / "training.png")
     baseline_figure(records, folder / "figures" / "baseline.png")
     measures_figure(records, epochs, folder / "figures" / "measures.png", window)
+    overall = {}
+    for wname in WINDOWS:
+        t = window_means(records, epochs, wname)
+        overall[wname] = {s: {c: _cell(t.get((s, c, "all"))) for c in OVERALL} for s in scheds}
+    bounds = {w: f"{lo * epochs:g}–{min(hi, 1.0) * epochs:g}" for w, (lo, hi) in WINDOWS.items()}
     table = window_means(records, epochs, window)
-    overall = {s: {c: _cell(table.get((s, c, "all"))) for c in OVERALL} for s in scheds}
     per_mod = {m: {s: {mod: _cell(table.get((s, m, mod))) for mod in mods} for s in scheds} for m in MEASURES}
     pkeys = [k for k in (protocols[0] if protocols else {}) if k not in ("schedule", "seed")
              and np.isfinite([p[k] for p in protocols]).any()]
@@ -91,7 +96,7 @@ def write_report(folder: Path, window: str = "final") -> Path:
         title=", ".join(scheds), meta=meta, seeds=cfg["seeds"], epochs=epochs,
         precision=cfg["train"]["precision"], choices=cfg["measures"] | {"nll_constant": cfg["train"]["nll_constant"],
                                                                          "time_scale": cfg["time_scale"] or "epochs/80000"},
-        window=window, schedules=scheds, modalities=mods, overall_cols=OVERALL, overall=overall,
+        window=window, bounds=bounds, schedules=scheds, modalities=mods, overall_cols=OVERALL, overall=overall,
         measure_names=MEASURES, per_mod=per_mod, protocol_keys=pkeys, protocols=prot)
     path = folder / "report.html"
     atomic_write_text(path, html)

@@ -31,7 +31,7 @@ def curves(records: list[dict], measure: str, modality: str = "all") -> dict[str
 
 
 def window_means(records: list[dict], epochs: int, window: str = "final") -> dict[tuple[str, str, str], dict]:
-    """{(schedule, measure, modality): {mean, std, n}}: per seed, average the checkpoints in the
+    """{(schedule, measure, modality): {mean, std, min, max, n}}: per seed, average the checkpoints in the
     window; then mean and standard deviation over seeds."""
     lo, hi = WINDOWS[window]
     per_seed: dict[tuple, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -41,7 +41,8 @@ def window_means(records: list[dict], epochs: int, window: str = "final") -> dic
     out = {}
     for key, seeds in per_seed.items():
         v = np.array([np.mean(x) for x in seeds.values()])
-        out[key] = {"mean": float(v.mean()), "std": float(v.std()), "n": len(v)}
+        out[key] = {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
+                    "max": float(v.max()), "n": len(v)}
     return out
 
 
