@@ -130,3 +130,16 @@ def test_study_config_errors(tmp_path):
     with pytest.raises(BetavaeError, match="label"):
         run_study(StudyConfig.model_validate(TINY | {"schedules": ["{kind: constant, value: 1, name: a b}"], "seeds": [0]}),
                   tmp_path)
+
+
+def test_window_means_and_curves_known_answers():
+    from betavae.multimodal.summary import curves, window_means
+
+    rec = [{"schedule": "a", "seed": s, "epoch": e, "measure": "m", "modality": "all", "value": v}
+           for s, vals in ((0, {0: 9.0, 70: 1.0, 80: 3.0, 90: 5.0, 100: 7.0}), (1, {0: 9.0, 70: 2.0, 80: 4.0, 90: 6.0, 100: 8.0}))
+           for e, v in vals.items()]
+    w = window_means(rec, 100, "final")[("a", "m", "all")]  # epochs 87.5..100: seed 0 -> 6, seed 1 -> 7
+    assert w == {"mean": 6.5, "std": 0.5, "min": 6.0, "max": 7.0, "n": 2}
+    assert window_means(rec, 100, "pre")[("a", "m", "all")]["mean"] == 3.5  # 75..87.5: epoch 80 only
+    c = curves(rec, "m")["a"]
+    assert c["epoch"].tolist() == [0, 70, 80, 90, 100] and c["mean"].tolist() == [9.0, 1.5, 3.5, 5.5, 7.5]
