@@ -94,9 +94,12 @@ def test_cli_study_and_simulate(tmp_path, capsys):
     out = tmp_path / "s"
     code = main(["multimodal", "study", "--schedules", "const1,{kind: constant, value: 0.5, name: half}",
                  "--seeds", "2", "--epochs", "2", "--eval-every", "1", "--batch-size", "200", "--sim-train", "200",
-                 "--sim-test", "120", "--n-points", "50", "--out", str(out), "--no-progress"])
+                 "--sim-test", "120", "--n-points", "50", "--sme-keep", "both", "--latent-mode", "sample",
+                 "--out", str(out), "--no-progress"])
     assert code == 0, capsys.readouterr().err
     assert (out / "report.html").is_file() and (out / "history_half.npz").is_file()
+    measures = json.loads((out / "study.json").read_text())["config"]["measures"]
+    assert measures["sme_keep"] == "both" and measures["latent_mode"] == "sample"
     mat = tmp_path / "sim.mat"
     assert main(["multimodal", "simulate", "--out", str(mat), "--n-train", "100", "--n-test", "30"]) == 0
     arrays = scipy.io.loadmat(mat)

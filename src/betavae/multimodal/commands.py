@@ -52,6 +52,13 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
               help="Evaluation points of the measures.")
 @click.option("--pe-input", default="full", show_default=True,
               help="Prediction-error input: full, a group (vision_only, prediction, control_loop) or 'vision:both,...'.")
+@click.option("--sme-keep", type=click.Choice(["older", "newer", "both"]), default="older", show_default=True,
+              help="Which step of a modality SME keeps (reconstructed choice, spec §6).")
+@click.option("--lop-mute", type=click.Choice(["both", "older", "newer"]), default="both", show_default=True)
+@click.option("--kl-direction", type=click.Choice(["full_to_muted", "muted_to_full"]), default="full_to_muted",
+              show_default=True)
+@click.option("--latent-mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True,
+              help="Decode from z = mu (reference) or average the KLs over sampled z.")
 @click.option("--train-file", type=click.Path(path_type=Path), help="The original training .mat (with --test-file).")
 @click.option("--test-file", type=click.Path(path_type=Path), help="The original test .mat.")
 @click.option("--sim-train", type=click.IntRange(min=1), default=1845, show_default=True,
@@ -62,7 +69,8 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int, time_scale: float | None,
-          min_period: int, precision: str, lr: float, batch_size: int, n_points: int, pe_input: str, train_file: Path | None,
+          min_period: int, precision: str, lr: float, batch_size: int, n_points: int, pe_input: str, sme_keep: str, lop_mute: str,
+          kl_direction: str, latent_mode: str, train_file: Path | None,
           test_file: Path | None, sim_train: int, sim_test: int, data_seed: int, threads: int | None,
           device: str, progress: bool | None) -> None:
     """Train N models per KL-weight schedule and write every measure, the figures and report.html."""
@@ -81,7 +89,8 @@ def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int,
             "schedules": names, "seeds": list(range(n_seeds)), "time_scale": time_scale, "min_period": min_period,
             "train": {"epochs": epochs, "eval_every": eval_every, "precision": precision, "lr": lr,
                       "batch_size": batch_size, "threads": threads, "device": device},
-            "measures": {"n_points": n_points, "pe_input": pe_input},
+            "measures": {"n_points": n_points, "pe_input": pe_input, "sme_keep": sme_keep, "lop_mute": lop_mute,
+                         "kl_direction": kl_direction, "latent_mode": latent_mode},
             "data": {"train_path": train_file, "test_path": test_file, "seed": data_seed,
                      "simulator": {"n_train": sim_train, "n_test": sim_test}},
         })
