@@ -52,6 +52,7 @@ def test_history_meta_weights_and_protocols(study_dir):
     meta = json.loads((study_dir / "study.json").read_text())
     assert meta["config"]["measures"]["sme_keep"] == "older" and meta["config"]["train"]["nll_constant"] == "reference"
     assert meta["schedules"]["const0"]["decay_epochs"] == 1 and meta["checkpoints"] == [0, 3, 6]
+    assert meta["completed"] == ["const1", "const0"]
     with np.load(study_dir / "history_const1.npz") as z:
         assert z["loss"].shape == (6, 2) and (z["alpha"] == 1).all() and z["seeds"].tolist() == [0, 1]
     records = json.loads((study_dir / "measures.json").read_text())

@@ -179,8 +179,14 @@ def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] 
             records.extend(recs)
             protocols.extend(prots)
             meta["seconds"][label] = time.perf_counter() - start
+            meta["completed"] = [*meta.get("completed", []), label]
+            write_results(out, meta, records, protocols)  # after each schedule: a kill loses one at most
+    return meta
+
+
+def write_results(out: Path, meta: dict, records: list[dict], protocols: list[dict]) -> None:
+    """measures.json/.csv, protocols.json and study.json, each written atomically."""
     atomic_write_json(out / "measures.json", records)
     atomic_write_text(out / "measures.csv", records_csv(records))
     atomic_write_json(out / "protocols.json", protocols)
     atomic_write_json(out / "study.json", meta)
-    return meta
