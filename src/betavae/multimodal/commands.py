@@ -65,13 +65,15 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
               help="Simulated clean training rows.")
 @click.option("--sim-test", type=click.IntRange(min=1), default=1487, show_default=True, help="Simulated test rows.")
 @click.option("--data-seed", type=int, default=0, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), help="torch threads (default: torch's choice).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="torch threads; the ensembles are small, and on a shared machine 2 threads measured "
+                   "far slower than 1 (docs/multimodal.md).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int, time_scale: float | None,
           min_period: int, precision: str, lr: float, batch_size: int, n_points: int, pe_input: str, sme_keep: str, lop_mute: str,
           kl_direction: str, latent_mode: str, train_file: Path | None,
-          test_file: Path | None, sim_train: int, sim_test: int, data_seed: int, threads: int | None,
+          test_file: Path | None, sim_train: int, sim_test: int, data_seed: int, threads: int,
           device: str, progress: bool | None) -> None:
     """Train N models per KL-weight schedule and write every measure, the figures and report.html."""
     from pydantic import ValidationError
