@@ -150,3 +150,12 @@ def progress_bar(total: int, desc: str, show: bool | None) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="img", disable={True: False, False: True, None: None}[show])
+
+
+def write_nchw_blocks(fh: BinaryIO, blocks: Any, total: int, desc: str, show: bool | None) -> None:
+    """Write (m, H, W, C) uint8 image blocks to ``fh`` as contiguous (m, C, H, W), with a bar."""
+    bar = progress_bar(total, desc, show)
+    for block in blocks:
+        fh.write(np.ascontiguousarray(np.asarray(block).transpose(0, 3, 1, 2)).tobytes())
+        bar.update(len(block))
+    bar.close()

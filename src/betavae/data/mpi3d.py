@@ -22,7 +22,7 @@ import numpy as np
 
 from betavae.data import DATA
 from betavae.data.base import DataConfig
-from betavae.data.filecache import existing, file_stamp, progress_bar
+from betavae.data.filecache import existing, file_stamp, write_nchw_blocks
 from betavae.data.grid import GridImages, cached_grid
 from betavae.data.npystream import array_names, open_array
 from betavae.errors import BetavaeError
@@ -61,11 +61,7 @@ def load_mpi3d(
             if arr.shape != expected or arr.dtype != np.uint8:
                 raise _fail(path, f"array 'images' has shape {arr.shape} and dtype {arr.dtype}, "
                             f"expected {expected} uint8")
-            bar = progress_bar(n, "caching MPI3D", progress)
-            for _, block in arr.chunks(_CHUNK):
-                fh.write(np.ascontiguousarray(block.transpose(0, 3, 1, 2)).tobytes())
-                bar.update(len(block))
-            bar.close()
+            write_nchw_blocks(fh, (block for _, block in arr.chunks(_CHUNK)), n, "caching MPI3D", progress)
         return n, {}
 
     return cached_grid("mpi3d", "MPI3D", path, file_stamp(path), FACTOR_NAMES, factor_sizes, (3, 64, 64), build)

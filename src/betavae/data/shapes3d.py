@@ -22,7 +22,7 @@ import numpy as np
 
 from betavae.data import DATA
 from betavae.data.base import DataConfig
-from betavae.data.filecache import existing, file_stamp, progress_bar
+from betavae.data.filecache import existing, file_stamp, write_nchw_blocks
 from betavae.data.grid import GridImages, cached_grid, grid_order_mismatch
 from betavae.errors import BetavaeError
 
@@ -83,12 +83,8 @@ def load_shapes3d(
                         raise _fail(path, f"dataset '{name}' has shape {ds.shape} and dtype {ds.dtype}, "
                                     f"expected {shape} {np.dtype(dtype)}")
                 check_labels(path, labels[()], factor_sizes)
-                bar = progress_bar(n, "caching Shapes3D", progress)
-                for start in range(0, n, _CHUNK):
-                    block = images[start : start + _CHUNK]
-                    fh.write(np.ascontiguousarray(block.transpose(0, 3, 1, 2)).tobytes())
-                    bar.update(len(block))
-                bar.close()
+                blocks = (images[start : start + _CHUNK] for start in range(0, n, _CHUNK))
+                write_nchw_blocks(fh, blocks, n, "caching Shapes3D", progress)
         except OSError as exc:
             raise _fail(path, f"cannot be read as HDF5 ({exc}); the file is corrupt or truncated") from None
         return n, {}
