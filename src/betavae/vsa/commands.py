@@ -1,0 +1,178 @@
+"""``bvae vsa``: generate the datasets, train, evaluate, and rerun the source's grid."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from betavae.errors import BetavaeError
+
+KEY_METRICS = ("vsa.direct.iou", "vsa.swap.iou", "vsa.swap.bce", "vsa.scene.iou", "vsa.scene.bce",
+               "vsa.direct_scene.iou", "vsa.object.iou", "vsa.scene.count_acc", "vsa.swap_acc.changed",
+               "vsa.swap_acc.preserved", "vsa.swap_acc.full", "vsa.swap_acc.other_full",
+               "vsa.latent.cos_shared", "vsa.latent.cos_changed", "vsa.unbind.iou", "vsa.probe.diagonal",
+               "vsa.probe.off_diagonal", "vsa.recombination.full", "vsa.classifier.full", "vsa.good")
+
+
+def _bar(total: int, progress: bool | None, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=None if progress is None else not progress, unit="step", desc=desc,
+                dynamic_ncols=True)
+
+
+def _echo_metrics(metrics: dict) -> None:
+    for key in KEY_METRICS:
+        if key in metrics:
+            v = metrics[key]
+            click.echo(f"{key:28s} {v if isinstance(v, bool) else f'{v:.4f}'}")
+
+
+@click.group()
+def vsa() -> None:
+    """dSprites-VSA: paired and scene dSprites, a VAE of five feature vectors, swap training."""
+
+
+@vsa.command()
+@click.option("--kind", type=click.Choice(["pd", "sd", "psd"]), default="pd", show_default=True,
+              help="Paired-dSprites, Scene-dSprites or Paired-Scene-dSprites.")
+@click.option("--n", "count", type=click.IntRange(min=1), default=256, show_default=True, help="Items to generate.")
+@click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--feature", "features", multiple=True,
+              help="Only this feature may change (repeatable): shape, scale, orientation, posX, posY.")
+@click.option("--n-min", type=int, default=2, show_default=True, help="Fewest sprites per scene (2..5).")
+@click.option("--n-max", type=int, default=5, show_default=True, help="Most sprites per scene (2..5).")
+@click.option("--gap", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Sprites keep this Chebyshev distance in pixels.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write examples.png and stats.json here.")
+def data(kind: str, count: int, split: str, seed: int, features: tuple[str, ...], n_min: int, n_max: int,
+         gap: int, out: Path | None) -> None:
+    """Generate items, check their defining property, print the rate (and write pictures)."""
+    import numpy as np
+
+    from betavae.data.dsprites import FACTOR_NAMES
+    from betavae.io import atomic_write_json
+    from betavae.vsa.settings import build_vsa_config
+    from betavae.vsa.splits import factor_index
+    from betavae.vsa.train import make_dataset
+
+    for name in features:
+        factor_index(name)
+    tree = {"stage": kind, "data": {"seed": seed, "n_min": n_min, "n_max": n_max, "gap": gap}}
+    if features:
+        tree["data"]["feature_weights"] = dict.fromkeys(features, 1.0)
+    cfg = build_vsa_config(tree)
+    ds = make_dataset(cfg, split)
+    ds.batch(range(min(count, 64)))  # build the renderer's templates before timing
+    t0 = time.perf_counter()
+    batch = ds.batch(range(count))
+    rate = count / (time.perf_counter() - t0)
+    stats: dict = {"kind": kind, "n": count, "items_per_s": rate}
+    if kind == "pd":
+        differ = (batch.c1 != batch.c2).sum(1)
+        stats["changed"] = {FACTOR_NAMES[f]: int((batch.k == f).sum()) for f in range(5)}
+        click.echo(f"{count} pairs, factors differing per pair: {sorted(set(differ.tolist()))}, "
+                   f"changed: {stats['changed']}")
+        pics, titles = [batch.x1, batch.x2], ["x1", "x2"]
+    elif kind == "sd":
+        from betavae.vsa.scenes import realised_histograms
+
+        stats["objects"] = {str(v): int((batch.n == v).sum()) for v in np.unique(batch.n)}
+        stats["histograms"] = realised_histograms(batch)
+        click.echo(f"{count} scenes, objects per scene: {stats['objects']}")
+        pics, titles = [batch.x, *(batch.objects[:, m] for m in range(3))], ["scene", "obj 1", "obj 2", "obj 3"]
+    else:
+        stats["changed"] = {FACTOR_NAMES[f]: int((batch.k == f).sum()) for f in range(5)}
+        click.echo(f"{count} paired scenes, changed: {stats['changed']}")
+        pics, titles = [batch.s1, batch.s2, batch.a, batch.a2, batch.b], ["scene", "pair scene", "A", "A'", "B"]
+    click.echo(f"{rate:.0f} items/s")
+    if out is not None:
+        from betavae.vsa.figures import dataset_figure
+
+        atomic_write_json(out / "stats.json", stats)
+        click.echo(f"wrote {dataset_figure(pics, titles, out / 'examples.png')} and {out / 'stats.json'}")
+
+
+@vsa.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run folder.")
+@click.option("-s", "--set", "overrides", multiple=True, help="dotted.key=value, e.g. -s stage=psd -s train.steps=500.")
+@click.option("--eval/--no-eval", "do_eval", default=True, show_default=True, help="Evaluate after training.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+def train(config: Path | None, out: Path, overrides: tuple[str, ...], do_eval: bool, progress: bool | None) -> None:
+    """Train one model (PD swap training, SD scenes or PSD with the item memory)."""
+    from betavae.vsa.settings import load_vsa_config
+    from betavae.vsa.train import train_vsa
+
+    cfg = load_vsa_config(config, overrides)
+    bar = _bar(cfg.train.steps, progress, cfg.stage)
+    try:
+        summary = train_vsa(cfg, out, on_step=lambda step, row: bar.update())
+    finally:
+        bar.close()
+    click.echo(f"{cfg.stage}: {summary['steps']} steps in {summary['seconds']:.1f} s "
+               f"({summary['steps_per_s']:.2f} steps/s), final loss {summary['final'].get('loss', float('nan')):.2f}")
+    if do_eval:
+        from betavae.vsa.evaluate import evaluate_run
+
+        _echo_metrics(evaluate_run(out))
+    click.echo(f"wrote {out}")
+
+
+@vsa.command("eval")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--diagnostics/--no-diagnostics", default=True, show_default=True,
+              help="Slot probe and recombination (slower).")
+def eval_command(run_dir: Path, diagnostics: bool) -> None:
+    """Evaluate a run folder on the test split; writes eval.json and swap.png."""
+    from betavae.vsa.evaluate import evaluate_run
+
+    _echo_metrics(evaluate_run(run_dir, diagnostics=diagnostics))
+    click.echo(f"wrote {run_dir / 'eval.json'}")
+
+
+@vsa.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Grid folder.")
+@click.option("--config", "grid_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Grid file (default: the shipped configs/vsa_grid.yaml).")
+@click.option("--rows", help="Rows to run, e.g. 1-5,14 (default: all 17).")
+@click.option("--seeds", help="Comma-separated seeds (default: the grid file's).")
+@click.option("--steps", type=click.IntRange(min=1), help="Training steps per run (shorter than the source's).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size per run.")
+@click.option("-s", "--set", "overrides", multiple=True, help="dotted.key=value applied to every run.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+def grid(out: Path, grid_file: Path | None, rows: str | None, seeds: str | None, steps: int | None,
+         batch_size: int | None, overrides: tuple[str, ...], progress: bool | None) -> None:
+    """Rerun the source's 17-setting table; print it beside the source's Good/Bad column."""
+    from betavae.vsa.grid import load_grid, parse_ids, run_grid, summarise, table_markdown
+
+    spec = load_grid(grid_file)
+    ids = parse_ids(rows, [r.id for r in spec.rows])
+    try:
+        seed_list = [int(s) for s in seeds.split(",")] if seeds else None
+    except ValueError:
+        raise BetavaeError(f"--seeds {seeds!r}: give comma-separated integers such as 0,1,2") from None
+    extra = list(overrides)
+    if steps is not None:
+        extra.append(f"train.steps={steps}")
+    if batch_size is not None:
+        extra.append(f"train.batch_size={batch_size}")
+    bar = None
+
+    def on_run(name: str) -> None:
+        nonlocal bar
+        if bar is not None:
+            bar.close()
+        bar = _bar(steps or 0, progress, name)
+
+    try:
+        records = run_grid(spec, out, extra, ids, seed_list, on_run=on_run,
+                           on_step=lambda step, row: bar.update() if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(table_markdown(summarise(spec, records)))
+    click.echo(f"wrote {out / 'grid.md'} and {out / 'grid.json'}")
