@@ -1,0 +1,55 @@
+"""Metrics of the thesis and the stronger tests it lacks (spec §8, §11).
+
+- :func:`latent_metrics`: MSE, MAE and cosine distance = 100·(1 − mean cos) between predicted and
+  true vectors (rows flattened); "accuracy" = 100 − distance.
+- :class:`Listener`: which object and which action an audio feature array (30, Ca) names: two
+  multinomial logistic regressions on the flattened *real* audio features. Decoding a translated
+  audio latent and asking the listener gives the word-level accuracy on held-out pairs.
+- :func:`controls`: the same-split controls of §11c on latents: the training-mean audio latent, a
+  1-nearest-neighbour video→audio lookup, and a linear (least-squares) regressor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.neighbors import KNeighborsRegressor
+
+
+def cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise cosine of flattened samples: (N, ...) × (N, ...) → (N,)."""
+    a, b = x.reshape(len(x), -1).astype(np.float64), y.reshape(len(y), -1).astype(np.float64)
+    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return np.divide((a * b).sum(1), den, out=np.zeros(len(a)), where=den > 0)
+
+
+def latent_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """``mse``, ``mae`` (means over all elements) and ``cos_dist`` = 100·(1 − mean cos)."""
+    d = pred.astype(np.float64) - true
+    return {"mse": float((d**2).mean()), "mae": float(np.abs(d).mean()),
+            "cos_dist": float(100 * (1 - cosine(pred, true).mean()))}
+
+
+class Listener:
+    """Object (0..4) and action (0 = still, 1..5) classifiers on real audio features (N, 30, Ca)."""
+
+    def __init__(self, audio: np.ndarray, objects: np.ndarray, actions: np.ndarray, seed: int = 0) -> None:
+        x = audio.reshape(len(audio), -1)
+        self.obj = LogisticRegression(max_iter=1000, random_state=seed).fit(x, objects)
+        self.act = LogisticRegression(max_iter=1000, random_state=seed).fit(x, actions)
+
+    def accuracy(self, audio: np.ndarray, objects: np.ndarray, actions: np.ndarray) -> dict[str, float]:
+        """Percent of rows whose object, action, and both (``pair``) the listener names correctly."""
+        x = audio.reshape(len(audio), -1)
+        po, pa = self.obj.predict(x) == objects, self.act.predict(x) == actions
+        return {"object": float(100 * po.mean()), "action": float(100 * pa.mean()),
+                "pair": float(100 * (po & pa).mean())}
+
+
+def controls(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> dict[str, np.ndarray]:
+    """Predictions (N_test, D) of the mean, 1-NN and linear controls from video latents."""
+    return {
+        "mean": np.broadcast_to(y_train.mean(0), (len(x_test), y_train.shape[1])).copy(),
+        "nearest": KNeighborsRegressor(1).fit(x_train, y_train).predict(x_test),
+        "linear": LinearRegression().fit(x_train, y_train).predict(x_test),
+    }

@@ -1,0 +1,169 @@
+"""The two-modality conv1d β-VAE of Bangarwaa (2025) as coded (spec §5), as a batched ensemble.
+
+``M`` independent members share one set of stacked weights (leading dimension M): linear layers
+and the kernel-3 convolutions are batched matrix products ``(M, rows, in) @ (M, in, out)`` on
+channels-last activations (M, B, T, C), and BatchNorm normalises each member's channels
+separately. It is the same model as the reference up to a fixed permutation of the flatten order before the
+first linear layer (time-major instead of channel-major), which random initialisation makes
+immaterial. The ensemble loss is the *sum* of
+the members' losses, so each member's gradient is the one it would get alone.
+
+Variants (flaw F1): ``joint`` (the reference): the four heads μ_v, logσ²_v, μ_a, logσ²_a read
+concat(video_enc, audio_enc), so the video latent carries audio; ``separate`` (the spec's
+``latent_source=unimodal``, default): the video heads read only the video encoder, the audio
+heads only the audio encoder. Inputs are (M, B, 30, C); the reference model has 1,319,862
+parameters (M = 1, joint).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+VARIANTS = ("separate", "joint")
+
+
+class EnsLinear(nn.Module):
+    """M stacked linear layers: (M, B, in) → (M, B, out), PyTorch's default initialisation."""
+
+    def __init__(self, m: int, d_in: int, d_out: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(d_in)
+        self.weight = nn.Parameter(torch.empty(m, d_in, d_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(m, 1, d_out).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class EnsConv(nn.Module):
+    """M Conv1d(c_in → c_out, kernel 3, padding 1) on channels-last (M, B, T, c_in) → (M, B, T, c_out),
+    as one batched matmul over the three shifted copies (PyTorch's default initialisation)."""
+
+    def __init__(self, m: int, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.lin = EnsLinear(m, 3 * c_in, c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m, b, t, c = x.shape
+        xp = nn.functional.pad(x, (0, 0, 1, 1))
+        cols = torch.cat([xp[:, :, :-2], xp[:, :, 1:-1], xp[:, :, 2:]], -1)  # (M, B, T, 3c)
+        return self.lin(cols.reshape(m, b * t, 3 * c)).reshape(m, b, t, -1)
+
+
+class EnsBatchNorm(nn.Module):
+    """BatchNorm1d per member and channel over (batch, time) of (M, B, T, C); momentum 0.1, ε 1e-5."""
+
+    def __init__(self, m: int, c: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(m, 1, 1, c))
+        self.bias = nn.Parameter(torch.zeros(m, 1, 1, c))
+        self.register_buffer("running_mean", torch.zeros(m, 1, 1, c))
+        self.register_buffer("running_var", torch.ones(m, 1, 1, c))
+        self.momentum, self.eps = momentum, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            var, mean = torch.var_mean(x, dim=(1, 2), keepdim=True, correction=0)
+            n = x.shape[1] * x.shape[2]
+            with torch.no_grad():
+                self.running_mean.lerp_(mean, self.momentum)
+                self.running_var.lerp_(var * n / max(n - 1, 1), self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+def upsample2(x: torch.Tensor) -> torch.Tensor:
+    """``nn.Upsample(scale_factor=2, mode="linear")`` (align_corners=False) along T of (M, B, T, C)."""
+    prev = torch.cat([x[:, :, :1], x[:, :, :-1]], 2)
+    nxt = torch.cat([x[:, :, 1:], x[:, :, -1:]], 2)
+    even, odd = 0.75 * x + 0.25 * prev, 0.75 * x + 0.25 * nxt
+    return torch.stack([even, odd], 3).flatten(2, 3)
+
+
+class Encoder(nn.Module):
+    """Conv1d c→h1 → BN → ReLU → Conv1d h1→h2 → BN → ReLU → MaxPool(2) → Linear(15·h2 → d) → ReLU → Linear(d → 32)."""
+
+    def __init__(self, m: int, c: int, h1: int, h2: int, d: int, steps: int = 30) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = EnsConv(m, c, h1), EnsBatchNorm(m, h1)
+        self.conv2, self.bn2 = EnsConv(m, h1, h2), EnsBatchNorm(m, h2)
+        self.fc1, self.fc2 = EnsLinear(m, h2 * (steps // 2), d), EnsLinear(m, d, 32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.bn1(self.conv1(x)))
+        h = torch.relu(self.bn2(self.conv2(h)))  # (M, B, T, h2)
+        m, b, t, c = h.shape
+        h = h.reshape(m, b, t // 2, 2, c).amax(3)  # MaxPool1d(2)
+        return self.fc2(torch.relu(self.fc1(h.reshape(m, b, -1))))
+
+
+class Decoder(nn.Module):
+    """z → Linear d → ReLU → Linear 15·h2 → ReLU → (15, h2) → Upsample ×2 → Conv h2→h1 → ReLU → Conv h1→c → Sigmoid."""
+
+    def __init__(self, m: int, z: int, c: int, h1: int, h2: int, d: int, steps: int = 30) -> None:
+        super().__init__()
+        self.h2, self.half = h2, steps // 2
+        self.fc1, self.fc2 = EnsLinear(m, z, d), EnsLinear(m, d, h2 * self.half)
+        self.conv1, self.conv2 = EnsConv(m, h2, h1), EnsConv(m, h1, c)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        m, b, _ = z.shape
+        h = torch.relu(self.fc2(torch.relu(self.fc1(z)))).reshape(m, b, self.half, self.h2)
+        return torch.sigmoid(self.conv2(torch.relu(self.conv1(upsample2(h)))))  # (M, B, 30, c)
+
+
+class CrossModalVAE(nn.Module):
+    """M two-modality β-VAEs. ``forward(v (M,B,30,Cv), a (M,B,30,Ca))`` returns a dict with
+    ``v_hat``, ``a_hat`` (same shapes) and ``mu_v``, ``logvar_v``, ``mu_a``, ``logvar_a`` (M, B, z)."""
+
+    def __init__(self, m: int = 1, variant: str = "separate", cv: int = 17, ca: int = 5,
+                 z_video: int = 8, z_audio: int = 8) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}")
+        self.m, self.variant, self.zv, self.za = m, variant, z_video, z_audio
+        self.enc_v, self.enc_a = Encoder(m, cv, 64, 128, 256), Encoder(m, ca, 32, 64, 128)
+        if variant == "joint":
+            self.heads = EnsLinear(m, 64, 2 * (z_video + z_audio))
+        else:
+            self.head_v, self.head_a = EnsLinear(m, 32, 2 * z_video), EnsLinear(m, 32, 2 * z_audio)
+        self.dec_v, self.dec_a = Decoder(m, z_video, cv, 64, 128, 256), Decoder(m, z_audio, ca, 32, 64, 128)
+
+    def encode(self, v: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(μ_v, logσ²_v, μ_a, logσ²_a), each (M, B, z)."""
+        hv, ha = self.enc_v(v), self.enc_a(a)
+        if self.variant == "joint":
+            return tuple(self.heads(torch.cat([hv, ha], -1)).split([self.zv, self.zv, self.za, self.za], -1))
+        return (*self.head_v(hv).split(self.zv, -1), *self.head_a(ha).split(self.za, -1))
+
+    def encode_video(self, v: torch.Tensor) -> torch.Tensor:
+        """μ_v from video alone (``separate`` only): (M, B, z)."""
+        if self.variant == "joint":
+            raise ValueError("the joint variant's video latent needs the audio input too")
+        return self.head_v(self.enc_v(v))[..., : self.zv]
+
+    def forward(self, v: torch.Tensor, a: torch.Tensor, sample: bool = True,
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        mu_v, lv_v, mu_a, lv_a = self.encode(v, a)
+        zv, za = mu_v, mu_a
+        if sample:  # the reference samples in eval mode too
+            zv = mu_v + torch.randn(mu_v.shape, generator=generator, device=mu_v.device) * torch.exp(0.5 * lv_v)
+            za = mu_a + torch.randn(mu_a.shape, generator=generator, device=mu_a.device) * torch.exp(0.5 * lv_a)
+        return {"v_hat": self.dec_v(zv), "a_hat": self.dec_a(za), "mu_v": mu_v, "logvar_v": lv_v,
+                "mu_a": mu_a, "logvar_a": lv_a}
+
+
+def kl_per_member(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean_per_dim") -> torch.Tensor:
+    """−½·mean over batch and latent dims of (1 + logσ² − μ² − σ²) (the reference), or summed
+    over latent dims (``sum``): (M,)."""
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    return kl.mean((1, 2)) if reduction == "mean_per_dim" else kl.sum(2).mean(1)
+
+
+def cosine_rows(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of flattened samples: (M, B, ...) → (M, B)."""
+    return nn.functional.cosine_similarity(x.flatten(2), y.flatten(2), dim=-1)

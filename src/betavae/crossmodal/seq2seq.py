@@ -1,0 +1,68 @@
+"""The LSTM encoder–decoder translator (spec §10), in PyTorch, as a batched ensemble of M members.
+
+Encoder LSTM(d_in → H) over the input sequence; its final (h, c) initialises the decoder LSTM,
+whose input is **zeros** at every step (the reference's shifted teacher forcing leaves only zeros
+for one-step sequences; ``decoder_input=zeros``), so it never sees the target; a linear layer
+maps each decoder state to the output. Keras parity: one bias per gate with forget bias 1,
+Glorot-uniform input weights, orthogonal recurrent weights; the latent translator (8 → 8, H = 8,
+one step) then has 1,160 parameters. The raw-feature baseline is the same model over 30 steps
+(17 → 5 features).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from betavae.crossmodal.model import EnsLinear
+
+
+class EnsLSTMCell(nn.Module):
+    """M LSTM cells: x (M, B, d_in), (h, c) (M, B, H) → (h, c); gate order i, f, g, o."""
+
+    def __init__(self, m: int, d_in: int, hidden: int) -> None:
+        super().__init__()
+        self.hidden = hidden
+        bound = math.sqrt(6.0 / (d_in + 4 * hidden))
+        self.w_in = nn.Parameter(torch.empty(m, d_in, 4 * hidden).uniform_(-bound, bound))
+        rec = torch.stack([torch.cat([nn.init.orthogonal_(torch.empty(hidden, hidden)) for _ in range(4)], 1)
+                           for _ in range(m)])
+        self.w_rec = nn.Parameter(rec)
+        bias = torch.zeros(m, 1, 4 * hidden)
+        bias[..., hidden:2 * hidden] = 1.0
+        self.bias = nn.Parameter(bias)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        gates = torch.baddbmm(torch.baddbmm(self.bias, x, self.w_in), h, self.w_rec)
+        i, f, g, o = gates.chunk(4, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class Seq2Seq(nn.Module):
+    """``forward(x (M, B, T_in, d_in)) -> (M, B, T_out, d_out)``."""
+
+    def __init__(self, m: int, d_in: int = 8, d_out: int = 8, hidden: int = 8, steps_out: int = 1) -> None:
+        super().__init__()
+        self.m, self.d_out, self.hidden, self.steps_out = m, d_out, hidden, steps_out
+        self.encoder = EnsLSTMCell(m, d_in, hidden)
+        self.decoder = EnsLSTMCell(m, d_out, hidden)
+        self.out = EnsLinear(m, hidden, d_out)
+        bound = math.sqrt(6.0 / (hidden + d_out))  # Glorot, as Keras' Dense
+        with torch.no_grad():
+            self.out.weight.uniform_(-bound, bound)
+            self.out.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m, b = x.shape[:2]
+        h = c = x.new_zeros(m, b, self.hidden)
+        for t in range(x.shape[2]):
+            h, c = self.encoder(x[:, :, t], h, c)
+        zeros = x.new_zeros(m, b, self.d_out)
+        outs = []
+        for _ in range(self.steps_out):
+            h, c = self.decoder(zeros, h, c)
+            outs.append(self.out(h))
+        return torch.stack(outs, 2)

@@ -1,0 +1,176 @@
+"""Synthetic speech: espeak-ng through the ``espeakng-loader`` package, or a tone fallback (spec §14.3–14.4).
+
+espeak-ng is driven through ``ctypes`` (no system binary): ``espeak_Initialize`` in synchronous
+mode (22,050 Hz), a synth callback collecting int16 samples, ``espeak_SetVoiceByName("en+f3")``,
+``espeak_SetParameter`` for rate (1) and pitch (3), ``espeak_Synth`` + ``espeak_Synchronize``.
+The library keeps state across calls in one process (re-synthesising a text later gives different
+audio), so each voice is synthesised in a **fresh subprocess** in a fixed canonical order, and the
+waveforms are cached, keyed by texts, voice, parameters and library version. Output is resampled
+to 16 kHz (``resample_poly(x, 320, 441)``).
+
+``tones`` is a deterministic formant-like pseudo-speech (one voiced syllable per word, formants
+from a hash of the word): no dependency, used when the ``speech`` extra is absent by choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from betavae.errors import BetavaeError
+
+SR = 16_000
+#: espeak-ng variants whose output is bit-identical across processes; f3 and f5 add random
+#: "breath" noise (measured: two fresh processes differ), so they are left out.
+VARIANTS = ("m1", "f1", "m3", "f2", "m7", "f4", "m2", "klatt", "m5")
+#: audio augmentation sets (spec §14.4): synthesis rate factor, pitch offset, volume gain
+AUDIO_SETS = (
+    ("identity", 1.0, 0, 1.0),
+    ("speed0.7", 0.7, 0, 1.0),
+    ("speed1.3", 1.3, 0, 1.0),
+    ("pitch+", 1.0, 15, 1.0),
+    ("pitch++", 1.0, 30, 1.0),
+    ("volume2", 1.0, 0, 2.0),
+)
+
+
+@dataclass(frozen=True)
+class Voice:
+    variant: str
+    rate: int  # words per minute
+    pitch: int  # 0..100
+
+    def shifted(self, rate_factor: float, pitch_offset: int) -> Voice:
+        return Voice(self.variant, int(round(self.rate * rate_factor)), min(100, self.pitch + pitch_offset))
+
+
+def default_voices(n: int, seed: int = 0) -> list[Voice]:
+    """A fixed, seeded list of ``n`` (variant, rate 130–200 wpm, pitch 30–70) voices."""
+    rng = np.random.default_rng([seed, 5])
+    return [Voice(VARIANTS[i % len(VARIANTS)], int(rng.integers(130, 201)), int(rng.integers(30, 71)))
+            for i in range(n)]
+
+
+def espeak_paths() -> tuple[str, str]:
+    """(library path, data path) of the installed espeakng-loader, or a clear error."""
+    try:
+        import espeakng_loader
+    except ImportError:
+        raise BetavaeError(
+            "espeak-ng speech needs the 'speech' extra: pip install 'betavae[speech]' "
+            "(or generate with --speech tones for formant-like pseudo-speech)") from None
+    from pathlib import Path
+
+    lib, data = espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
+    if not Path(lib).is_file():
+        raise BetavaeError(f"espeak-ng library missing at {lib}; reinstall espeakng-loader")
+    if not (Path(data) / "phontab").is_file() or not (Path(data) / "en_dict").is_file():
+        raise BetavaeError(f"espeak-ng data incomplete at {data} (no phontab/en_dict); reinstall espeakng-loader")
+    return lib, data
+
+
+def espeak_version() -> str:
+    from importlib.metadata import version
+
+    return "espeakng-loader " + version("espeakng-loader")
+
+
+def _espeak_in_this_process(voice: Voice, texts: list[str]) -> list[np.ndarray]:
+    """Synthesise ``texts`` in order (int16 at 22,050 Hz). Call only in a fresh process."""
+    import ctypes
+
+    lib_path, data_path = espeak_paths()
+    lib = ctypes.CDLL(lib_path)
+    if lib.espeak_Initialize(2, 0, data_path.encode(), 0) != 22050:
+        raise BetavaeError(f"espeak-ng failed to initialise with data at {data_path}")
+    chunks: list[np.ndarray] = []
+    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+
+    def collect(wav, n, events):  # noqa: ANN001
+        if n > 0:
+            chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        return 0
+
+    callback = proto(collect)  # keep a reference while synthesising
+    lib.espeak_SetSynthCallback(callback)
+    if lib.espeak_SetVoiceByName(f"en+{voice.variant}".encode()) != 0:
+        raise BetavaeError(f"espeak-ng has no voice variant {voice.variant!r}")
+    lib.espeak_SetParameter(1, voice.rate, 0)
+    lib.espeak_SetParameter(3, voice.pitch, 0)
+    out = []
+    for text in texts:
+        chunks.clear()
+        raw = text.encode()
+        lib.espeak_Synth(raw, len(raw) + 1, 0, 0, 0, 0, None, None)
+        lib.espeak_Synchronize()
+        out.append(np.concatenate(chunks) if chunks else np.zeros(0, np.int16))
+    return out
+
+
+def to_16k(x: np.ndarray) -> np.ndarray:
+    """int16 at 22,050 Hz -> float32 in [-1, 1] at 16 kHz."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(x.astype(np.float64) / 32768.0, 320, 441).astype(np.float32)
+
+
+def synthesize_espeak(voice: Voice, texts: list[str]) -> list[np.ndarray]:
+    """``texts`` spoken by ``voice``, float32 at 16 kHz, synthesised in a fresh subprocess."""
+    espeak_paths()
+    request = json.dumps({"voice": [voice.variant, voice.rate, voice.pitch], "texts": texts})
+    proc = subprocess.run([sys.executable, "-m", "betavae.crossmodal.speech"], input=request.encode(),
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise BetavaeError(f"espeak-ng synthesis failed: {proc.stderr.decode(errors='replace').strip()[-300:]}")
+    with np.load(__import__("io").BytesIO(proc.stdout), allow_pickle=False) as z:
+        flat, ends = z["samples"], z["ends"]
+    return [to_16k(s) for s in np.split(flat, ends[:-1])]
+
+
+def synthesize_tones(voice: Voice, texts: list[str]) -> list[np.ndarray]:
+    """Formant-like pseudo-speech (float32, 16 kHz): one voiced syllable per word.
+
+    Syllable length ∝ letters / rate; f0 = 80 + 2·pitch Hz (+40 % for f-variants); two formants
+    from ``crc32(word)``; 40 ms gaps. Deterministic, no dependency.
+    """
+    f0 = (80 + 2.0 * voice.pitch) * (1.4 if voice.variant.startswith("f") else 1.0)
+    out = []
+    for text in texts:
+        parts = []
+        for word in text.lower().split():
+            h = zlib.crc32(word.encode())
+            dur = (0.06 + 0.05 * len(word)) * 160.0 / voice.rate
+            t = np.arange(int(dur * SR)) / SR
+            f1, f2 = 300 + h % 500, 900 + (h >> 9) % 1500
+            glottal = 0.5 * (1 + np.sign(np.sin(2 * np.pi * f0 * t))) * np.exp(-((t * f0) % 1) * 3)
+            syll = glottal * (0.6 * np.sin(2 * np.pi * f1 * t) + 0.4 * np.sin(2 * np.pi * f2 * t))
+            parts += [syll * np.hanning(len(t)) * 0.5, np.zeros(int(0.04 * SR))]
+        out.append(np.concatenate(parts).astype(np.float32))
+    return out
+
+
+def speech_key(backend: str, voice: Voice, texts: list[str]) -> str:
+    version = espeak_version() if backend == "espeak" else "tones-1"
+    blob = json.dumps([backend, version, voice.variant, voice.rate, voice.pitch, texts, SR])
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _main() -> None:
+    """Subprocess entry: JSON {voice, texts} on stdin -> npz (samples, ends) int16 on stdout."""
+    import io
+
+    req = json.loads(sys.stdin.buffer.read())
+    waves = _espeak_in_this_process(Voice(*req["voice"]), req["texts"])
+    buf = io.BytesIO()
+    np.savez(buf, samples=np.concatenate(waves), ends=np.cumsum([len(w) for w in waves]))
+    sys.stdout.buffer.write(buf.getvalue())
+
+
+if __name__ == "__main__":
+    _main()
