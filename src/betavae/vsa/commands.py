@@ -88,7 +88,8 @@ def data(kind: str, count: int, split: str, seed: int, features: tuple[str, ...]
         stats["changed"] = {FACTOR_NAMES[f]: int((batch.k == f).sum()) for f in range(5)}
         click.echo(f"{count} paired scenes, changed: {stats['changed']}")
         pics, titles = [batch.s1, batch.s2, batch.a, batch.a2, batch.b], ["scene", "pair scene", "A", "A'", "B"]
-    click.echo(f"{rate:.0f} items/s")
+    click.echo(f"{rate:.0f} items/s (renderer templates built on first use are included; "
+               "bench/bench_vsa.py times a warm renderer)")
     if out is not None:
         from betavae.vsa.figures import dataset_figure
 

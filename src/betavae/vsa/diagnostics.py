@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -52,7 +54,9 @@ def slot_probe(model: FeatureVAE, cfg: VSAConfig) -> dict[str, object]:
         z = (z - z[:cut].mean(0)) / (z[:cut].std(0) + 1e-6)
         for g in range(5):
             y = factors[:, g]
-            clf = LogisticRegression(max_iter=200).fit(z[:cut], y[:cut])
+            with warnings.catch_warnings():  # few probe images: sklearn warns about many classes
+                warnings.simplefilter("ignore", UserWarning)
+                clf = LogisticRegression(max_iter=200).fit(z[:cut], y[:cut])
             chance = 1.0 / (N_ANGLES if g == ORIENT else int(SIZES[g]))
             matrix[f, g] = (clf.score(z[cut:], y[cut:]) - chance) / (1 - chance)
     off = matrix[~np.eye(5, dtype=bool)]

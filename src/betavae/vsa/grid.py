@@ -89,7 +89,8 @@ def run_grid(spec: GridSpec, out: str | Path, overrides: list[str] | tuple[str, 
     from betavae.vsa.train import train_vsa
 
     out = Path(out)
-    chosen = [r for r in spec.rows if rows is None or r.id in rows]
+    by_id = {r.id: r for r in spec.rows}
+    chosen = spec.rows if rows is None else [by_id[i] for i in dict.fromkeys(rows)]  # in the order asked
     seeds = spec.seeds if seeds is None else seeds
     configs = [(r, s, row_config(spec, r, s, overrides)) for r in chosen for s in seeds]  # validate all first
     for row, seed, cfg in configs:
