@@ -117,3 +117,13 @@ def test_missing_espeak_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(BetavaeError, match=r"betavae\[speech\]"):
         speech.espeak_paths()
+
+
+def test_missing_espeak_data_is_a_clear_error(tmp_path, monkeypatch):
+    loader = pytest.importorskip("espeakng_loader", reason="the 'speech' extra (espeakng-loader) is not installed")
+    from betavae.crossmodal import speech
+    from betavae.errors import BetavaeError
+
+    monkeypatch.setattr(loader, "get_data_path", lambda: str(tmp_path))
+    with pytest.raises(BetavaeError, match="espeak-ng data incomplete"):
+        speech.espeak_paths()
