@@ -49,6 +49,17 @@ def test_train_then_eval_round_trip(tiny_corpus, tmp_path):
     assert a[1]["test_acc_sampled"] == b[1]["test_acc_sampled"]
 
 
+def test_shared_vae_rerun_scope(tiny_corpus, tmp_path):
+    out = tmp_path / "shared"
+    res = CliRunner().invoke(crossmodal, ["train", *TINY, "--epochs", "2", "--translator-epochs", "2",
+                                          "--rerun-scope", "seq2seq", "--seeds", "0,1,2", "--out", str(out),
+                                          "--no-progress"])
+    assert res.exit_code == 0, res.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["vae_members"] == 1 and len(json.loads((out / "metrics.json").read_text())) == 3
+    assert CliRunner().invoke(crossmodal, ["eval", str(out)]).exit_code == 0
+
+
 def test_bad_input_is_one_clear_line(tmp_path):
     res = CliRunner().invoke(crossmodal, ["train", *TINY, "--protocol", "compositional", "--object", "spork",
                                           "--out", str(tmp_path / "x")])

@@ -98,7 +98,7 @@ def _study_config(kw: dict, **extra):
     tree = {"data": _data_config(kw).model_dump(), "mode": kw["mode"], "scaler_fit": kw["scaler_fit"],
             "threads": kw["threads"],
             "units": {"vae": {"epochs": kw["epochs"]}, "translator": {"epochs": kw["translator_epochs"], "lr": kw["translator_lr"]},
-                      "baseline_epochs": kw["baseline_epochs"]}, **extra}
+                      "baseline_epochs": kw["baseline_epochs"], "rerun_scope": kw["rerun_scope"]}, **extra}
     try:
         return StudyConfig.model_validate(tree)
     except ValidationError as exc:
@@ -112,6 +112,8 @@ def training_options(f):
         click.option("--translator-epochs", type=click.IntRange(min=1), default=25, show_default=True),
         click.option("--translator-lr", type=float, default=1e-4, show_default=True, help="1e-4 (code) or 3e-4 (thesis text)."),
         click.option("--baseline-epochs", type=click.IntRange(min=1), default=25, show_default=True),
+        click.option("--rerun-scope", type=click.Choice(["both", "seq2seq"]), default="both", show_default=True,
+                     help="Per seed, retrain both stages, or one β-VAE shared by the seeds' translators."),
         click.option("--scaler-fit", type=click.Choice(["train", "all"]), default="train", show_default=True),
         click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True),
         click.option("--progress/--no-progress", default=None),
