@@ -139,6 +139,12 @@ from betavae.multimodal.commands import multimodal  # noqa: E402
 
 cli.add_command(multimodal)
 
+from betavae.crossmodal.commands import crossmodal  # noqa: E402
+from betavae.vsa.commands import vsa  # noqa: E402
+
+cli.add_command(crossmodal)
+cli.add_command(vsa)
+
 
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path(path_type=Path), required=False)

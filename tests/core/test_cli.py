@@ -126,3 +126,9 @@ def test_data_calibrate_refit_writes_the_fitted_renderer(tmp_path, capsys, monke
     fitted = RendererConfig(**renderer)
     assert fitted.ellipse_width == truth.ellipse_width  # shapes that already matched keep their values
     assert main(["data", "calibrate", "--dsprites", str(tmp_path / "f.npz"), "--out", str(out)]) == 2
+
+
+def test_every_subsystem_is_a_bvae_command(capsys):
+    assert main(["--help"]) == 0
+    listed = {line.split()[0] for line in capsys.readouterr().out.split("Commands:")[1].splitlines() if line.strip()}
+    assert {"train", "eval", "sweep", "report", "multimodal", "crossmodal", "vsa"} <= listed
