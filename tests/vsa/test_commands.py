@@ -48,7 +48,7 @@ def test_train_then_eval(tmp_path):
 def test_grid_prints_the_reported_column_beside_measured(tmp_path):
     spec = load_grid()
     assert len(spec.rows) == 17 and [r.id for r in spec.rows if r.reported == "Good"] == [14, 15, 16]
-    args = ["grid", "--out", str(tmp_path), "--rows", "14,16", "--seeds", "0", "--steps", "2", *_sets(TINY_OVERRIDES)]
+    args = ["grid", "--out", str(tmp_path), "--rows", "16,14", "--seeds", "0", "--steps", "2", *_sets(TINY_OVERRIDES)]
     res = CliRunner().invoke(vsa, args)
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.startswith("| 1")]
@@ -56,6 +56,7 @@ def test_grid_prints_the_reported_column_beside_measured(tmp_path):
     grid = json.loads((tmp_path / "grid.json").read_text())
     assert [r["row"] for r in grid["records"]] == [14, 16]
     mtime = (tmp_path / "row14_s0" / "eval.json").stat().st_mtime
+    assert (tmp_path / "row16_s0" / "train.json").stat().st_mtime <= mtime  # rows run in the order asked
     assert CliRunner().invoke(vsa, args).exit_code == 0  # finished runs are kept, not retrained
     assert (tmp_path / "row14_s0" / "eval.json").stat().st_mtime == mtime
 
