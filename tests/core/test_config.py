@@ -122,7 +122,7 @@ def test_shipped_reference_values():
     assert burgess.objective.gamma.value(0) == 1000
     assert burgess.objective.capacity.value(100_000) == 25 and burgess.objective.capacity.value(0) == 0
     cap = load_config(SHIPPED / "dsprites_capacity.yaml")  # the settings that train here (docs/speed.md)
-    assert cap.objective.gamma.value(0) == 30
+    assert cap.objective.gamma.value(0) == 20
     assert cap.objective.capacity.value(4_000) == 10 and cap.objective.capacity.value(2_000) == 5
     g100 = load_config(SHIPPED / "dsprites_capacity_g100.yaml")
     assert g100.objective.gamma.value(0) == 100
