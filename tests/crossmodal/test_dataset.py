@@ -127,3 +127,27 @@ def test_missing_espeak_data_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(loader, "get_data_path", lambda: str(tmp_path))
     with pytest.raises(BetavaeError, match="espeak-ng data incomplete"):
         speech.espeak_paths()
+
+
+def test_data_command_without_the_speech_extra_is_one_line(monkeypatch, capsys):
+    """The cache key asks for espeak's version first: that path must give the same one-line error."""
+    import builtins
+    import importlib.metadata
+
+    from betavae.cli import main
+
+    real = builtins.__import__
+
+    def fake(name, *args, **kw):
+        if name == "espeakng_loader":
+            raise ImportError(name)
+        return real(name, *args, **kw)
+
+    def no_distribution(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    monkeypatch.setattr(importlib.metadata, "version", no_distribution)  # as without the extra installed
+    assert main(["crossmodal", "data", "--sets", "1", "--voices", "1", "--img-size", "32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "betavae[speech]" in err and "Traceback" not in err

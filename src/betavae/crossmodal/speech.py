@@ -76,9 +76,15 @@ def espeak_paths() -> tuple[str, str]:
 
 
 def espeak_version() -> str:
-    from importlib.metadata import version
+    """The installed espeakng-loader's version (part of the data cache key); a clear error without it."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return "espeakng-loader " + version("espeakng-loader")
+    espeak_paths()  # one-line error when the 'speech' extra is missing or its data incomplete
+    try:
+        return "espeakng-loader " + version("espeakng-loader")
+    except PackageNotFoundError:
+        raise BetavaeError("espeakng-loader is importable but not installed as a package; "
+                           "reinstall it: pip install 'betavae[speech]'") from None
 
 
 def _espeak_in_this_process(voice: Voice, texts: list[str]) -> list[np.ndarray]:
