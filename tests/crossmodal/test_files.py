@@ -66,3 +66,24 @@ def test_generic_npz_round_trip_and_errors(tiny_corpus, tmp_path):
     np.savez(tmp_path / "bad4.npz", video=np.zeros((50, 30, 17)), audio=np.zeros((40, 30, 5)))
     with pytest.raises(BetavaeError, match="50 rows but audio has 40"):
         load_npz(tmp_path / "bad4.npz")
+
+
+class _Tripwire:
+    """Unpickling this object records that pickle code ran (a hostile file's payload would run here)."""
+
+    ran: list[str] = []
+
+    def __reduce__(self):
+        return (_Tripwire.ran.append, ("unpickled",))
+
+
+def test_hostile_pickle_is_never_unpickled_without_the_flag(tmp_path):
+    v, _ = _orig(tmp_path, n=50)
+    rows = np.empty((50, 2), dtype=object)
+    rows[:, 0] = [_Tripwire() for _ in range(50)]
+    rows[:, 1] = "THIS IS A PEN"
+    np.save(tmp_path / "hostile.npy", rows, allow_pickle=True)
+    _Tripwire.ran.clear()
+    with pytest.raises(BetavaeError, match="holds pickled Python objects"):
+        load_symbolgrounding(v, tmp_path / "hostile.npy")
+    assert _Tripwire.ran == []  # the default path refused before running any pickle code
