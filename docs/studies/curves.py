@@ -17,14 +17,14 @@ import yaml
 
 
 def describe(config: dict) -> str:
+    """A short label from a resolved config (schedules are mappings; constants have ``value``)."""
     objective = config["objective"]
     if objective["kind"] == "capacity":
-        gamma = objective["gamma"].get("value", objective["gamma"])
         ramp = objective["capacity"]
-        return f"capacity γ={gamma:g} C {ramp['c0']:g}→{ramp['c_max']:g} over {ramp['length']:,}"
+        return (f"capacity γ={objective['gamma'].get('value', '?'):g} "
+                f"C {ramp['c0']:g}→{ramp['c_max']:g} over {ramp['length']:,}")
     if objective["kind"] == "beta":
-        beta = objective["beta"]
-        return f"beta β={beta.get('value', beta) if isinstance(beta, dict) else beta}"
+        return f"beta β={objective['beta'].get('value', '?')}"
     return objective["kind"]
 
 

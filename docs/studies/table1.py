@@ -2,7 +2,7 @@
 
 Usage: python docs/studies/table1.py runs/report-table1 [--n 10000]
 
-For each run: held-out reconstruction on ``--n`` seeded grid images (summed squared error per image
+For each run: reconstruction on ``--n`` seeded grid images (summed squared error per image
 — our reading of the report's "MSE" —, per-pixel MSE and Bernoulli NLL, z = μ), KL per latent,
 active latents (KL_j > 0.01 nats), and the scores in the run's ``eval.json``.
 """

@@ -1,4 +1,4 @@
-"""Held-out reconstruction statistics (Table 1 columns) at known answers."""
+"""Reconstruction statistics (Table 1 columns) at known answers."""
 
 from __future__ import annotations
 

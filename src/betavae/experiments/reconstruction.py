@@ -1,8 +1,9 @@
-"""Held-out reconstruction and rate of a trained run: the columns of the β-VAE report's Table 1.
+"""Reconstruction and rate of a trained run: the columns of the β-VAE report's Table 1.
 
 The report (seed 002, Table 1) gives a "reconstruction loss (MSE)" per model; we read it as the
 summed squared error per image between the image and the mean reconstruction E[x|z], z = μ(x),
-on images the model did not pick (a fixed random sample of the factor grid). Alongside it:
+on a fixed seeded sample of the factor grid (the training distribution: the procedural dSprites
+has no held-out split, and these are not the training batches). Alongside it:
 the NLL under the run's own likelihood, the KL to the prior per latent, and the number of active
 latents (KL_j > ``ACTIVE_NATS``, the report module's threshold).
 """
