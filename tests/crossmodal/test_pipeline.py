@@ -58,6 +58,12 @@ def test_shared_vae_rerun_scope(tiny_corpus, tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["vae_members"] == 1 and len(json.loads((out / "metrics.json").read_text())) == 3
     assert CliRunner().invoke(crossmodal, ["eval", str(out)]).exit_code == 0
+    # members that differ in β strategy are never shared (Table 2 needs one β-VAE per strategy)
+    res = CliRunner().invoke(crossmodal, ["train", *TINY, "--epochs", "1", "--translator-epochs", "1",
+                                          "--rerun-scope", "seq2seq", "--strategies", "1,6", "--out",
+                                          str(tmp_path / "strategies"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "strategies" / "run.json").read_text())["vae_members"] == 2
 
 
 def test_bad_input_is_one_clear_line(tmp_path):

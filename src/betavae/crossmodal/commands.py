@@ -96,8 +96,10 @@ def _study_config(kw: dict, **extra):
     from betavae.crossmodal.study import StudyConfig
 
     tree = {"data": _data_config(kw).model_dump(), "mode": kw["mode"], "scaler_fit": kw["scaler_fit"],
-            "threads": kw["threads"],
-            "units": {"vae": {"epochs": kw["epochs"]}, "translator": {"epochs": kw["translator_epochs"], "lr": kw["translator_lr"]},
+            "threads": kw["threads"], "workers": kw.get("workers", 1),
+            "units": {"vae": {"epochs": kw["epochs"], "speed": kw["speed"]},
+                      "translator": {"epochs": kw["translator_epochs"], "lr": kw["translator_lr"],
+                                     "decoder_input": kw["decoder_input"]},
                       "baseline_epochs": kw["baseline_epochs"], "rerun_scope": kw["rerun_scope"]}, **extra}
     try:
         return StudyConfig.model_validate(tree)
@@ -111,11 +113,17 @@ def training_options(f):
         click.option("--epochs", type=click.IntRange(min=1), default=70, show_default=True, help="β-VAE epochs."),
         click.option("--translator-epochs", type=click.IntRange(min=1), default=25, show_default=True),
         click.option("--translator-lr", type=float, default=1e-4, show_default=True, help="1e-4 (code) or 3e-4 (thesis text)."),
+        click.option("--decoder-input", type=click.Choice(["zeros", "teacher", "target"]), default="zeros",
+                     show_default=True, help="Translator decoder input: zeros (reference), teacher (teacher forcing, "
+                     "free-running evaluation), target (flaw F6: hands it the answer; forensic only)."),
         click.option("--baseline-epochs", type=click.IntRange(min=1), default=25, show_default=True),
         click.option("--rerun-scope", type=click.Choice(["both", "seq2seq"]), default="both", show_default=True,
                      help="Per seed, retrain both stages, or one β-VAE shared by the seeds' translators."),
         click.option("--scaler-fit", type=click.Choice(["train", "all"]), default="train", show_default=True),
-        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="torch threads per process."),
+        click.option("--speed", type=click.Choice(["plain", "fast", "fastest"]), default="fast", show_default=True,
+                     help="β-VAE training speed level: fastest adds bf16 autocast (docs/crossmodal.md)."),
         click.option("--progress/--no-progress", default=None),
     ]
     for opt in reversed(opts):
@@ -193,6 +201,8 @@ def eval_command(folder: Path, cache_dir: Path | None) -> None:
 @click.option("--seeds", default="0,1,2", show_default=True)
 @click.option("--objects", default="0,1,2,3,4", show_default=True, help="Held-out objects (names or 0-4).")
 @click.option("--variants", default="separate,joint", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes running units in parallel (one per core).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def study(strategies: str, chosen: int, seeds: str, objects: str, variants: str, out: Path, **kw) -> None:
     """Tables 2, 3 and 4 for both variants (resumable: finished units are kept); writes report.md."""

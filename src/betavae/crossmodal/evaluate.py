@@ -7,13 +7,18 @@
   audio latent and asking the listener gives the word-level accuracy on held-out pairs.
 - :func:`controls`: the same-split controls of §11c on latents: the training-mean audio latent, a
   1-nearest-neighbour video→audio lookup, and a linear (least-squares) regressor.
+- :func:`retrieval`: §11b: is the training audio latent nearest to a translation, or the nearest
+  (object, action) class centroid of training audio latents, of the right utterance? An
+  utterance's text is fixed by its (object, action) pair, so "right utterance" = right pair.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neighbors import KNeighborsRegressor, NearestNeighbors
+
+from betavae.crossmodal.vocab import ACTIONS, OBJECTS
 
 
 def cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -53,3 +58,31 @@ def controls(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> di
         "nearest": KNeighborsRegressor(1).fit(x_train, y_train).predict(x_test),
         "linear": LinearRegression().fit(x_train, y_train).predict(x_test),
     }
+
+
+def retrieval(pred: np.ndarray, train_latents: np.ndarray, train_obj: np.ndarray, train_act: np.ndarray,
+              test_obj: np.ndarray, test_act: np.ndarray) -> dict[str, dict]:
+    """Retrieval accuracy (percent) of predicted audio latents ``pred`` (N, z) against training
+    audio latents (N_train, z) labelled (object, action), by Euclidean distance, for two rules:
+    ``nearest`` (the nearest training latent) and ``centroid`` (the nearest class mean). Each rule
+    gives ``pair`` (= the right utterance), ``object`` and ``action`` accuracy, and the pair
+    accuracy per true object (``per_object``) and per true action (``per_action``, only those
+    present in the test rows). A class absent from training (a held-out pair) can never be
+    retrieved, so on the compositional split ``pair`` is 0 by construction; object and action are
+    the informative parts there."""
+    pairs = train_obj * len(ACTIONS) + train_act
+    classes = np.unique(pairs)
+    centroids = np.stack([train_latents[pairs == c].mean(0) for c in classes])
+    found = {
+        "nearest": pairs[NearestNeighbors(n_neighbors=1).fit(train_latents).kneighbors(pred)[1][:, 0]],
+        "centroid": classes[NearestNeighbors(n_neighbors=1).fit(centroids).kneighbors(pred)[1][:, 0]],
+    }
+    out = {}
+    for rule, hit in found.items():
+        ok_obj, ok_act = hit // len(ACTIONS) == test_obj, hit % len(ACTIONS) == test_act
+        ok = ok_obj & ok_act
+        out[rule] = {"pair": float(100 * ok.mean()), "object": float(100 * ok_obj.mean()),
+                     "action": float(100 * ok_act.mean()),
+                     "per_object": {OBJECTS[k]: float(100 * ok[test_obj == k].mean()) for k in np.unique(test_obj)},
+                     "per_action": {ACTIONS[a]: float(100 * ok[test_act == a].mean()) for a in np.unique(test_act)}}
+    return out

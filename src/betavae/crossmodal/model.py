@@ -53,6 +53,39 @@ class EnsConv(nn.Module):
         return self.lin(cols.reshape(m, b * t, 3 * c)).reshape(m, b, t, -1)
 
 
+class _BatchNormTrain(torch.autograd.Function):
+    """Training-mode batch norm over dims (1, 2) of (M, B, T, C) with a hand-written backward.
+
+    Statistics and gradients are computed in float32 whatever the input dtype (bf16 under
+    autocast); the output has the input's dtype. Autograd of the composed expression makes ≈ 25
+    passes over the activations, this ≈ 12 (the layer is memory-bound on CPU). Returns the output
+    and the batch mean and (biased) variance (M, 1, 1, C) for the running statistics.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):  # noqa: ANN001, ANN205
+        xf = x.to(torch.promote_types(x.dtype, torch.float32))
+        mean = xf.mean((1, 2), keepdim=True)
+        centred = xf - mean
+        var = centred.pow(2).mean((1, 2), keepdim=True)
+        rstd = torch.rsqrt(var + eps)
+        xhat = centred.mul_(rstd)
+        ctx.save_for_backward(xhat, rstd, weight)
+        ctx.in_dtype = x.dtype
+        return torch.addcmul(bias, xhat, weight).to(x.dtype), mean, var
+
+    @staticmethod
+    def backward(ctx, grad, _gmean, _gvar):  # noqa: ANN001, ANN205
+        xhat, rstd, weight = ctx.saved_tensors
+        g = grad.to(xhat.dtype)
+        n = g.shape[1] * g.shape[2]
+        dbias = g.sum((1, 2), keepdim=True)
+        dweight = (g * xhat).sum((1, 2), keepdim=True)
+        # dx = w·rstd·(g − mean(g) − x̂·mean(g·x̂))
+        dx = (g - dbias / n).sub_(xhat * (dweight / n)).mul_(weight * rstd)
+        return dx.to(ctx.in_dtype), dweight, dbias, None
+
+
 class EnsBatchNorm(nn.Module):
     """BatchNorm1d per member and channel over (batch, time) of (M, B, T, C); momentum 0.1, ε 1e-5."""
 
@@ -65,23 +98,34 @@ class EnsBatchNorm(nn.Module):
         self.momentum, self.eps = momentum, eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            var, mean = torch.var_mean(x, dim=(1, 2), keepdim=True, correction=0)
-            n = x.shape[1] * x.shape[2]
-            with torch.no_grad():
-                self.running_mean.lerp_(mean, self.momentum)
-                self.running_var.lerp_(var * n / max(n - 1, 1), self.momentum)
-        else:
-            mean, var = self.running_mean, self.running_var
-        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+        if not self.training:
+            scale = self.weight * torch.rsqrt(self.running_var + self.eps)
+            xf = x.to(torch.promote_types(x.dtype, torch.float32))
+            return torch.addcmul(self.bias - self.running_mean * scale, xf, scale).to(x.dtype)
+        y, mean, var = _BatchNormTrain.apply(x, self.weight, self.bias, self.eps)
+        n = x.shape[1] * x.shape[2]
+        with torch.no_grad():
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * n / max(n - 1, 1), self.momentum)
+        return y
+
+
+def upsample_matrix(t: int) -> torch.Tensor:
+    """The (2t, t) matrix of ``nn.Upsample(scale_factor=2, mode="linear")`` (align_corners=False):
+    output 2i = ¾·x_i + ¼·x_{i−1}, 2i+1 = ¾·x_i + ¼·x_{i+1}, edges clamped."""
+    u = torch.zeros(2 * t, t)
+    for i in range(t):
+        u[2 * i, i] += 0.75
+        u[2 * i, max(i - 1, 0)] += 0.25
+        u[2 * i + 1, i] += 0.75
+        u[2 * i + 1, min(i + 1, t - 1)] += 0.25
+    return u
 
 
 def upsample2(x: torch.Tensor) -> torch.Tensor:
-    """``nn.Upsample(scale_factor=2, mode="linear")`` (align_corners=False) along T of (M, B, T, C)."""
-    prev = torch.cat([x[:, :, :1], x[:, :, :-1]], 2)
-    nxt = torch.cat([x[:, :, 1:], x[:, :, -1:]], 2)
-    even, odd = 0.75 * x + 0.25 * prev, 0.75 * x + 0.25 * nxt
-    return torch.stack([even, odd], 3).flatten(2, 3)
+    """``nn.Upsample(scale_factor=2, mode="linear")`` along T of (M, B, T, C), as one matmul with
+    :func:`upsample_matrix` (2-3x faster on CPU than gathering and interleaving neighbours)."""
+    return torch.matmul(upsample_matrix(x.shape[2]).to(x.dtype), x)
 
 
 class Encoder(nn.Module):

@@ -77,7 +77,8 @@ def eval_run(folder: str | Path) -> list[dict]:
     corpus, split, prep, listener = _setup(cfg, corpus, run["protocol"], run["held_out"])
     vae = CrossModalVAE(run["vae_members"], run["variant"], prep.video.shape[2], prep.audio.shape[2])
     vae.load_state_dict(load_file(folder / "vae.safetensors"))
-    translator = Seq2Seq(len(run["seeds"]), 8, 8, cfg.units.translator.hidden, 1)
+    translator = Seq2Seq(len(run["seeds"]), 8, 8, cfg.units.translator.hidden, 1,
+                         cfg.units.translator.decoder_input)
     translator.load_state_dict(load_file(folder / "translator.safetensors"))
     with np.load(folder / "history.npz", allow_pickle=False) as z:
         history = {k: z[k] for k in z.files}

@@ -1,9 +1,17 @@
 """The LSTM encoder–decoder translator (spec §10), in PyTorch, as a batched ensemble of M members.
 
-Encoder LSTM(d_in → H) over the input sequence; its final (h, c) initialises the decoder LSTM,
-whose input is **zeros** at every step (the reference's shifted teacher forcing leaves only zeros
-for one-step sequences; ``decoder_input=zeros``), so it never sees the target; a linear layer
-maps each decoder state to the output. Keras parity: one bias per gate with forget bias 1,
+Encoder LSTM(d_in → H) over the input sequence; its final (h, c) initialises the decoder LSTM;
+a linear layer maps each decoder state to the output. The decoder's input per step
+(``decoder_input``):
+
+- ``zeros`` (default, the reference for one-step sequences, whose shifted teacher forcing leaves
+  only zeros): it never sees the target.
+- ``teacher`` (spec §10, for multi-step outputs): training feeds a zero start token, then the
+  true previous step (teacher forcing); evaluation runs free, feeding its own previous output,
+  and never sees the target.
+- ``target`` (flaw F6, forensic only): the *true* target step is the input, in training and in
+  evaluation, as in the second variant of the thesis's compositional notebook. The decoder is
+  handed the answer; results are never evidence of translation. Keras parity: one bias per gate with forget bias 1,
 Glorot-uniform input weights, orthogonal recurrent weights; the latent translator (8 → 8, H = 8,
 one step) then has 1,160 parameters. The raw-feature baseline is the same model over 30 steps
 (17 → 5 features).
@@ -41,12 +49,20 @@ class EnsLSTMCell(nn.Module):
         return torch.sigmoid(o) * torch.tanh(c), c
 
 
-class Seq2Seq(nn.Module):
-    """``forward(x (M, B, T_in, d_in)) -> (M, B, T_out, d_out)``."""
+DECODER_INPUTS = ("zeros", "teacher", "target")
 
-    def __init__(self, m: int, d_in: int = 8, d_out: int = 8, hidden: int = 8, steps_out: int = 1) -> None:
+
+class Seq2Seq(nn.Module):
+    """``forward(x (M, B, T_in, d_in), target (M, B, T_out, d_out) | None) -> (M, B, T_out, d_out)``;
+    ``target`` is used by ``teacher`` in training mode and by ``target`` always."""
+
+    def __init__(self, m: int, d_in: int = 8, d_out: int = 8, hidden: int = 8, steps_out: int = 1,
+                 decoder_input: str = "zeros") -> None:
         super().__init__()
+        if decoder_input not in DECODER_INPUTS:
+            raise ValueError(f"decoder_input must be one of {DECODER_INPUTS}")
         self.m, self.d_out, self.hidden, self.steps_out = m, d_out, hidden, steps_out
+        self.decoder_input = decoder_input
         self.encoder = EnsLSTMCell(m, d_in, hidden)
         self.decoder = EnsLSTMCell(m, d_out, hidden)
         self.out = EnsLinear(m, hidden, d_out)
@@ -55,14 +71,21 @@ class Seq2Seq(nn.Module):
             self.out.weight.uniform_(-bound, bound)
             self.out.bias.zero_()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
         m, b = x.shape[:2]
         h = c = x.new_zeros(m, b, self.hidden)
         for t in range(x.shape[2]):
             h, c = self.encoder(x[:, :, t], h, c)
-        zeros = x.new_zeros(m, b, self.d_out)
+        needs_target = self.decoder_input == "target" or (self.decoder_input == "teacher" and self.training)
+        if needs_target and target is None:
+            raise ValueError(f"decoder_input={self.decoder_input!r} needs the target here")
+        step_in = x.new_zeros(m, b, self.d_out)  # the start token / the zeros input
         outs = []
-        for _ in range(self.steps_out):
-            h, c = self.decoder(zeros, h, c)
+        for t in range(self.steps_out):
+            if self.decoder_input == "target":
+                step_in = target[:, :, t]
+            h, c = self.decoder(step_in, h, c)
             outs.append(self.out(h))
+            if self.decoder_input == "teacher":
+                step_in = target[:, :, t] if self.training else outs[-1]
         return torch.stack(outs, 2)

@@ -10,13 +10,20 @@ interrupted study resumes):
   out, the chosen strategy, one member per seed (Table 4).
 
 β-VAE and translator weights go to ``units/<name>.vae.safetensors`` / ``.translator.safetensors``.
-``study.json`` holds the config, the data description, and the seconds per unit.
+``study.json`` holds the config, the data description, the seconds per unit and the wall time.
+
+``workers > 1`` runs units in that many processes (one torch thread each): each worker claims a
+unit by creating ``units/<name>.claim`` exclusively, so no unit runs twice; claims left by a killed
+run are cleared when the study starts again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
+import queue
 import time
 from pathlib import Path
 from typing import Literal
@@ -27,12 +34,19 @@ from pydantic import Field
 
 from betavae.config import Strict
 from betavae.crossmodal.dataset import Corpus, DataConfig, generate
-from betavae.crossmodal.evaluate import Listener
+from betavae.crossmodal.evaluate import Listener, retrieval
 from betavae.crossmodal.features import prepare
 from betavae.crossmodal.model import VARIANTS
 from betavae.crossmodal.splits import make_split
 from betavae.crossmodal.train import Progress
-from betavae.crossmodal.units import UnitSettings, baseline_unit, fit_unit, measure_unit
+from betavae.crossmodal.units import (
+    UnitSettings,
+    baseline_unit,
+    fit_unit,
+    measure_unit,
+    member_latents,
+)
+from betavae.errors import BetavaeError
 from betavae.io import atomic_write, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -50,6 +64,7 @@ class StudyConfig(Strict):
     val_split: Literal["row", "group"] = "row"
     units: UnitSettings = UnitSettings()
     threads: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1)
 
 
 def unit_plan(cfg: StudyConfig) -> list[dict]:
@@ -75,25 +90,91 @@ def unit_epochs(cfg: StudyConfig, unit: dict) -> int:
 
 def run_study(cfg: StudyConfig, out: Path, corpus: Corpus | None = None, progress: Progress | None = None,
               data_progress=None, only: list[str] | None = None) -> dict:
-    """Run (or resume) every unit of ``cfg`` (or the units named in ``only``) into ``out``; returns
-    study.json's content. Several processes may share one folder when given disjoint ``only``."""
+    """Run (or resume) every unit of ``cfg`` (or the units named in ``only``) into ``out``, in
+    ``cfg.workers`` processes; returns study.json's content."""
     out = Path(out)
     (out / "units").mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     if corpus is None:
         corpus = generate(cfg.data, data_progress)
-    corpus = corpus.with_mode(cfg.mode)
     data_seconds = time.perf_counter() - t0
     meta_path = out / "study.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     meta.update({"config": cfg.model_dump(mode="json"), "n_rows": corpus.n_rows, "data_meta": corpus.meta,
                  "data_seconds": meta.get("data_seconds", data_seconds)})
-    seconds = meta.setdefault("seconds", {})
+    atomic_write_json(meta_path, meta)
+    start = time.perf_counter()
+    if cfg.workers == 1:
+        _run_units(cfg, out, corpus, progress, only)
+    else:
+        _run_workers(cfg, out, corpus, progress, only)
+    add_retrieval(cfg, out, corpus)
+    meta["seconds"] = {name: unit["seconds"] for name, unit in load_units(out).items()}
+    runs = meta.setdefault("wall_seconds", [])
+    runs.append({"workers": cfg.workers, "seconds": time.perf_counter() - start})
+    atomic_write_json(meta_path, meta)
+    return meta
+
+
+def _claim(path: Path) -> bool:
+    """Create ``path`` exclusively; False if another worker holds it."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _run_workers(cfg: StudyConfig, out: Path, corpus: Corpus, progress: Progress | None,
+                 only: list[str] | None) -> None:
+    """``cfg.workers`` spawned processes share the unit plan through claim files; their progress
+    events come back through a queue. A failed worker stops the others and raises."""
+    for stale in (out / "units").glob("*.claim"):
+        stale.unlink()
+    if progress:  # units finished before, or not asked for
+        progress("skip", sum(unit_epochs(cfg, u) for u in unit_plan(cfg)
+                             if (out / "units" / f"{u['name']}.json").is_file()
+                             or (only is not None and u["name"] not in only)))
+    ctx = multiprocessing.get_context("spawn")
+    events = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(cfg, out, corpus, events, only), daemon=True)
+             for _ in range(cfg.workers)]
+    for proc in procs:
+        proc.start()
+    try:
+        while any(proc.is_alive() for proc in procs) and not any(proc.exitcode for proc in procs):
+            try:
+                stage, n = events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if progress and stage != "skip":
+                progress(stage, n)
+    finally:
+        for proc in procs:
+            if proc.is_alive() and any(p.exitcode for p in procs):
+                proc.terminate()
+            proc.join()
+    failed = [p.exitcode for p in procs if p.exitcode]
+    if failed:
+        raise BetavaeError(f"{len(failed)} of {cfg.workers} study workers failed (exit codes {failed}); "
+                           "finished units are kept, rerun the same command to resume")
+
+
+def _worker(cfg: StudyConfig, out: Path, corpus: Corpus, events, only: list[str] | None) -> None:
+    _run_units(cfg, out, corpus, lambda stage, n: events.put((stage, n)), only, claim=True)
+
+
+def _run_units(cfg: StudyConfig, out: Path, corpus: Corpus, progress: Progress | None,
+               only: list[str] | None, claim: bool = False) -> None:
+    """Run the plan's unfinished units in order (with ``claim``: only those this process claims)."""
+    torch.set_num_threads(cfg.threads)
+    corpus = corpus.with_mode(cfg.mode)
     prepared: dict = {}
     for unit in unit_plan(cfg):
         path = out / "units" / f"{unit['name']}.json"
-        if path.is_file() or (only is not None and unit["name"] not in only):
+        claim_path = path.with_suffix(".claim")
+        if (path.is_file() or (only is not None and unit["name"] not in only)
+                or (claim and not _claim(claim_path))):
             if progress:
                 progress("skip", unit_epochs(cfg, unit))
             continue
@@ -112,16 +193,50 @@ def run_study(cfg: StudyConfig, out: Path, corpus: Corpus | None = None, progres
             records = measure_unit(trained, prep, split, corpus.labels, listener)
             for part, module in (("vae", trained.vae), ("translator", trained.translator)):
                 save_weights(module, out / "units" / f"{unit['name']}.{part}.safetensors")
-        seconds[unit["name"]] = time.perf_counter() - start
+        seconds = time.perf_counter() - start
         atomic_write_json(path, {"unit": unit, "split": {"train": len(split.train), "val": len(split.val),
                                                            "test": len(split.test)},
                                  "test_groups": sorted(np.unique(corpus.labels["group"][split.test]).tolist()),
-                                 "seconds": seconds[unit["name"]], "members": records})
-        meta["seconds"] = seconds
-        atomic_write_json(meta_path, meta)
-        log.info("unit %s done in %.1f s", unit["name"], seconds[unit["name"]])
-    atomic_write_json(meta_path, meta)
-    return meta
+                                 "seconds": seconds, "members": records})
+        if claim:
+            claim_path.unlink(missing_ok=True)
+        log.info("unit %s done in %.1f s", unit["name"], seconds)
+
+
+def add_retrieval(cfg: StudyConfig, out: Path, corpus: Corpus) -> list[str]:
+    """Add the §11b retrieval accuracies to finished β-VAE units measured before they existed,
+    from the units' saved weights; returns the names of the units updated."""
+    from safetensors.torch import load_file
+
+    from betavae.crossmodal.model import CrossModalVAE
+    from betavae.crossmodal.seq2seq import Seq2Seq
+    from betavae.crossmodal.train import translate
+
+    corpus = corpus.with_mode(cfg.mode)
+    labels, done = corpus.labels, []
+    for name, unit in load_units(out).items():
+        plan = unit["unit"]
+        if plan["variant"] == "baseline" or all("retrieval" in m for m in unit["members"]):
+            continue
+        split = make_split(labels, plan["protocol"], plan.get("held_out"), cfg.val_split)
+        prep = prepare(corpus, split.fit, cfg.scaler_fit, seed=cfg.data.seed)
+        vae_state = load_file(out / "units" / f"{name}.vae.safetensors")
+        vae = CrossModalVAE(vae_state["head_v.weight" if plan["variant"] == "separate" else "heads.weight"].shape[0],
+                            plan["variant"], prep.video.shape[2], prep.audio.shape[2])
+        vae.load_state_dict(vae_state)
+        n = len(unit["members"])
+        tcfg = cfg.units.translator
+        translator = Seq2Seq(n, 8, 8, tcfg.hidden, 1, tcfg.decoder_input)
+        translator.load_state_dict(load_file(out / "units" / f"{name}.translator.safetensors"))
+        mv, ma = member_latents(vae, prep, n)
+        pred = translate(translator, mv[:, split.test, None], ma[:, split.test, None])[:, :, 0]
+        for i, member in enumerate(unit["members"]):
+            member["retrieval"] = retrieval(pred[i], ma[i, split.train], labels["object"][split.train],
+                                            labels["action"][split.train], labels["object"][split.test],
+                                            labels["action"][split.test])
+        atomic_write_json(out / "units" / f"{name}.json", unit)
+        done.append(name)
+    return done
 
 
 def save_weights(module: torch.nn.Module, path: Path) -> None:

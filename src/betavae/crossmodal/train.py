@@ -12,6 +12,8 @@ mode, sampled z), so Table 2's epoch means can be formed. Translator: Adam(1e-4,
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable
 from typing import Literal
 
@@ -23,8 +25,10 @@ from betavae.config import Strict
 from betavae.crossmodal.model import CrossModalVAE, cosine_rows, kl_per_member
 from betavae.crossmodal.seq2seq import Seq2Seq
 from betavae.schedules import Capacity, Thesis
+from betavae.train.speed import Speed, SpeedPlan, plan_for, to_float32
 
 Progress = Callable[[str, int], None]
+log = logging.getLogger(__name__)
 
 
 class VAESettings(Strict):
@@ -39,6 +43,10 @@ class VAESettings(Strict):
     capacity_max: float = 13.0
     capacity_epochs: PositiveInt = 70
     kl_reduction: Literal["mean_per_dim", "sum"] = "mean_per_dim"
+    #: plain (eager fp32, PyTorch's Adam), fast (fused Adam, glibc malloc kept warm; same
+    #: numerics) or fastest (adds bf16 autocast of the matmuls on CPUs with native bf16);
+    #: the levels of :mod:`betavae.train.speed`, see docs/crossmodal.md (Performance)
+    speed: Literal["plain", "fast", "fastest"] = "fast"
 
 
 class TranslatorSettings(Strict):
@@ -47,6 +55,9 @@ class TranslatorSettings(Strict):
     lr: PositiveFloat = 1e-4  # the code; the thesis text says 3e-4
     loss: Literal["mse", "mse+cos"] = "mse"
     hidden: PositiveInt = 8
+    #: zeros (the reference), teacher (teacher forcing in training, free-running evaluation) or
+    #: target (flaw F6: the true target is the decoder's input; forensic only, never evidence)
+    decoder_input: Literal["zeros", "teacher", "target"] = "zeros"
 
 
 def _batches(n: int, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -61,11 +72,23 @@ def _gather(x: torch.Tensor, idx: np.ndarray, m: int) -> torch.Tensor:
 
 def clip_per_member(params: list[torch.nn.Parameter], m: int, max_norm: float) -> None:
     """clip_grad_norm_ for each member on its own slice of every (member-major) parameter."""
-    grads = [p.grad.reshape(m, -1) for p in params if p.grad is not None]
-    norm = torch.sqrt(sum(g.pow(2).sum(1) for g in grads))
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(g, dim=tuple(range(1, g.dim()))) for g in grads], 1), dim=1)
     coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
     for g in grads:
-        g.mul_(coef[:, None])
+        g.mul_(coef.reshape(m, *[1] * (g.dim() - 1)))
+
+
+def vae_speed_plan(cfg: VAESettings, steps: int) -> SpeedPlan:
+    """The speed plan of ``cfg.speed`` on CPU for a run of ``steps`` optimiser steps, without the
+    switches that do not apply to this model (no 2-d convolutions, no nn.ReLU modules) and
+    without torch.compile (measured 1.03x here, for ≈ 40 s of compilation per unit)."""
+    plan = plan_for(cfg.speed, "cpu", steps)
+    if cfg.speed == "plain":
+        return plan
+    return dataclasses.replace(plan, channels_last=False, fast_deconv=False, inplace_relu=False, compile=False,
+                               notes=("torch.compile off: 1.03x for this model",))
 
 
 def train_vae(video: np.ndarray, audio: np.ndarray, train: np.ndarray, val: np.ndarray, variant: str,
@@ -81,8 +104,9 @@ def train_vae(video: np.ndarray, audio: np.ndarray, train: np.ndarray, val: np.n
     v_all, a_all = torch.as_tensor(video), torch.as_tensor(audio)
     betas = np.stack([Thesis(strategy=s).values(np.arange(cfg.epochs)) for s in strategies], 1)
     cap = Capacity(c_max=cfg.capacity_max, length=cfg.capacity_epochs).values(np.arange(cfg.epochs))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = -(-len(train) // cfg.batch_size)
+    speed = Speed(vae_speed_plan(cfg, cfg.epochs * steps), torch.device("cpu"))
+    opt = speed.adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, cfg.max_lr, total_steps=cfg.epochs * steps)
              if cfg.onecycle else None)
     rng = np.random.default_rng([seeds[0], m, 1])
@@ -96,7 +120,8 @@ def train_vae(video: np.ndarray, audio: np.ndarray, train: np.ndarray, val: np.n
         for idx in _batches(len(train), cfg.batch_size, rng):
             rows = train[idx]
             v, a = _gather(v_all, rows, m), _gather(a_all, rows, m)
-            out = model(v, a, generator=gen)
+            with speed.autocast():
+                out = to_float32(model(v, a, generator=gen))
             kv = kl_per_member(out["mu_v"], out["logvar_v"], cfg.kl_reduction)
             ka = kl_per_member(out["mu_a"], out["logvar_a"], cfg.kl_reduction)
             recon = (out["v_hat"] - v).pow(2).mean((1, 2, 3)) + (out["a_hat"] - a).pow(2).mean((1, 2, 3))
@@ -116,7 +141,8 @@ def train_vae(video: np.ndarray, audio: np.ndarray, train: np.ndarray, val: np.n
         hist["train_acc"][e] = (acc_sum / count).numpy()
         hist["loss"][e], hist["kl_v"][e], hist["kl_a"][e] = ((x / count).numpy() for x in (loss_sum, kv_sum, ka_sum))
         hist["beta"][e] = betas[e]
-        hist["val_acc"][e] = reconstruction_accuracy(model, video, audio, val, sample=True, generator=gen)
+        with speed.autocast():
+            hist["val_acc"][e] = reconstruction_accuracy(model, video, audio, val, sample=True, generator=gen)
         if progress:
             progress("vae", 1)
     model.eval()
@@ -134,7 +160,7 @@ def reconstruction_accuracy(model: CrossModalVAE, video: np.ndarray, audio: np.n
         r = rows[i:i + batch]
         v = _gather(torch.as_tensor(video), r, model.m)
         a = _gather(torch.as_tensor(audio), r, model.m)
-        out = model(v, a, sample=sample, generator=generator)
+        out = to_float32(model(v, a, sample=sample, generator=generator))
         total = total + (0.5 * (cosine_rows(out["v_hat"], v) + cosine_rows(out["a_hat"], a))).sum(1)
     return (total / max(len(rows), 1)).numpy()
 
@@ -168,14 +194,18 @@ def train_translator(x: np.ndarray, y: np.ndarray, train: np.ndarray, seeds: lis
     cfg = cfg or TranslatorSettings()
     m = x.shape[0]
     torch.manual_seed(seeds[0] * 1000 + 7 * m + 1)
-    model = Seq2Seq(m, x.shape[3], y.shape[3], cfg.hidden, y.shape[2])
+    if cfg.decoder_input == "target":
+        log.warning("decoder_input=target feeds the true audio latent to the decoder (flaw F6): "
+                    "a forensic reproduction, not a translation result")
+    model = Seq2Seq(m, x.shape[3], y.shape[3], cfg.hidden, y.shape[2], cfg.decoder_input)
     opt = torch.optim.Adam(model.parameters(), lr=lr or cfg.lr, eps=1e-7)
     xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)  # copies
     rng = np.random.default_rng([seeds[0], m, 3])
     for _ in range(cfg.epochs):
         for idx in _batches(len(train), cfg.batch_size, rng):
             r = torch.as_tensor(train[idx])
-            pred, target = model(xt[:, r]), yt[:, r]
+            target = yt[:, r]
+            pred = model(xt[:, r], target)
             loss = (pred - target).pow(2).mean((1, 2, 3))
             if cfg.loss == "mse+cos":
                 loss = loss + (1 - cosine_rows(pred, target)).mean(1)
@@ -188,7 +218,11 @@ def train_translator(x: np.ndarray, y: np.ndarray, train: np.ndarray, seeds: lis
 
 
 @torch.no_grad()
-def translate(model: Seq2Seq, x: np.ndarray, batch: int = 4096) -> np.ndarray:
-    """(M, N, T_out, d_out) predictions for inputs (M, N, T_in, d_in)."""
+def translate(model: Seq2Seq, x: np.ndarray, target: np.ndarray | None = None, batch: int = 4096) -> np.ndarray:
+    """(M, N, T_out, d_out) predictions for inputs (M, N, T_in, d_in) in evaluation mode; ``target``
+    (M, N, T_out, d_out) is read only by the forensic ``decoder_input=target``."""
+    model.eval()
     xt = torch.tensor(x, dtype=torch.float32)
-    return torch.cat([model(xt[:, i:i + batch]) for i in range(0, xt.shape[1], batch)], 1).numpy()
+    yt = torch.tensor(target, dtype=torch.float32) if model.decoder_input == "target" else None
+    return torch.cat([model(xt[:, i:i + batch], None if yt is None else yt[:, i:i + batch])
+                      for i in range(0, xt.shape[1], batch)], 1).numpy()

@@ -18,7 +18,7 @@ import torch
 from pydantic import PositiveFloat, PositiveInt
 
 from betavae.config import Strict
-from betavae.crossmodal.evaluate import Listener, controls, cosine, latent_metrics
+from betavae.crossmodal.evaluate import Listener, controls, cosine, latent_metrics, retrieval
 from betavae.crossmodal.features import Prepared
 from betavae.crossmodal.model import CrossModalVAE
 from betavae.crossmodal.seq2seq import Seq2Seq
@@ -58,17 +58,20 @@ class Trained:
 
 def fit_unit(prep: Prepared, split: Split, variant: str, strategies: list[int], seeds: list[int],
              cfg: UnitSettings, progress: Progress | None = None) -> Trained:
-    """Train the β-VAE members (one per (strategy, seed); with ``rerun_scope=seq2seq`` a single
-    β-VAE shared by all seeds) and one translator per seed/member."""
-    vae_seeds, vae_strats = (seeds[:1], strategies[:1]) if cfg.rerun_scope == "seq2seq" else (seeds, strategies)
+    """Train the β-VAE members (one per (strategy, seed); with ``rerun_scope=seq2seq`` and one
+    strategy, a single β-VAE shared by all seeds) and one translator per seed/member."""
+    shared = cfg.rerun_scope == "seq2seq" and len(set(strategies)) == 1  # members differ only in seed
+    vae_seeds, vae_strats = (seeds[:1], strategies[:1]) if shared else (seeds, strategies)
     vae, hist = train_vae(prep.video, prep.audio, split.train, split.val, variant, vae_strats, vae_seeds,
                           cfg.vae, progress)
-    mv, ma = _member_latents(vae, prep, len(seeds))
+    mv, ma = member_latents(vae, prep, len(seeds))
     translator = train_translator(mv[:, :, None], ma[:, :, None], split.train, seeds, cfg.translator, progress)
     return Trained(vae, translator, hist, strategies, seeds)
 
 
-def _member_latents(vae: CrossModalVAE, prep: Prepared, m: int) -> tuple[np.ndarray, np.ndarray]:
+def member_latents(vae: CrossModalVAE, prep: Prepared, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """μ_v, μ_a of every row for m translator members (M, N, z) each; a single β-VAE shared by m
+    seeds (``rerun_scope=seq2seq``) is repeated."""
     mv, ma = latents(vae, prep.video, prep.audio)
     if mv.shape[0] != m:  # one β-VAE shared by m translator seeds
         mv, ma = np.repeat(mv, m, 0), np.repeat(ma, m, 0)
@@ -85,9 +88,9 @@ def measure_unit(t: Trained, prep: Prepared, split: Split, labels: dict[str, np.
         "test_acc_mean": 100 * reconstruction_accuracy(t.vae, prep.video, prep.audio, test, False),
         "val_acc_mean": 100 * reconstruction_accuracy(t.vae, prep.video, prep.audio, split.val, False),
     }
-    mv, ma = _member_latents(t.vae, prep, len(t.seeds))
-    pred_test = translate(t.translator, mv[:, test, None])[:, :, 0]
-    pred_train = translate(t.translator, mv[:, train, None])[:, :, 0]
+    mv, ma = member_latents(t.vae, prep, len(t.seeds))
+    pred_test = translate(t.translator, mv[:, test, None], ma[:, test, None])[:, :, 0]
+    pred_train = translate(t.translator, mv[:, train, None], ma[:, train, None])[:, :, 0]
     yo, ya = labels["object"][test], labels["action"][test]
     shared = t.vae.m != len(t.seeds)
     out = []
@@ -103,7 +106,10 @@ def measure_unit(t: Trained, prep: Prepared, split: Split, labels: dict[str, np.
                      "final_kl_v": float(h["kl_v"][-1]), "final_kl_a": float(h["kl_a"][-1]),
                      "final_loss": float(h["loss"][-1])}
         rec["test_cos_dist_sampled"] = 100 - rec["test_acc_sampled"]
+        rec["decoder_input"] = t.translator.decoder_input
         rec["translation"] = latent_metrics(pred_test[i], ma[i, test])
+        rec["retrieval"] = retrieval(pred_test[i], ma[i, train], labels["object"][train], labels["action"][train],
+                                     yo, ya)
         rec["translation_seen"] = latent_metrics(pred_train[i], ma[i, train])
         rec["mean_seen"] = latent_metrics(np.broadcast_to(ma[i, train].mean(0), pred_train[i].shape), ma[i, train])
         dec = decode_audio(vae1, pred_test[i][None])[0]
@@ -136,7 +142,7 @@ def baseline_unit(prep: Prepared, split: Split, labels: dict[str, np.ndarray], l
     y = np.broadcast_to(prep.audio[None], (m, *prep.audio.shape))
     tcfg = cfg.translator.model_copy(update={"hidden": cfg.baseline_hidden, "epochs": cfg.baseline_epochs})
     model = train_translator(x, y, split.train, seeds, tcfg, progress, lr=cfg.baseline_lr)
-    pred = translate(model, x[:, split.test])
+    pred = translate(model, x[:, split.test], y[:, split.test])
     yo, ya = labels["object"][split.test], labels["action"][split.test]
     mean_pred = np.broadcast_to(prep.audio[split.train].mean(0), pred.shape[1:])
     return [{"seed": s, "translation": latent_metrics(pred[i], prep.audio[split.test]),
