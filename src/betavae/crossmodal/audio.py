@@ -14,6 +14,8 @@ from betavae.crossmodal.speech import SR
 
 CLIP_SECONDS = 3.0
 CLIP = int(SR * CLIP_SECONDS)
+TOKEN_STEP = 0.02  # seconds per audio token (the CTC frame of the reference)
+TOKEN_FRAMES = int(round(CLIP_SECONDS / TOKEN_STEP))  # 150
 EPS = np.finfo(float).eps
 
 
@@ -25,6 +27,21 @@ def place(speech: np.ndarray, onset: float, gain: float) -> np.ndarray:
     seg = speech[: CLIP - start] * gain
     out[start: start + len(seg)] = seg
     return np.clip(out, -1.0, 1.0)
+
+
+def phoneme_frames(events: list[tuple[float, str]], speech_seconds: float, start: float) -> np.ndarray:
+    """The phoneme sounding at the centre of each 20-ms frame of a 3-s clip whose speech starts at
+    ``start`` s and lasts ``speech_seconds``: (150,) str, "" for silence and pauses (espeak's
+    ``_`` mnemonics); stress marks (' and ,) are dropped, so 'E and E are one token."""
+    out = np.full(TOKEN_FRAMES, "", "U8")
+    if not events:
+        return out
+    times = np.array([t for t, _ in events])
+    names = np.array(["" if n.startswith("_") else n.replace("'", "").replace(",", "") for _, n in events], "U8")
+    t = (np.arange(TOKEN_FRAMES) + 0.5) * TOKEN_STEP - start
+    inside = (t >= times[0]) & (t < speech_seconds)
+    out[inside] = names[np.searchsorted(times, t[inside], side="right") - 1]
+    return out
 
 
 def _mel(hz: np.ndarray) -> np.ndarray:

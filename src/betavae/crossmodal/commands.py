@@ -26,17 +26,30 @@ def data_options(f):
         click.option("--npz", "npz_file", type=click.Path(path_type=Path), help="Generic features .npz."),
         click.option("--trust-pickle", is_flag=True, help="Allow the original pickled audio object array."),
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Cache directory."),
+        click.option("--phonemes", is_flag=True,
+                     help="Also record espeak-ng phoneme tokens per 20 ms (for --tokens phonemes)."),
     ]
     for opt in reversed(opts):
         f = opt(f)
     return f
 
 
+def _validated(model, tree: dict):
+    """``model.model_validate(tree)``, with pydantic's errors as one BetavaeError line."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(tree)
+    except ValidationError as exc:
+        raise BetavaeError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}"
+                                     for e in exc.errors())) from None
+
+
 def _data_config(kw: dict):
     from betavae.crossmodal.dataset import DataConfig
 
-    return DataConfig(n_sets=kw["n_sets"], n_voices=kw["n_voices"], img_size=kw["img_size"], seed=kw["data_seed"],
-                      speech=kw["speech"])
+    return _validated(DataConfig, {"n_sets": kw["n_sets"], "n_voices": kw["n_voices"], "img_size": kw["img_size"],
+                                   "seed": kw["data_seed"], "speech": kw["speech"], "phonemes": kw["phonemes"]})
 
 
 def _corpus(kw: dict, progress: bool | None = None):
@@ -85,31 +98,33 @@ def data(export: Path | None, progress: bool | None, **kw) -> None:
     if not (kw.get("npz_file") or kw.get("video_file")):
         click.echo(f"cache: {cache_path(_data_config(kw))}")
         click.echo(f"speech: {corpus.meta.get('speech')}; digest {corpus.meta.get('digest', '')[:16]}")
+    if "phoneme_vocab" in corpus.meta:
+        vocab = corpus.meta["phoneme_vocab"]
+        click.echo(f"phoneme tokens: {len(vocab)} ids (0 = silence/pause): {' '.join(vocab[1:])}")
     if export:
         save_npz(corpus.with_mode("temporal"), export)
         click.echo(f"wrote {export}")
 
 
 def _study_config(kw: dict, **extra):
-    from pydantic import ValidationError
-
     from betavae.crossmodal.study import StudyConfig
 
-    tree = {"data": _data_config(kw).model_dump(), "mode": kw["mode"], "scaler_fit": kw["scaler_fit"],
+    tree = {"data": _data_config(kw).model_dump(), "mode": kw["mode"], "tokens": kw["tokens"],
+            "scaler_fit": kw["scaler_fit"],
             "threads": kw["threads"], "workers": kw.get("workers", 1),
             "units": {"vae": {"epochs": kw["epochs"], "speed": kw["speed"]},
                       "translator": {"epochs": kw["translator_epochs"], "lr": kw["translator_lr"],
                                      "decoder_input": kw["decoder_input"]},
                       "baseline_epochs": kw["baseline_epochs"], "rerun_scope": kw["rerun_scope"]}, **extra}
-    try:
-        return StudyConfig.model_validate(tree)
-    except ValidationError as exc:
-        raise BetavaeError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    return _validated(StudyConfig, tree)
 
 
 def training_options(f):
     opts = [
         click.option("--mode", type=click.Choice(["faithful", "temporal"]), default="faithful", show_default=True),
+        click.option("--tokens", type=click.Choice(["kmeans", "phonemes"]), default="kmeans", show_default=True,
+                     help="Faithful-mode audio tokens: k-means of 20-ms MFCC frames, or espeak-ng phonemes "
+                     "(data generated with --phonemes)."),
         click.option("--epochs", type=click.IntRange(min=1), default=70, show_default=True, help="β-VAE epochs."),
         click.option("--translator-epochs", type=click.IntRange(min=1), default=25, show_default=True),
         click.option("--translator-lr", type=float, default=1e-4, show_default=True, help="1e-4 (code) or 3e-4 (thesis text)."),

@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from betavae.cache import cache_dir
 from betavae.config import Strict
 from betavae.crossmodal import render, speech
-from betavae.crossmodal.audio import CLIP, audio_features, place
+from betavae.crossmodal.audio import CLIP, TOKEN_FRAMES, audio_features, phoneme_frames, place
+from betavae.crossmodal.speech import SR
 from betavae.crossmodal.vocab import BLOCK, row_labels, texts, utterance
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write
@@ -48,6 +49,15 @@ class DataConfig(Strict):
     speech: Literal["espeak", "tones"] = "espeak"
     frame_index: int = Field(0, ge=0, lt=render.T)
     projection_seed: int = 0
+    #: also record espeak's phoneme events as per-20-ms phoneme tokens (``phon20``), the spec's
+    #: alternative tokeniser (faithful mode, ``tokens=phonemes``); needs ``speech=espeak``
+    phonemes: bool = False
+
+    @model_validator(mode="after")
+    def _phonemes_need_espeak(self) -> DataConfig:
+        if self.phonemes and self.speech != "espeak":
+            raise ValueError("phoneme tokens need espeak-ng speech (speech=espeak)")
+        return self
 
     @property
     def n_rows(self) -> int:
@@ -94,10 +104,25 @@ class Corpus:
         return Corpus(self.extra["motion"], self.extra["mfcc100"], self.video_index, self.audio_index,
                       self.labels, "sequence", "sequence", meta=self.meta)
 
+    def with_tokens(self, tokens: str) -> Corpus:
+        """Faithful-mode audio tokens: ``kmeans`` (of 20-ms MFCC frames, fitted per split) or
+        ``phonemes`` (espeak's phoneme events per 20-ms frame, 0 = silence or pause)."""
+        if tokens == "kmeans":
+            return self
+        if "phon20" not in self.extra:
+            raise BetavaeError("this data set has no phoneme tokens; generate it with --phonemes "
+                               "(espeak-ng speech only)")
+        if self.video_kind != "embedding":
+            raise BetavaeError("phoneme tokens are audio for the faithful mode; use --mode faithful")
+        return Corpus(self.video, self.extra["phon20"], self.video_index, self.audio_index, self.labels,
+                      self.video_kind, "tokens", extra=self.extra, meta=self.meta)
+
 
 def _key(cfg: DataConfig) -> str:
     version = speech.espeak_version() if cfg.speech == "espeak" else "tones"
-    blob = json.dumps([FORMAT, cfg.model_dump(), version], sort_keys=True)
+    # ``phonemes`` enters the key only when on, so sets generated before it existed stay valid
+    blob = json.dumps([FORMAT, cfg.model_dump(exclude=set() if cfg.phonemes else {"phonemes"}), version],
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -125,20 +150,36 @@ def digest(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def speech_waves(cfg: DataConfig, voice: speech.Voice) -> list[np.ndarray]:
-    """The 30 texts spoken by ``voice`` (float32, 16 kHz), from the cache or synthesised."""
+def speech_waves(cfg: DataConfig, voice: speech.Voice) -> tuple[list[np.ndarray], list[speech.Events] | None]:
+    """The 30 texts spoken by ``voice`` (float32, 16 kHz) and, with ``cfg.phonemes``, their
+    phoneme events; from the cache or synthesised."""
     words = texts()
-    path = cache_dir() / "crossmodal" / "speech" / f"{cfg.speech}_{speech.speech_key(cfg.speech, voice, words)}.npz"
+    tag = "_phonemes" if cfg.phonemes else ""
+    path = (cache_dir() / "crossmodal" / "speech"
+            / f"{cfg.speech}{tag}_{speech.speech_key(cfg.speech, voice, words)}.npz")
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:
-                return np.split(z["samples"], z["ends"][:-1])
+                waves = np.split(z["samples"], z["ends"][:-1])
+                if not cfg.phonemes:
+                    return waves, None
+                return waves, [list(zip(t.tolist(), n.tolist(), strict=True)) for t, n in
+                               zip(np.split(z["ev_time"], z["ev_ends"][:-1]), np.split(z["ev_name"], z["ev_ends"][:-1]),
+                                   strict=True)]
         except (OSError, ValueError, KeyError):
             log.warning("ignoring unreadable speech cache %s", path)
-    synth = speech.synthesize_espeak if cfg.speech == "espeak" else speech.synthesize_tones
-    waves = synth(voice, words)
-    write_npz(path, {"samples": np.concatenate(waves), "ends": np.cumsum([len(w) for w in waves])})
-    return waves
+    events = None
+    if cfg.phonemes:
+        waves, events = speech.synthesize_espeak_phonemes(voice, words)
+    else:
+        waves = (speech.synthesize_espeak if cfg.speech == "espeak" else speech.synthesize_tones)(voice, words)
+    arrays = {"samples": np.concatenate(waves), "ends": np.cumsum([len(w) for w in waves])}
+    if events is not None:
+        flat = [e for per_text in events for e in per_text]
+        arrays.update(ev_time=np.array([e[0] for e in flat], np.float64), ev_name=np.array([e[1] for e in flat], "U8"),
+                      ev_ends=np.cumsum([len(e) for e in events]))
+    write_npz(path, arrays)
+    return waves, events
 
 
 def generate(cfg: DataConfig, progress: Callable[[int], None] | None = None) -> Corpus:
@@ -169,10 +210,11 @@ def _generate_arrays(cfg: DataConfig, progress: Callable[[int], None]) -> dict[s
     embed = np.zeros((n_v, 512), np.float32)
     motion = np.zeros((n_v, render.T, 17), np.float32)
     afeat: dict[str, np.ndarray] = {}
+    phon = np.full((n_a, TOKEN_FRAMES), "", "U8") if cfg.phonemes else None
     words = texts()
     for v, voice in enumerate(voices):
         synth_params = sorted({speech.AUDIO_SETS[a][1:3] for a in asets})
-        waves = {p: speech_waves(cfg, voice.shifted(*p)) for p in synth_params}
+        spoken = {p: speech_waves(cfg, voice.shifted(*p)) for p in synth_params}
         clips = np.zeros((len(asets), BLOCK, CLIP), np.float32)
         for u in range(BLOCK):
             k, act, text = utterance(u)
@@ -189,7 +231,11 @@ def _generate_arrays(cfg: DataConfig, progress: Callable[[int], None]) -> dict[s
             delay, gain = REPEATS[u % 5] if u < 25 else (0.0, 1.0)
             for j, a in enumerate(asets):
                 name, rate, pitch, set_gain = speech.AUDIO_SETS[a]
-                clips[j, u] = place(waves[(rate, pitch)][words.index(text)], onset + delay, gain * set_gain)
+                waves, events = spoken[(rate, pitch)]
+                clips[j, u] = place(waves[words.index(text)], onset + delay, gain * set_gain)
+                if events is not None:
+                    phon[(j * V + v) * BLOCK + u] = phoneme_frames(events[words.index(text)],
+                                                                   len(waves[words.index(text)]) / SR, onset + delay)
         feats = audio_features(clips.reshape(-1, clips.shape[-1]))
         for name, arr in feats.items():
             if name not in afeat:
@@ -204,6 +250,9 @@ def _generate_arrays(cfg: DataConfig, progress: Callable[[int], None]) -> dict[s
     aset = np.array([p[1] for p in pairs])[s]
     video_index = (np.searchsorted(vsets, vset) * V + v) * BLOCK + u
     audio_index = (np.searchsorted(asets, aset) * V + v) * BLOCK + u
+    if phon is not None:
+        vocab, ids = np.unique(phon, return_inverse=True)  # "" (blank) sorts first -> id 0
+        afeat.update(phon20=ids.reshape(phon.shape).astype(np.int16), phoneme_vocab=vocab)
     return {"embed": embed, "motion": motion, **afeat, "video_index": video_index, "audio_index": audio_index,
             "set": s, "voice": v, "video_set": vset, "audio_set": aset,
             "voices": np.array([f"{x.variant}:{x.rate}:{x.pitch}" for x in voices])}
@@ -217,15 +266,19 @@ def load_generated(path: str | Path) -> Corpus:
     labels = row_labels(len(a["video_index"]))
     labels.update({k: a[k] for k in ("set", "voice", "video_set", "audio_set")})
     meta["voices"] = a["voices"].tolist()
+    extra = {"motion": a["motion"], "mfcc100": a["mfcc100"]}
+    if "phon20" in a:
+        extra["phon20"] = a["phon20"]
+        meta["phoneme_vocab"] = a["phoneme_vocab"].tolist()
     return Corpus(a["embed"], a["mfcc20"], a["video_index"], a["audio_index"], labels, "embedding", "mfcc_frames",
-                  audio_energy=a["energy20"], extra={"motion": a["motion"], "mfcc100": a["mfcc100"]}, meta=meta)
+                  audio_energy=a["energy20"], extra=extra, meta=meta)
 
 
 def audio_clip(cfg: DataConfig, voice: int, u: int, audio_set: int = 0) -> np.ndarray:
     """One row's 3-s waveform (48,000 float32 at 16 kHz), rebuilt from the speech cache."""
     vo = speech.default_voices(cfg.n_voices, cfg.seed)[voice]
     name, rate, pitch, set_gain = speech.AUDIO_SETS[audio_set]
-    waves = speech_waves(cfg, vo.shifted(rate, pitch))
+    waves, _ = speech_waves(cfg, vo.shifted(rate, pitch))
     rng = np.random.default_rng([cfg.seed, voice, u])
     render.draw_scene(rng, *utterance(u)[:2])
     onset = float(rng.uniform(0.1, 0.4))

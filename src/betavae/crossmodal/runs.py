@@ -21,7 +21,7 @@ from betavae.crossmodal.features import prepare
 from betavae.crossmodal.model import CrossModalVAE
 from betavae.crossmodal.seq2seq import Seq2Seq
 from betavae.crossmodal.splits import make_split
-from betavae.crossmodal.study import StudyConfig, save_weights
+from betavae.crossmodal.study import StudyConfig, features_for, save_weights
 from betavae.crossmodal.train import Progress
 from betavae.crossmodal.units import Trained, fit_unit, measure_unit
 from betavae.errors import BetavaeError
@@ -29,7 +29,7 @@ from betavae.io import atomic_write_json
 
 
 def _setup(cfg: StudyConfig, corpus: Corpus, protocol: str, held_out):
-    corpus = corpus.with_mode(cfg.mode)
+    corpus = features_for(corpus, cfg)
     split = make_split(corpus.labels, protocol, held_out if protocol == "compositional" else None, cfg.val_split)
     prep = prepare(corpus, split.fit, cfg.scaler_fit, seed=cfg.data.seed)
     listener = Listener(prep.audio, corpus.labels["object"], corpus.labels["action"])

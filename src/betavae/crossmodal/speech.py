@@ -8,6 +8,11 @@ audio), so each voice is synthesised in a **fresh subprocess** in a fixed canoni
 waveforms are cached, keyed by texts, voice, parameters and library version. Output is resampled
 to 16 kHz (``resample_poly(x, 320, 441)``).
 
+With ``phonemes=True`` the library is initialised with ``espeakINITIALIZE_PHONEME_EVENTS`` and the
+callback also collects the phoneme events (start sample at 22,050 Hz, mnemonic such as ``'E``):
+the spec's alternative tokeniser (§14.6). Checked here with espeakng-loader 0.2.4: the events
+arrive, and the audio is bit-identical to synthesis without them.
+
 ``tones`` is a deterministic formant-like pseudo-speech (one voiced syllable per word, formants
 from a hash of the word): no dependency, used when the ``speech`` extra is absent by choice.
 """
@@ -87,20 +92,49 @@ def espeak_version() -> str:
                            "reinstall it: pip install 'betavae[speech]'") from None
 
 
-def _espeak_in_this_process(voice: Voice, texts: list[str]) -> list[np.ndarray]:
-    """Synthesise ``texts`` in order (int16 at 22,050 Hz). Call only in a fresh process."""
+#: espeak_EVENT_TYPE of a phoneme event (speak_lib.h), and the end of an event list
+_PHONEME_EVENT, _LIST_TERMINATED = 7, 0
+Events = list[tuple[float, str]]  # (start in seconds, phoneme mnemonic) per utterance
+
+
+def _event_type():  # noqa: ANN202
+    """ctypes mirror of speak_lib.h's ``espeak_EVENT``."""
+    import ctypes
+
+    class EventId(ctypes.Union):
+        _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+    class Event(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+                    ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                    ("user_data", ctypes.c_void_p), ("id", EventId)]
+
+    return Event
+
+
+def _espeak_in_this_process(voice: Voice, texts: list[str], phonemes: bool = False
+                            ) -> tuple[list[np.ndarray], list[list[tuple[int, str]]]]:
+    """Synthesise ``texts`` in order (int16 at 22,050 Hz) and, with ``phonemes``, each text's
+    phoneme events (start sample, mnemonic). Call only in a fresh process."""
     import ctypes
 
     lib_path, data_path = espeak_paths()
     lib = ctypes.CDLL(lib_path)
-    if lib.espeak_Initialize(2, 0, data_path.encode(), 0) != 22050:
+    if lib.espeak_Initialize(2, 0, data_path.encode(), 1 if phonemes else 0) != 22050:
         raise BetavaeError(f"espeak-ng failed to initialise with data at {data_path}")
     chunks: list[np.ndarray] = []
-    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+    events: list[tuple[int, str]] = []
+    event_type = _event_type()
+    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(event_type))
 
-    def collect(wav, n, events):  # noqa: ANN001
+    def collect(wav, n, ev):  # noqa: ANN001
         if n > 0:
             chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        i = 0
+        while phonemes and ev and ev[i].type != _LIST_TERMINATED:
+            if ev[i].type == _PHONEME_EVENT:
+                events.append((ev[i].sample, ev[i].id.string.decode(errors="replace")))
+            i += 1
         return 0
 
     callback = proto(collect)  # keep a reference while synthesising
@@ -109,14 +143,16 @@ def _espeak_in_this_process(voice: Voice, texts: list[str]) -> list[np.ndarray]:
         raise BetavaeError(f"espeak-ng has no voice variant {voice.variant!r}")
     lib.espeak_SetParameter(1, voice.rate, 0)
     lib.espeak_SetParameter(3, voice.pitch, 0)
-    out = []
+    out, out_events = [], []
     for text in texts:
         chunks.clear()
+        events.clear()
         raw = text.encode()
         lib.espeak_Synth(raw, len(raw) + 1, 0, 0, 0, 0, None, None)
         lib.espeak_Synchronize()
         out.append(np.concatenate(chunks) if chunks else np.zeros(0, np.int16))
-    return out
+        out_events.append(list(events))
+    return out, out_events
 
 
 def to_16k(x: np.ndarray) -> np.ndarray:
@@ -128,15 +164,28 @@ def to_16k(x: np.ndarray) -> np.ndarray:
 
 def synthesize_espeak(voice: Voice, texts: list[str]) -> list[np.ndarray]:
     """``texts`` spoken by ``voice``, float32 at 16 kHz, synthesised in a fresh subprocess."""
+    return _espeak_subprocess(voice, texts, phonemes=False)[0]
+
+
+def synthesize_espeak_phonemes(voice: Voice, texts: list[str]) -> tuple[list[np.ndarray], list[Events]]:
+    """``texts`` spoken by ``voice`` (float32 at 16 kHz) and their phoneme events (start in
+    seconds, mnemonic), synthesised in a fresh subprocess."""
+    return _espeak_subprocess(voice, texts, phonemes=True)
+
+
+def _espeak_subprocess(voice: Voice, texts: list[str], phonemes: bool) -> tuple[list[np.ndarray], list[Events]]:
     espeak_paths()
-    request = json.dumps({"voice": [voice.variant, voice.rate, voice.pitch], "texts": texts})
+    request = json.dumps({"voice": [voice.variant, voice.rate, voice.pitch], "texts": texts, "phonemes": phonemes})
     proc = subprocess.run([sys.executable, "-m", "betavae.crossmodal.speech"], input=request.encode(),
                           capture_output=True, check=False)
     if proc.returncode != 0:
         raise BetavaeError(f"espeak-ng synthesis failed: {proc.stderr.decode(errors='replace').strip()[-300:]}")
     with np.load(__import__("io").BytesIO(proc.stdout), allow_pickle=False) as z:
-        flat, ends = z["samples"], z["ends"]
-    return [to_16k(s) for s in np.split(flat, ends[:-1])]
+        waves = [to_16k(x) for x in np.split(z["samples"], z["ends"][:-1])]
+        events = [list(zip((t / 22050.0).tolist(), names.tolist(), strict=True))
+                  for t, names in zip(np.split(z["ev_sample"], z["ev_ends"][:-1]),
+                                      np.split(z["ev_name"], z["ev_ends"][:-1]), strict=True)]
+    return waves, events
 
 
 def synthesize_tones(voice: Voice, texts: list[str]) -> list[np.ndarray]:
@@ -168,13 +217,17 @@ def speech_key(backend: str, voice: Voice, texts: list[str]) -> str:
 
 
 def _main() -> None:
-    """Subprocess entry: JSON {voice, texts} on stdin -> npz (samples, ends) int16 on stdout."""
+    """Subprocess entry: JSON {voice, texts, phonemes} on stdin -> npz on stdout: int16 ``samples``
+    with per-text ``ends``; phoneme events ``ev_sample``, ``ev_name`` with per-text ``ev_ends``."""
     import io
 
     req = json.loads(sys.stdin.buffer.read())
-    waves = _espeak_in_this_process(Voice(*req["voice"]), req["texts"])
+    waves, events = _espeak_in_this_process(Voice(*req["voice"]), req["texts"], req.get("phonemes", False))
+    flat = [e for per_text in events for e in per_text]
     buf = io.BytesIO()
-    np.savez(buf, samples=np.concatenate(waves), ends=np.cumsum([len(w) for w in waves]))
+    np.savez(buf, samples=np.concatenate(waves), ends=np.cumsum([len(w) for w in waves]),
+             ev_sample=np.array([e[0] for e in flat], np.int64), ev_name=np.array([e[1] for e in flat], "U8"),
+             ev_ends=np.cumsum([len(e) for e in events]))
     sys.stdout.buffer.write(buf.getvalue())
 
 

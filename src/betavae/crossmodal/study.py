@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 class StudyConfig(Strict):
     data: DataConfig = DataConfig()
     mode: Literal["faithful", "temporal"] = "faithful"
+    #: faithful-mode audio tokens: kmeans (of 20-ms MFCC frames) or phonemes (espeak events)
+    tokens: Literal["kmeans", "phonemes"] = "kmeans"
     variants: list[Literal["separate", "joint"]] = list(VARIANTS)
     strategies: list[int] = Field(default_factory=lambda: list(range(1, 10)))
     chosen: int = Field(6, ge=1, le=9)
@@ -65,6 +67,13 @@ class StudyConfig(Strict):
     units: UnitSettings = UnitSettings()
     threads: int = Field(1, ge=1)
     workers: int = Field(1, ge=1)
+
+
+def features_for(corpus: Corpus, cfg: StudyConfig) -> Corpus:
+    """The corpus's features for the study's feature mode and audio tokens."""
+    if cfg.tokens == "phonemes" and cfg.mode != "faithful":
+        raise BetavaeError("phoneme tokens are audio for the faithful mode; use --mode faithful")
+    return corpus.with_mode(cfg.mode).with_tokens(cfg.tokens)
 
 
 def unit_plan(cfg: StudyConfig) -> list[dict]:
@@ -168,7 +177,7 @@ def _run_units(cfg: StudyConfig, out: Path, corpus: Corpus, progress: Progress |
                only: list[str] | None, claim: bool = False) -> None:
     """Run the plan's unfinished units in order (with ``claim``: only those this process claims)."""
     torch.set_num_threads(cfg.threads)
-    corpus = corpus.with_mode(cfg.mode)
+    corpus = features_for(corpus, cfg)
     prepared: dict = {}
     for unit in unit_plan(cfg):
         path = out / "units" / f"{unit['name']}.json"
@@ -212,7 +221,7 @@ def add_retrieval(cfg: StudyConfig, out: Path, corpus: Corpus) -> list[str]:
     from betavae.crossmodal.seq2seq import Seq2Seq
     from betavae.crossmodal.train import translate
 
-    corpus = corpus.with_mode(cfg.mode)
+    corpus = features_for(corpus, cfg)
     labels, done = corpus.labels, []
     for name, unit in load_units(out).items():
         plan = unit["unit"]
