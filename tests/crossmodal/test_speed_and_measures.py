@@ -110,8 +110,8 @@ def test_retrieval_known_answers():
     for rule in ("nearest", "centroid"):
         assert r[rule]["pair"] == pytest.approx(200 / 3)
         assert r[rule]["object"] == pytest.approx(200 / 3) and r[rule]["action"] == pytest.approx(200 / 3)
-        assert r[rule]["per_object"] == {"pen": 100.0, "phone": 50.0}
-        assert r[rule]["per_action"] == {"still": 50.0, "left": 100.0}
+        assert r[rule]["per_object"] == {"pen": 100.0, "phone": 50.0}  # object accuracy per true object
+        assert r[rule]["per_action"] == {"still": 50.0, "left": 100.0}  # action accuracy per true action
     # a pair absent from training is never retrieved
     held = retrieval(np.array([[10.0, 10]]), train[:3], obj[:3], act[:3], np.array([1]), np.array([1]))
     assert held["nearest"]["pair"] == 0 and held["centroid"]["pair"] == 0

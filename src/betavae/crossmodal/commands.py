@@ -230,11 +230,13 @@ def study(strategies: str, chosen: int, seeds: str, objects: str, variants: str,
     cfg = _study_config(kw, strategies=_ints(strategies), chosen=chosen, seeds=_ints(seeds),
                         objects=[object_index(o) for o in objects.split(",") if o.strip()],
                         variants=[v.strip() for v in variants.split(",") if v.strip()])
-    corpus = _corpus(kw, kw["progress"])
-    total = sum(unit_epochs(cfg, u) for u in unit_plan(cfg))
     start = time.perf_counter()
+    corpus = _corpus(kw, kw["progress"])
+    data_seconds = time.perf_counter() - start
+    total = sum(unit_epochs(cfg, u) for u in unit_plan(cfg))
     with tqdm(total=total, unit="epoch", disable=None if kw["progress"] is None else not kw["progress"]) as bar:
-        meta = run_study(cfg, out, corpus, lambda stage, n: (bar.set_description(stage), bar.update(n)))
+        meta = run_study(cfg, out, corpus, lambda stage, n: (bar.set_description(stage), bar.update(n)),
+                         data_seconds=data_seconds)
     click.echo(f"{len(meta['seconds'])} units in {time.perf_counter() - start:.0f} s")
     click.echo(f"wrote {write_report(out)}")
 

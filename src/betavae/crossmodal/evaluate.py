@@ -65,11 +65,11 @@ def retrieval(pred: np.ndarray, train_latents: np.ndarray, train_obj: np.ndarray
     """Retrieval accuracy (percent) of predicted audio latents ``pred`` (N, z) against training
     audio latents (N_train, z) labelled (object, action), by Euclidean distance, for two rules:
     ``nearest`` (the nearest training latent) and ``centroid`` (the nearest class mean). Each rule
-    gives ``pair`` (= the right utterance), ``object`` and ``action`` accuracy, and the pair
-    accuracy per true object (``per_object``) and per true action (``per_action``, only those
-    present in the test rows). A class absent from training (a held-out pair) can never be
-    retrieved, so on the compositional split ``pair`` is 0 by construction; object and action are
-    the informative parts there."""
+    gives ``pair`` (= the right utterance), ``object`` and ``action`` accuracy, the object
+    accuracy per true object (``per_object``) and the action accuracy per true action
+    (``per_action``, only those present in the test rows). Both protocols hold out whole
+    (object, action) pairs, which can never be retrieved, so ``pair`` is 0 by construction there;
+    object and action are the informative parts."""
     pairs = train_obj * len(ACTIONS) + train_act
     classes = np.unique(pairs)
     centroids = np.stack([train_latents[pairs == c].mean(0) for c in classes])
@@ -80,9 +80,8 @@ def retrieval(pred: np.ndarray, train_latents: np.ndarray, train_obj: np.ndarray
     out = {}
     for rule, hit in found.items():
         ok_obj, ok_act = hit // len(ACTIONS) == test_obj, hit % len(ACTIONS) == test_act
-        ok = ok_obj & ok_act
-        out[rule] = {"pair": float(100 * ok.mean()), "object": float(100 * ok_obj.mean()),
+        out[rule] = {"pair": float(100 * (ok_obj & ok_act).mean()), "object": float(100 * ok_obj.mean()),
                      "action": float(100 * ok_act.mean()),
-                     "per_object": {OBJECTS[k]: float(100 * ok[test_obj == k].mean()) for k in np.unique(test_obj)},
-                     "per_action": {ACTIONS[a]: float(100 * ok[test_act == a].mean()) for a in np.unique(test_act)}}
+                     "per_object": {OBJECTS[k]: float(100 * ok_obj[test_obj == k].mean()) for k in np.unique(test_obj)},
+                     "per_action": {ACTIONS[a]: float(100 * ok_act[test_act == a].mean()) for a in np.unique(test_act)}}
     return out

@@ -98,15 +98,17 @@ def unit_epochs(cfg: StudyConfig, unit: dict) -> int:
 
 
 def run_study(cfg: StudyConfig, out: Path, corpus: Corpus | None = None, progress: Progress | None = None,
-              data_progress=None, only: list[str] | None = None) -> dict:
+              data_progress=None, only: list[str] | None = None, data_seconds: float | None = None) -> dict:
     """Run (or resume) every unit of ``cfg`` (or the units named in ``only``) into ``out``, in
-    ``cfg.workers`` processes; returns study.json's content."""
+    ``cfg.workers`` processes; returns study.json's content. ``data_seconds``: how long a corpus
+    passed in took to load or generate (measured here when the corpus is generated here)."""
     out = Path(out)
     (out / "units").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if corpus is None:
         corpus = generate(cfg.data, data_progress)
-    data_seconds = time.perf_counter() - t0
+    if data_seconds is None:
+        data_seconds = time.perf_counter() - t0
     meta_path = out / "study.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     meta.update({"config": cfg.model_dump(mode="json"), "n_rows": corpus.n_rows, "data_meta": corpus.meta,
