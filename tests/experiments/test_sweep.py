@@ -175,7 +175,7 @@ def test_a_killed_driver_is_restarted(tmp_path, executor_kind):
         out = run_sweep(load_sweep(file), ex, runs_dir)
     assert out.counts["skipped"] >= 1 and out.counts["resume"] >= 1
     assert out.counts["train"] + out.counts["resume"] + out.counts["skipped"] == 3
-    assert out.statuses == {"finished": 3}
+    assert out.statuses == {"finished": 3}, [(r["run_id"], r.get("status"), r.get("error")) for r in out.records]
     assert_complete(runs_dir, 3, steps)
     assert any(len(read_meta(f)["sessions"]) >= 2 for f in run_folders(runs_dir))
 
