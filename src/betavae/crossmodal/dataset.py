@@ -163,9 +163,7 @@ def speech_waves(cfg: DataConfig, voice: speech.Voice) -> tuple[list[np.ndarray]
                 waves = np.split(z["samples"], z["ends"][:-1])
                 if not cfg.phonemes:
                     return waves, None
-                return waves, [list(zip(t.tolist(), n.tolist(), strict=True)) for t, n in
-                               zip(np.split(z["ev_time"], z["ev_ends"][:-1]), np.split(z["ev_name"], z["ev_ends"][:-1]),
-                                   strict=True)]
+                return waves, speech.unpack_events(z)
         except (OSError, ValueError, KeyError):
             log.warning("ignoring unreadable speech cache %s", path)
     events = None
@@ -175,9 +173,7 @@ def speech_waves(cfg: DataConfig, voice: speech.Voice) -> tuple[list[np.ndarray]
         waves = (speech.synthesize_espeak if cfg.speech == "espeak" else speech.synthesize_tones)(voice, words)
     arrays = {"samples": np.concatenate(waves), "ends": np.cumsum([len(w) for w in waves])}
     if events is not None:
-        flat = [e for per_text in events for e in per_text]
-        arrays.update(ev_time=np.array([e[0] for e in flat], np.float64), ev_name=np.array([e[1] for e in flat], "U8"),
-                      ev_ends=np.cumsum([len(e) for e in events]))
+        arrays.update(speech.pack_events(events))
     write_npz(path, arrays)
     return waves, events
 

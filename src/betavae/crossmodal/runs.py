@@ -13,17 +13,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from safetensors.torch import load_file
 
 from betavae.crossmodal.dataset import Corpus, DataConfig, generate, write_npz
 from betavae.crossmodal.evaluate import Listener
 from betavae.crossmodal.features import prepare
-from betavae.crossmodal.model import CrossModalVAE
-from betavae.crossmodal.seq2seq import Seq2Seq
 from betavae.crossmodal.splits import make_split
 from betavae.crossmodal.study import StudyConfig, features_for, save_weights
 from betavae.crossmodal.train import Progress
-from betavae.crossmodal.units import Trained, fit_unit, measure_unit
+from betavae.crossmodal.units import Trained, fit_unit, load_models, measure_unit
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write_json
 
@@ -75,14 +72,11 @@ def eval_run(folder: str | Path) -> list[dict]:
     else:
         raise BetavaeError(f"run on original files ({run['source']}) cannot be re-measured automatically")
     corpus, split, prep, listener = _setup(cfg, corpus, run["protocol"], run["held_out"])
-    vae = CrossModalVAE(run["vae_members"], run["variant"], prep.video.shape[2], prep.audio.shape[2])
-    vae.load_state_dict(load_file(folder / "vae.safetensors"))
-    translator = Seq2Seq(len(run["seeds"]), 8, 8, cfg.units.translator.hidden, 1,
-                         cfg.units.translator.decoder_input)
-    translator.load_state_dict(load_file(folder / "translator.safetensors"))
+    vae, translator = load_models(folder / "vae.safetensors", folder / "translator.safetensors", run["variant"],
+                                  prep, cfg.units.translator)
     with np.load(folder / "history.npz", allow_pickle=False) as z:
         history = {k: z[k] for k in z.files}
-    records = measure_unit(Trained(vae.eval(), translator.eval(), history, run["strategies"], run["seeds"]),
+    records = measure_unit(Trained(vae, translator, history, run["strategies"], run["seeds"]),
                            prep, split, corpus.labels, listener)
     atomic_write_json(folder / "eval.json", records)
     return records

@@ -182,10 +182,23 @@ def _espeak_subprocess(voice: Voice, texts: list[str], phonemes: bool) -> tuple[
         raise BetavaeError(f"espeak-ng synthesis failed: {proc.stderr.decode(errors='replace').strip()[-300:]}")
     with np.load(__import__("io").BytesIO(proc.stdout), allow_pickle=False) as z:
         waves = [to_16k(x) for x in np.split(z["samples"], z["ends"][:-1])]
-        events = [list(zip((t / 22050.0).tolist(), names.tolist(), strict=True))
-                  for t, names in zip(np.split(z["ev_sample"], z["ev_ends"][:-1]),
-                                      np.split(z["ev_name"], z["ev_ends"][:-1]), strict=True)]
+        events = unpack_events(z)
     return waves, events
+
+
+def pack_events(events: list[Events]) -> dict[str, np.ndarray]:
+    """Per-utterance events as flat arrays (for ``.npz``): ``ev_time`` (s), ``ev_name`` and the
+    per-utterance ``ev_ends``."""
+    flat = [e for per_text in events for e in per_text]
+    return {"ev_time": np.array([e[0] for e in flat], np.float64), "ev_name": np.array([e[1] for e in flat], "U8"),
+            "ev_ends": np.cumsum([len(e) for e in events], dtype=np.int64)}
+
+
+def unpack_events(arrays) -> list[Events]:  # noqa: ANN001 (a mapping or an open NpzFile)
+    """The inverse of :func:`pack_events`."""
+    ends = arrays["ev_ends"][:-1]
+    return [list(zip(t.tolist(), n.tolist(), strict=True))
+            for t, n in zip(np.split(arrays["ev_time"], ends), np.split(arrays["ev_name"], ends), strict=True)]
 
 
 def synthesize_tones(voice: Voice, texts: list[str]) -> list[np.ndarray]:
@@ -218,16 +231,14 @@ def speech_key(backend: str, voice: Voice, texts: list[str]) -> str:
 
 def _main() -> None:
     """Subprocess entry: JSON {voice, texts, phonemes} on stdin -> npz on stdout: int16 ``samples``
-    with per-text ``ends``; phoneme events ``ev_sample``, ``ev_name`` with per-text ``ev_ends``."""
+    with per-text ``ends``, and the phoneme events (:func:`pack_events`)."""
     import io
 
     req = json.loads(sys.stdin.buffer.read())
     waves, events = _espeak_in_this_process(Voice(*req["voice"]), req["texts"], req.get("phonemes", False))
-    flat = [e for per_text in events for e in per_text]
+    seconds = [[(sample / 22050.0, name) for sample, name in per_text] for per_text in events]
     buf = io.BytesIO()
-    np.savez(buf, samples=np.concatenate(waves), ends=np.cumsum([len(w) for w in waves]),
-             ev_sample=np.array([e[0] for e in flat], np.int64), ev_name=np.array([e[1] for e in flat], "U8"),
-             ev_ends=np.cumsum([len(e) for e in events]))
+    np.savez(buf, samples=np.concatenate(waves), ends=np.cumsum([len(w) for w in waves]), **pack_events(seconds))
     sys.stdout.buffer.write(buf.getvalue())
 
 

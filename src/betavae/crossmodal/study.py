@@ -43,6 +43,7 @@ from betavae.crossmodal.units import (
     UnitSettings,
     baseline_unit,
     fit_unit,
+    load_models,
     measure_unit,
     member_latents,
 )
@@ -217,10 +218,6 @@ def _run_units(cfg: StudyConfig, out: Path, corpus: Corpus, progress: Progress |
 def add_retrieval(cfg: StudyConfig, out: Path, corpus: Corpus) -> list[str]:
     """Add the §11b retrieval accuracies to finished β-VAE units measured before they existed,
     from the units' saved weights; returns the names of the units updated."""
-    from safetensors.torch import load_file
-
-    from betavae.crossmodal.model import CrossModalVAE
-    from betavae.crossmodal.seq2seq import Seq2Seq
     from betavae.crossmodal.train import translate
 
     corpus = features_for(corpus, cfg)
@@ -231,15 +228,10 @@ def add_retrieval(cfg: StudyConfig, out: Path, corpus: Corpus) -> list[str]:
             continue
         split = make_split(labels, plan["protocol"], plan.get("held_out"), cfg.val_split)
         prep = prepare(corpus, split.fit, cfg.scaler_fit, seed=cfg.data.seed)
-        vae_state = load_file(out / "units" / f"{name}.vae.safetensors")
-        vae = CrossModalVAE(vae_state["head_v.weight" if plan["variant"] == "separate" else "heads.weight"].shape[0],
-                            plan["variant"], prep.video.shape[2], prep.audio.shape[2])
-        vae.load_state_dict(vae_state)
-        n = len(unit["members"])
-        tcfg = cfg.units.translator
-        translator = Seq2Seq(n, 8, 8, tcfg.hidden, 1, tcfg.decoder_input)
-        translator.load_state_dict(load_file(out / "units" / f"{name}.translator.safetensors"))
-        mv, ma = member_latents(vae, prep, n)
+        vae, translator = load_models(out / "units" / f"{name}.vae.safetensors",
+                                      out / "units" / f"{name}.translator.safetensors", plan["variant"], prep,
+                                      cfg.units.translator)
+        mv, ma = member_latents(vae, prep, len(unit["members"]))
         pred = translate(translator, mv[:, split.test, None], ma[:, split.test, None])[:, :, 0]
         for i, member in enumerate(unit["members"]):
             member["retrieval"] = retrieval(pred[i], ma[i, split.train], labels["object"][split.train],

@@ -11,6 +11,7 @@ audio features (30, Ca) with the same Seq2Seq (hidden 64) and is measured with t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -67,6 +68,20 @@ def fit_unit(prep: Prepared, split: Split, variant: str, strategies: list[int], 
     mv, ma = member_latents(vae, prep, len(seeds))
     translator = train_translator(mv[:, :, None], ma[:, :, None], split.train, seeds, cfg.translator, progress)
     return Trained(vae, translator, hist, strategies, seeds)
+
+
+def load_models(vae_file: str | Path, translator_file: str | Path, variant: str, prep: Prepared,
+                translator: TranslatorSettings) -> tuple[CrossModalVAE, Seq2Seq]:
+    """A unit's β-VAE ensemble and latent translators rebuilt from their safetensors files (the
+    member counts are read from the weights), in evaluation mode."""
+    from safetensors.torch import load_file
+
+    vae_state, tr_state = load_file(vae_file), load_file(translator_file)
+    vae = CrossModalVAE(vae_state["dec_v.fc1.weight"].shape[0], variant, prep.video.shape[2], prep.audio.shape[2])
+    vae.load_state_dict(vae_state)
+    model = Seq2Seq(tr_state["out.weight"].shape[0], 8, 8, translator.hidden, 1, translator.decoder_input)
+    model.load_state_dict(tr_state)
+    return vae.eval(), model.eval()
 
 
 def member_latents(vae: CrossModalVAE, prep: Prepared, m: int) -> tuple[np.ndarray, np.ndarray]:
