@@ -73,3 +73,14 @@ def test_phoneme_tokens_name_the_words(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["tokens"] == "phonemes" and run["config"]["data"]["phonemes"] is True
+
+
+def test_phoneme_tokens_without_phoneme_data_are_a_clear_error(tiny_corpus):
+    from betavae.crossmodal.study import StudyConfig, features_for
+    from betavae.errors import BetavaeError
+
+    with pytest.raises(BetavaeError, match="no phoneme tokens; generate it with --phonemes"):
+        features_for(tiny_corpus, StudyConfig(tokens="phonemes"))
+    with pytest.raises(BetavaeError, match="phoneme tokens are audio for the faithful mode"):
+        features_for(tiny_corpus, StudyConfig(tokens="phonemes", mode="temporal"))
+    assert features_for(tiny_corpus, StudyConfig()).audio_kind == "mfcc_frames"  # k-means tokens by default
