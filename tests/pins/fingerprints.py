@@ -1,0 +1,108 @@
+"""Regression pins for the one-spine move (issue #19): what each system's training produces today.
+
+Each function trains one system for a few steps on CPU at plain numerics, one thread, and returns a
+fingerprint: per tensor (shape, float64 sum, float64 sum of squares), sorted so that renamed
+parameters still match, plus the logged losses. ``python -m tests.pins.fingerprints`` prints them
+as JSON; ``pins.json`` holds the values recorded before the move (commit named in that file), and
+``test_pins.py`` checks that the code still produces them exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def tensor_fingerprint(tensors: dict[str, torch.Tensor]) -> list[list[Any]]:
+    """Sorted [shape, sum, sum of squares] of every tensor (float64), independent of names."""
+    rows = []
+    for t in tensors.values():
+        d = t.detach().double()
+        rows.append([list(d.shape), float(d.sum()), float((d * d).sum())])
+    return sorted(rows, key=lambda r: (r[0], r[1], r[2]))
+
+
+def dsprites() -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    from betavae.config import build_config
+    from betavae.experiments.rundir import read_metrics
+    from betavae.train.loop import train
+    tree = {"name": "pin", "seed": 3, "model": {"kind": "burgess", "latent_dim": 4},
+            "objective": {"kind": "beta", "beta": 4},
+            "train": {"steps": 12, "batch_size": 8, "log_every": 2, "checkpoint_every": 4, "lr": 1e-3,
+                      "prefetch": 1, "threads": 1, "report": False, "speed": "plain"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        run = train(build_config(tree), tmp)
+        rows = read_metrics(run)
+        return {"weights": tensor_fingerprint(load_file(run / "weights.safetensors")),
+                "loss": [r["loss"] for r in rows]}
+
+
+def multimodal() -> dict[str, Any]:
+    from betavae.multimodal.dataset import simulate
+    from betavae.multimodal.schedules import study_schedule
+    from betavae.multimodal.settings import TrainSettings
+    from betavae.multimodal.simulator import SimulatorConfig
+    from betavae.multimodal.train import fit
+
+    data = simulate(SimulatorConfig(n_train=300, n_test=200), seed=1)
+    settings = TrainSettings(epochs=6, batch_size=200, lr=1e-3, threads=1)
+    run = fit(data, [0, 1], study_schedule("dyn_plateau0", 6), settings)
+    return {"weights": tensor_fingerprint(run.model.state_dict()),
+            "loss": run.history["loss"].tolist(), "kl": run.history["kl"].tolist()}
+
+
+def crossmodal() -> dict[str, Any]:
+    from betavae.crossmodal.train import TranslatorSettings, VAESettings, train_translator, train_vae
+
+    rng = np.random.default_rng(0)
+    video = rng.standard_normal((40, 30, 12)).astype(np.float32)
+    audio = rng.standard_normal((40, 30, 8)).astype(np.float32)
+    train, val = np.arange(32), np.arange(32, 40)
+    cfg = VAESettings(epochs=3, batch_size=16, speed="plain")
+    vae, hist = train_vae(video, audio, train, val, "separate", [1, 5], [0, 1], cfg)
+    x = rng.standard_normal((2, 40, 30, 4)).astype(np.float32)
+    y = rng.standard_normal((2, 40, 6, 3)).astype(np.float32)
+    tr = train_translator(x, y, train, [0, 1], TranslatorSettings(epochs=2, batch_size=16))
+    return {"vae": tensor_fingerprint(vae.state_dict()), "translator": tensor_fingerprint(tr.state_dict()),
+            "loss": hist["loss"].tolist(), "val_acc": hist["val_acc"].tolist()}
+
+
+def vsa() -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    from betavae.vsa.settings import build_vsa_config
+    from betavae.vsa.train import train_vsa
+    out: dict[str, Any] = {}
+    for stage in ("pd", "sd", "psd"):
+        tree = {"stage": stage, "model": {"latent_dim": 16, "hidden": 32},
+                "train": {"steps": 4, "batch_size": 4, "log_every": 1, "lr": 1e-3, "device": "cpu", "threads": 1}}
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = train_vsa(build_vsa_config(tree), tmp)
+            out[stage] = {"weights": tensor_fingerprint(load_file(str(Path(tmp) / "model.safetensors"))),
+                          "loss": summary["final"]["loss"]}
+    return out
+
+
+SYSTEMS = {"dsprites": dsprites, "multimodal": multimodal, "crossmodal": crossmodal, "vsa": vsa}
+
+
+def compute(name: str) -> dict[str, Any]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return SYSTEMS[name]()
+    finally:
+        torch.set_num_threads(before)
+
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or list(SYSTEMS)
+    print(json.dumps({n: compute(n) for n in names}, indent=1))
