@@ -9,6 +9,7 @@ import pydantic
 import pytest
 
 import betavae.data.dsprites as ds
+import betavae.data.dsprites_file as dsf
 from betavae.data import DATA
 from betavae.data.base import GroundTruthData
 from betavae.data.dsprites import DSprites, DSpritesConfig, RendererConfig, calibrate
@@ -38,13 +39,19 @@ def test_protocol_and_shapes():
         src.observations(np.array([[0, 6, 0, 0, 0]]))
 
 
+def small_grid(monkeypatch, n: int) -> None:
+    """Let the first ``n`` grid images stand in for all (the source's bound and the cache's size)."""
+    monkeypatch.setattr(ds, "NUM_IMAGES", n)
+    monkeypatch.setattr(dsf, "NUM_IMAGES", n)
+
+
 def test_pickles_without_its_templates(monkeypatch):
     src = DSprites(RendererConfig(heart_threshold=0.75))
     f = src.sample_factors(32, np.random.default_rng(3))
     blob = pickle.dumps(src)
     assert len(blob) < 10_000  # the description, not the 88 MiB template store
     np.testing.assert_array_equal(pickle.loads(blob).observations(f), src.observations(f))
-    monkeypatch.setattr(ds, "NUM_IMAGES", 512)
+    small_grid(monkeypatch, 512)
     cached = DSprites(grid_cache=True)
     again = pickle.loads(pickle.dumps(cached))
     assert isinstance(again._rows, np.memmap) and len(pickle.dumps(cached)) < 10_000
@@ -124,7 +131,7 @@ def test_calibrate_against_itself_and_a_perturbed_renderer():
 
 
 def test_grid_cache_is_built_once_atomically(monkeypatch):
-    monkeypatch.setattr(ds, "NUM_IMAGES", 2048)  # the first 2,048 grid images stand in for all
+    small_grid(monkeypatch, 2048)
     cfg = RendererConfig()
     assert open_grid_cache(cfg, build=False) is None
     rows = open_grid_cache(cfg)
@@ -133,13 +140,13 @@ def test_grid_cache_is_built_once_atomically(monkeypatch):
     src = DSprites(cfg, grid_cache=True)
     idx = np.array([0, 1000, 2047, 5])
     np.testing.assert_array_equal(src.images(idx), DSprites(cfg).images(idx))
-    monkeypatch.setattr("betavae.data.render.make_renderer", lambda c: pytest.fail("rendered again"))
+    monkeypatch.setattr(dsf, "make_renderer", lambda c: pytest.fail("rendered again"))
     open_grid_cache(cfg)
     assert grid_cache_path(RendererConfig(heart_h=7.0)) != path  # keyed by every parameter
 
 
 def test_grid_cache_rebuilds_a_malformed_file(monkeypatch):
-    monkeypatch.setattr(ds, "NUM_IMAGES", 1024)
+    small_grid(monkeypatch, 1024)
     cfg = RendererConfig(subpixel=16)
     path = grid_cache_path(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,10 @@ The grid has six columns ``(color, shape, scale, orientation, posX, posY)`` of s
 posY fastest, ``index = classes @ (737280, 245760, 40960, 1024, 32, 1)``. The source exposes the
 five *varying* factors (colour dropped, K = 5), as disentanglement_lib's ``dsprites_full``.
 
-Observations come from the procedural renderer (:mod:`betavae.data.render`, the default) or,
-when ``path`` is given, from the official file (:mod:`betavae.data.dsprites_file`).
+The grid arithmetic lives in :mod:`betavae.data.dsprites_grid` (re-exported here). Observations
+come from the procedural renderer (:mod:`betavae.data.render`, the default) or, when ``path`` is
+given, from the official file (:mod:`betavae.data.dsprites_file`). Layers, bottom up:
+``dsprites_grid`` → ``render`` → ``dsprites_file`` → ``dsprites``; none imports one above it.
 """
 
 from __future__ import annotations
@@ -15,126 +17,30 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from betavae.data import DATA
 from betavae.data.base import DataConfig
+from betavae.data.dsprites_file import open_grid_cache, unpack_images
+from betavae.data.dsprites_grid import (  # noqa: F401  (re-exported: the public dSprites names)
+    BASES,
+    FACTOR_NAMES,
+    FACTOR_SIZES,
+    FULL_FACTOR_NAMES,
+    FULL_FACTOR_SIZES,
+    IMAGE_SIZE,
+    NUM_IMAGES,
+    SHAPE_NAMES,
+    factors_to_index,
+    grid_bases,
+    index_to_factors,
+    latents_values,
+    to_full,
+    to_varying,
+    value_tables,
+)
+from betavae.data.render import RendererConfig, make_renderer
 from betavae.errors import BetavaeError
-
-FULL_FACTOR_NAMES: tuple[str, ...] = ("color", "shape", "scale", "orientation", "posX", "posY")
-FULL_FACTOR_SIZES: tuple[int, ...] = (1, 3, 6, 40, 32, 32)
-FACTOR_NAMES: tuple[str, ...] = FULL_FACTOR_NAMES[1:]
-FACTOR_SIZES: tuple[int, ...] = FULL_FACTOR_SIZES[1:]
-SHAPE_NAMES: tuple[str, ...] = ("square", "ellipse", "heart")
-NUM_IMAGES = 737_280
-IMAGE_SIZE = 64
-
-
-def grid_bases(sizes: tuple[int, ...] = FULL_FACTOR_SIZES) -> np.ndarray:
-    """Mixed-radix place values, last factor fastest: (K,) int64; (737280, ..., 32, 1) for dSprites."""
-    sizes_arr = np.asarray(sizes, dtype=np.int64)
-    return np.concatenate([np.cumprod(sizes_arr[::-1])[::-1][1:], [1]]).astype(np.int64)
-
-
-BASES = grid_bases()
-
-
-def value_tables(sizes: tuple[int, ...] = FULL_FACTOR_SIZES) -> list[np.ndarray]:
-    """``latents_values`` of each class, per column (§4.1): color 1, shape 1..3, scale
-    linspace(0.5, 1, 6), orientation linspace(0, 2π, 40), posX/posY linspace(0, 1, 32)."""
-    n_col, n_shape, n_scale, n_or, n_x, n_y = sizes
-    return [
-        np.ones(n_col),
-        np.arange(1, n_shape + 1, dtype=np.float64),
-        np.linspace(0.5, 1.0, n_scale),
-        np.linspace(0.0, 2 * np.pi, n_or),
-        np.linspace(0.0, 1.0, n_x),
-        np.linspace(0.0, 1.0, n_y),
-    ]
-
-
-def _check_classes(classes: np.ndarray, sizes: tuple[int, ...], what: str) -> np.ndarray:
-    classes = np.asarray(classes)
-    if classes.ndim != 2 or classes.shape[1] != len(sizes):
-        raise BetavaeError(
-            f"{what}: expected factor classes of shape (n, {len(sizes)}), got {classes.shape}; "
-            "pass one row of integer classes per image"
-        )
-    classes = classes.astype(np.int64, copy=False)
-    bad = (classes < 0) | (classes >= np.asarray(sizes))
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise BetavaeError(
-            f"{what}: class {classes[row, col]} of column {col} (row {row}) is outside "
-            f"0..{sizes[col] - 1}; factor sizes are {sizes}"
-        )
-    return classes
-
-
-def factors_to_index(classes: np.ndarray) -> np.ndarray:
-    """Grid index of 6-column class vectors: (n, 6) int -> (n,) int64, ``classes @ BASES``."""
-    return _check_classes(classes, FULL_FACTOR_SIZES, "factors_to_index") @ BASES
-
-
-def index_to_factors(index: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`factors_to_index` by repeated divmod: (n,) int -> (n, 6) int64."""
-    index = np.asarray(index, dtype=np.int64).reshape(-1)
-    if index.size and (index.min() < 0 or index.max() >= NUM_IMAGES):
-        raise BetavaeError(f"dSprites index out of range 0..{NUM_IMAGES - 1}: {index.min()}..{index.max()}")
-    return (index[:, None] // BASES) % np.asarray(FULL_FACTOR_SIZES, dtype=np.int64)
-
-
-def to_full(factors: np.ndarray) -> np.ndarray:
-    """5 varying-factor columns (shape, scale, orientation, posX, posY) -> 6 columns (colour 0)."""
-    factors = _check_classes(factors, FACTOR_SIZES, "dSprites factors")
-    return np.concatenate([np.zeros((len(factors), 1), np.int64), factors], axis=1)
-
-
-def to_varying(classes: np.ndarray) -> np.ndarray:
-    """6 columns -> the 5 varying factors (drops colour): (n, 6) -> (n, 5) int64."""
-    return _check_classes(classes, FULL_FACTOR_SIZES, "dSprites classes")[:, 1:]
-
-
-def latents_values(classes: np.ndarray) -> np.ndarray:
-    """Factor values of 6-column classes, as the official ``latents_values``: (n, 6) float64."""
-    classes = _check_classes(classes, FULL_FACTOR_SIZES, "latents_values")
-    tables = value_tables()
-    return np.stack([tables[k][classes[:, k]] for k in range(6)], axis=1)
-
-
-class RendererConfig(BaseModel):
-    """Geometry of the procedural renderer (spec §4.2; [recon, fitted] against official frames).
-
-    Lengths are pixels at scale 1 and are multiplied by the scale value. A pixel is on when the
-    fraction of its ``supersample``² sub-samples inside the shape is ≥ the shape's threshold.
-    ``method="fast"`` snaps the centre to a 1/``subpixel`` px grid and pastes precomputed
-    templates; ``method="exact"`` evaluates every sub-sample (the reference).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    method: Literal["fast", "exact"] = "fast"
-    supersample: int = Field(16, ge=1, le=64)
-    subpixel: int = Field(32, ge=1, le=128)
-    square_side: float = Field(20.0, gt=0)
-    square_threshold: float = Field(0.9, gt=0, le=1)
-    ellipse_width: float = Field(25.5, gt=0)
-    ellipse_height: float = Field(14.5, gt=0)
-    ellipse_threshold: float = Field(0.5, gt=0, le=1)
-    heart_h: float = Field(7.63, gt=0)
-    heart_r: float = Field(5.44, gt=0)
-    heart_a: float = 4.51
-    heart_b: float = 5.21
-    heart_y0: float = 1.13
-    heart_threshold: float = Field(0.8, gt=0, le=1)
-    y_down: bool = True  # posY = 0 at the top [recon]; False puts posY = 0 at the bottom
-
-    @model_validator(mode="after")
-    def _check_subpixel(self) -> RendererConfig:
-        if self.subpixel % self.supersample:
-            raise ValueError(
-                f"subpixel ({self.subpixel}) must be a multiple of supersample ({self.supersample})"
-            )
-        return self
 
 
 class DSprites:
@@ -166,9 +72,6 @@ class DSprites:
         self._setup(progress)
 
     def _setup(self, progress: bool = False) -> None:
-        from betavae.data.dsprites_file import open_grid_cache
-        from betavae.data.render import make_renderer
-
         self._rows = self._draw = None
         if self.official is None and self.grid_cache:
             self._rows = open_grid_cache(self.renderer_config, progress=progress)
@@ -188,8 +91,6 @@ class DSprites:
         if self.official is not None:
             return self.official.images(idx)  # type: ignore[attr-defined]
         if self._rows is not None:
-            from betavae.data.dsprites_file import unpack_images
-
             return unpack_images(self._rows[idx])
         return self._draw(index_to_factors(idx)[:, 1:])  # type: ignore[misc]
 
@@ -264,8 +165,6 @@ def calibrate(
     returns ``iou.square``, ``iou.ellipse``, ``iou.heart``, ``iou.mean`` (IoU of two empty images
     is 1), ``n.<shape>`` counts and the mean pixel value of both sides.
     """
-    from betavae.data.render import make_renderer
-
     draw = make_renderer(renderer_cfg)
     idx = rng.integers(0, NUM_IMAGES, size=n)
     ious, ref_mean, our_mean = [], 0.0, 0.0

@@ -27,13 +27,15 @@ from typing import Any, Literal
 import numpy as np
 
 from betavae.cache import cache_dir
-from betavae.data.dsprites import (
+from betavae.data.dsprites_grid import (
     FULL_FACTOR_SIZES,
     IMAGE_SIZE,
-    RendererConfig,
+    NUM_IMAGES,
     grid_bases,
+    index_to_factors,
     value_tables,
 )
+from betavae.data.render import RendererConfig, make_renderer
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write
 
@@ -278,10 +280,7 @@ def open_grid_cache(
     malformed file is (re)built when ``build`` (≈ 15 s with the fast renderer, about an hour with
     ``method="exact"``), atomically (see :func:`cached_array`). None if absent and not ``build``.
     """
-    from betavae.data import dsprites
-    from betavae.data.render import make_renderer
-
-    total = dsprites.NUM_IMAGES
+    total = NUM_IMAGES
 
     def fill(out: np.ndarray) -> None:
         render = make_renderer(cfg)
@@ -292,7 +291,7 @@ def open_grid_cache(
             starts = tqdm(starts, desc="rendering dSprites grid", unit="batch")
         for start in starts:
             idx = np.arange(start, min(start + batch, total))
-            imgs = render(dsprites.index_to_factors(idx)[:, 1:])
+            imgs = render(index_to_factors(idx)[:, 1:])
             out[idx] = np.packbits(imgs.reshape(len(idx), -1), axis=1)
 
     shape = (total, IMAGE_SIZE * IMAGE_SIZE // 8)

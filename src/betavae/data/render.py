@@ -24,13 +24,49 @@ import functools
 import logging
 import math
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from betavae.data.dsprites import FULL_FACTOR_SIZES, IMAGE_SIZE, RendererConfig, value_tables
+from betavae.data.dsprites_grid import FULL_FACTOR_SIZES, IMAGE_SIZE, value_tables
 
 logger = logging.getLogger(__name__)
+class RendererConfig(BaseModel):
+    """Geometry of the procedural renderer (spec §4.2; [recon, fitted] against official frames).
+
+    Lengths are pixels at scale 1 and are multiplied by the scale value. A pixel is on when the
+    fraction of its ``supersample``² sub-samples inside the shape is ≥ the shape's threshold.
+    ``method="fast"`` snaps the centre to a 1/``subpixel`` px grid and pastes precomputed
+    templates; ``method="exact"`` evaluates every sub-sample (the reference).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: Literal["fast", "exact"] = "fast"
+    supersample: int = Field(16, ge=1, le=64)
+    subpixel: int = Field(32, ge=1, le=128)
+    square_side: float = Field(20.0, gt=0)
+    square_threshold: float = Field(0.9, gt=0, le=1)
+    ellipse_width: float = Field(25.5, gt=0)
+    ellipse_height: float = Field(14.5, gt=0)
+    ellipse_threshold: float = Field(0.5, gt=0, le=1)
+    heart_h: float = Field(7.63, gt=0)
+    heart_r: float = Field(5.44, gt=0)
+    heart_a: float = 4.51
+    heart_b: float = 5.21
+    heart_y0: float = 1.13
+    heart_threshold: float = Field(0.8, gt=0, le=1)
+    y_down: bool = True  # posY = 0 at the top [recon]; False puts posY = 0 at the bottom
+
+    @model_validator(mode="after")
+    def _check_subpixel(self) -> RendererConfig:
+        if self.subpixel % self.supersample:
+            raise ValueError(
+                f"subpixel ({self.subpixel}) must be a multiple of supersample ({self.supersample})"
+            )
+        return self
+
+
 N_ORIENT = FULL_FACTOR_SIZES[3] - 1  # 39 distinct angles: orientation 39 (2π) ≡ 0
 
 
