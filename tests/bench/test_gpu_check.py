@@ -1,0 +1,40 @@
+"""bench/gpu_check.py works before it meets a GPU: its tiny CPU version runs every kind of check."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+SCRIPT = Path(__file__).parents[2] / "bench" / "gpu_check.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tiny_cpu_version_runs_each_system_and_reports_numbers(tmp_path):
+    gpu_check = load_script()
+    out = tmp_path / "gpu.json"
+    only = "env,dsprites:plain,ensemble,multimodal:float32,crossmodal:fast,vsa,metrics"
+    assert gpu_check.main(["--tiny", "--only", only, "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert set(rows) == set(only.split(","))
+    assert not [name for name, row in rows.items() if "error" in row]
+    assert rows["env"]["cuda_available"] in (True, False)
+    assert rows["dsprites:plain"]["steps"] == 4 and rows["dsprites:plain"]["steps_per_s"] > 0
+    assert math.isfinite(rows["dsprites:plain"]["loss"])
+    assert rows["multimodal:float32"]["seeds"] == 2 and rows["multimodal:float32"]["member_epochs_per_s"] > 0
+    assert rows["crossmodal:fast"]["members"] == 2 and math.isfinite(rows["crossmodal:fast"]["final_loss_mean"])
+    assert {"pd", "sd", "psd"} <= set(rows["vsa"]) and all(rows["vsa"][s]["steps_per_s"] > 0 for s in ("pd", "sd", "psd"))
+    assert 0 <= rows["metrics"]["mig"] <= 1
+
+
+def test_a_failing_check_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
+    gpu_check = load_script()
+    row = gpu_check.run_child("no-such-check", tiny=True, limit=120)
+    assert row["error"].startswith("KeyError")
