@@ -56,7 +56,11 @@ def test_plotted_hyper_parameters():
     cap = [{"hyper": {"gamma": 100.0, "capacity": 10.0}}, {"hyper": {"gamma": 100.0, "capacity": 25.0}}]
     assert plotted_hypers(beta) == ["beta"]
     assert plotted_hypers(cap) == ["capacity"]  # γ is fixed, C_max varies
-    assert plotted_hypers(beta + cap[:1]) == ["beta", "gamma"]  # every run appears in some plot
+    # A lone capacity run among β runs: a figure against γ would be one point per panel, so none
+    # (it is in the table and the trade-off plot); two such runs (seeds) at the same γ do get one.
+    assert plotted_hypers(beta + cap[:1]) == ["beta"]
+    assert plotted_hypers(beta + cap[:1] + cap[:1]) == ["beta", "gamma"]
+    assert plotted_hypers(beta[:1] + cap[:1]) == []  # one β-VAE run and one capacity run
     assert plotted_hypers([{"hyper": {}}]) == []
 
 
