@@ -77,6 +77,12 @@ def plotted_hypers(rows: list[dict[str, Any]]) -> list[str]:
     return plotted + [n for n in dict.fromkeys(alone) if alone.count(n) > 1]
 
 
+def hyper_points(rows: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The points of the figure against hyper-parameter ``name``: one per run that has it, with
+    ``x`` (its value), ``seed``, the final figures and the eval metrics by key."""
+    return [{**r["eval"], **r, "x": r["hyper"][name]} for r in rows if name in r["hyper"]]
+
+
 def _figures(rows: list[dict[str, Any]], eval_keys: list[str], fig_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
     from betavae.viz.sweep import plot_metrics_vs_hyper, plot_tradeoff
 
@@ -90,8 +96,8 @@ def _figures(rows: list[dict[str, Any]], eval_keys: list[str], fig_dir: Path) ->
         notes.append(f"no hyper-parameter of {', '.join(alone)} varies across runs: "
                      "compared in the table and the trade-off plot only")
     for name in hypers:
-        points = [{"x": r["hyper"][name], "seed": r["seed"], **r["eval"], **r} for r in rows if name in r["hyper"]]
-        path = plot_metrics_vs_hyper(points, metrics, hyper_label(name), fig_dir / f"metrics_vs_{name}.png")
+        path = plot_metrics_vs_hyper(hyper_points(rows, name), metrics, hyper_label(name),
+                                     fig_dir / f"metrics_vs_{name}.png")
         figs.append({"src": f"{INDEX_DIR}/{path.name}", "title": f"Metrics against {hyper_label(name)}",
                      "caption": f"Each panel: one final figure or eval metric against {hyper_label(name)}; "
                                 "one point per run, seeds in their own colour and marker; dashed: mean over seeds."})
