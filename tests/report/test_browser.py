@@ -20,7 +20,7 @@ from PIL import Image
 from betavae.experiments.rundir import read_metrics
 
 from .cdp import Browser, find_chromium
-from .conftest import HOSTILE
+from .conftest import EVAL_KEYS, HOSTILE
 from .test_report import parse
 
 pytestmark = pytest.mark.browser
@@ -50,12 +50,13 @@ def browser(tmp_path_factory):
         yield b
 
 
-def visit(browser: Browser, page: Path, shot: str) -> tuple[dict[str, Any], list[str], str]:
-    """Open ``page`` (file://) in a new tab; returns (page state, requested URLs, session)."""
+def visit(browser: Browser, page: Path, shot: str, width: int = 1200) -> tuple[dict[str, Any], list[str], str]:
+    """Open ``page`` (file://) in a new tab ``width`` CSS pixels wide; returns (page state,
+    requested URLs, session)."""
     session = browser.open_page()
     browser.send("Page.enable", session=session)
     browser.send("Network.enable", session=session)
-    metrics = {"width": 1200, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
     browser.send("Emulation.setDeviceMetricsOverride", metrics, session=session)
     browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
     browser.wait_event("Page.loadEventFired")
@@ -66,7 +67,7 @@ def visit(browser: Browser, page: Path, shot: str) -> tuple[dict[str, Any], list
     png = base64.b64decode(browser.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"])
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / shot).write_bytes(png)
-    assert Image.open(io.BytesIO(png)).size == (1200, min(height, 16000))
+    assert Image.open(io.BytesIO(png)).size == (width, min(height, 16000))
     urls = [ev["params"]["request"]["url"] for ev in browser.events
             if ev.get("method") == "Network.requestWillBeSent" and ev.get("sessionId") == session]
     return state, urls, session
@@ -101,3 +102,37 @@ def test_index_in_chromium(browser, runs_folder):
                             session=session)["result"]["value"]
 
     assert click() == [1.0, 4.0, 4.0] and click() == [4.0, 4.0, 1.0]  # ascending, then descending
+
+
+HEADERS = """(() => { const t = document.getElementById(ID);
+  return {innerWidth: window.innerWidth, pageWidth: document.documentElement.scrollWidth,
+          cells: Array.from(t.tHead.rows[0].cells).map(c => { const r = c.getBoundingClientRect();
+            return {text: c.textContent, left: r.left, right: r.right}; })}; })()"""
+
+
+def test_index_of_mixed_runs_in_chromium(browser, mixed_runs_folder):
+    """One β-VAE and one capacity run: only the trade-off figure applies (no hyper-parameter
+    varies), and the compact table shows its key columns within a 1280 px window."""
+    state, urls, session = visit(browser, mixed_runs_folder / "index.html", "index-mixed.png", width=1280)
+    assert [i["src"] for i in state["images"]] == ["index/tradeoff.png"]
+    assert all(i["width"] > 0 and i["height"] > 0 for i in state["images"])
+    assert urls and all(u.startswith(LOCAL_SCHEMES) for u in urls), urls
+
+    def headers(table: str) -> dict[str, Any]:
+        expr = HEADERS.replace("ID", f'"{table}"')
+        return browser.send("Runtime.evaluate", {"expression": expr, "returnByValue": True},
+                            session=session)["result"]["value"]
+
+    main = headers("runs-table")
+    assert main["innerWidth"] == 1280 and main["pageWidth"] <= 1280  # the page itself never scrolls sideways
+    texts = [c["text"] for c in main["cells"]]
+    assert texts == ["run", "status", "objective", "seed", "β", "γ", "C_max (nats)", "recon", "KL", "active",
+                     "MIG", "DCI D", "FactorVAE", "β-VAE", "SAP"]
+    for cell in main["cells"]:  # every key column is on screen, MIG included
+        assert 0 <= cell["left"] and cell["right"] <= main["innerWidth"], cell
+    details = headers("details-table")
+    shown = {c["text"] for c in details["cells"]}
+    assert shown == {"run", "step", "loss"} | set(EVAL_KEYS) - {"mig", "dci.disentanglement", "sap",
+                                                                "factor_vae.eval_accuracy", "beta_vae.eval_accuracy"}
+    assert details["cells"][0]["right"] <= details["innerWidth"]
+    assert state["runs"].count("\n") == 2 and "capacity" in state["runs"] and "beta" in state["runs"]

@@ -56,10 +56,83 @@ def test_plotted_hyper_parameters():
     cap = [{"hyper": {"gamma": 100.0, "capacity": 10.0}}, {"hyper": {"gamma": 100.0, "capacity": 25.0}}]
     assert plotted_hypers(beta) == ["beta"]
     assert plotted_hypers(cap) == ["capacity"]  # γ is fixed, C_max varies
-    assert plotted_hypers(beta + cap[:1]) == ["beta", "gamma"]  # every run appears in some plot
+    # A lone capacity run among β runs: a figure against γ would be one point per panel, so none
+    # (it is in the table and the trade-off plot); two such runs (seeds) at the same γ do get one.
+    assert plotted_hypers(beta + cap[:1]) == ["beta"]
+    assert plotted_hypers(beta + cap[:1] + cap[:1]) == ["beta", "gamma"]
+    assert plotted_hypers(beta[:1] + cap[:1]) == []  # one β-VAE run and one capacity run
     assert plotted_hypers([{"hyper": {}}]) == []
 
 
 def test_index_of_a_folder_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(BetavaeError, match="holds no run folders"):
         write_index(tmp_path)
+
+
+def mixed_rows() -> list[dict]:
+    """Run summaries of a mixed set: β-VAE runs (β = 1, 4; eval with MIG and DCI) and capacity runs
+    (C_max = 10, 25 at γ = 100; eval with MIG and SAP), one β run without eval.json."""
+    def row(run, hyper, seed, recon, ev):
+        return {"run": run, "hyper": hyper, "seed": seed, "recon": recon, "kl": recon / 100, "loss": recon + 1,
+                "active": 3, "eval": ev}
+    return [row("b1", {"beta": 1.0}, 0, 50.0, {"mig": 0.1, "dci.disentanglement": 0.2}),
+            row("b4", {"beta": 4.0}, 0, 60.0, {"mig": 0.3, "dci.disentanglement": 0.4}),
+            row("b4s1", {"beta": 4.0}, 1, 61.0, {}),
+            row("c10", {"gamma": 100.0, "capacity": 10.0}, 0, 55.0, {"mig": 0.05, "sap": 0.01}),
+            row("c25", {"gamma": 100.0, "capacity": 25.0}, 0, 52.0, {"mig": 0.15, "sap": 0.02})]
+
+
+def panels(fig) -> dict[str, tuple[list[float], list[float]]]:
+    """Visible panels of a metrics-against-hyper-parameter figure: y label -> (x, y) of the points."""
+    out = {}
+    for ax in fig.axes:
+        if ax.axison:
+            xy = [tuple(o) for c in ax.collections for o in c.get_offsets()]
+            out[ax.get_ylabel()] = ([x for x, _ in sorted(xy)], [y for _, y in sorted(xy)])
+    return out
+
+
+def test_metrics_figures_of_a_mixed_set_draw_only_the_panels_with_values():
+    import matplotlib.pyplot as plt
+
+    from betavae.report.index import BASE_METRICS, hyper_points
+    from betavae.viz.sweep import metrics_vs_hyper_figure
+
+    rows = mixed_rows()
+    assert plotted_hypers(rows) == ["beta", "capacity"]  # γ is the same for both capacity runs
+    metrics = [*BASE_METRICS, ("mig", "mig"), ("dci.disentanglement", "dci"), ("sap", "sap"),
+               ("factor_vae.eval_accuracy", "factor")]  # the last: no run has it
+    base = [label for _, label in BASE_METRICS]
+    for name, expected in [("beta", {*base, "mig", "dci"}), ("capacity", {*base, "mig", "sap"})]:
+        fig = metrics_vs_hyper_figure(hyper_points(rows, name), metrics, name)
+        try:
+            got = panels(fig)
+            assert set(got) == expected and len(got) == 6  # of 8 quantities, 6 apply to each sweep
+            assert not any("no values" in t.get_text() for ax in fig.axes for t in ax.texts)
+        finally:
+            plt.close(fig)
+        if name == "beta":
+            assert got["mig"] == ([1.0, 4.0], [0.1, 0.3])  # the run without eval.json has no point
+            assert got[BASE_METRICS[0][1]] == ([1.0, 4.0, 4.0], [50.0, 60.0, 61.0])
+        else:
+            assert got["sap"] == ([10.0, 25.0], [0.01, 0.02])
+
+
+def test_tradeoff_keeps_runs_without_the_colouring_hyper_parameter():
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    from betavae.viz.sweep import GREY, tradeoff_figure
+
+    rows = [r for r in mixed_rows() if "mig" in r["eval"]]
+    points = [{**r, **r["eval"], "x": r["hyper"].get("beta")} for r in rows]
+    fig = tradeoff_figure(points, "mig", "mig", "β")
+    try:
+        ax = fig.axes[0]
+        xy = sorted(tuple(o) for c in ax.collections for o in c.get_offsets())
+        assert xy == sorted((r["recon"], r["eval"]["mig"]) for r in rows)  # all 4, capacity runs too
+        faces = [tuple(f) for c in ax.collections for f in c.get_facecolors()]
+        assert faces.count(mcolors.to_rgba(GREY)) == 2  # the two capacity runs have no β
+        assert sorted(t.get_text() for t in ax.texts) == ["b1", "b4", "c10", "c25"]
+    finally:
+        plt.close(fig)

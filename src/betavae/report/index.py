@@ -1,10 +1,13 @@
 """The multi-run index: ``RUNS_DIR/index.html`` and ``index.md`` with figures in ``RUNS_DIR/index/``.
 
-A sortable table of runs (status, seed, hyper-parameters, final figures, every eval metric, a
-link to each run's report), each metric against every hyper-parameter that varies (β; γ and C_max
-for capacity runs) with seeds as separate points, and the reconstruction–disentanglement
-trade-off: reconstruction against the first disentanglement metric found (:data:`TRADEOFF_KEYS`),
-or against the KL (the rate) when no run has one.
+A compact sortable table of runs (run linked to its report, status, objective, seed,
+hyper-parameters, final reconstruction / KL / active latents and the key disentanglement metrics
+of :data:`KEY_METRICS`) that fits the page, a details table with everything else (step, loss,
+every other eval metric), each metric against every hyper-parameter that varies (β; γ and C_max
+for capacity runs) with seeds as separate points and only the panels some run has a value for,
+and the reconstruction–disentanglement trade-off: reconstruction against the first
+disentanglement metric found (:data:`TRADEOFF_KEYS`), or against the KL (the rate) when no run
+has one.
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ TRADEOFF_KEYS = ("mig", "dci.disentanglement", "sap", "modularity", "factor_vae.
 #: Final figures from metrics.jsonl shown and plotted for every run: (key, label).
 BASE_METRICS = (("recon", "reconstruction NLL (nats / image)"), ("kl", "KL (nats / image)"),
                 ("loss", "total loss (nats / image)"), ("active", "active latents (KL_j > 0.01 nats)"))
+#: Hyper-parameter columns first in this order (others follow alphabetically).
+HYPER_ORDER = ("beta", "gamma", "capacity")
+#: Columns of the compact runs table: final figures (key, header, tooltip) ...
+MAIN_BASE = (("recon", "recon", "final reconstruction NLL (nats / image)"),
+             ("kl", "KL", "final KL (nats / image)"), ("active", "active", "active latents (KL_j > 0.01 nats)"))
+#: ... and the eval metrics (key, header) shown there when some run has them; the rest go to the
+#: details table.
+KEY_METRICS = (("mig", "MIG"), ("dci.disentanglement", "DCI D"), ("factor_vae.eval_accuracy", "FactorVAE"),
+               ("beta_vae.eval_accuracy", "β-VAE"), ("sap", "SAP"))
 
 
 def find_runs(runs_dir: Path) -> list[Path]:
@@ -51,16 +63,24 @@ def run_row(run_dir: Path) -> dict[str, Any]:
 
 
 def plotted_hypers(rows: list[dict[str, Any]]) -> list[str]:
-    """Hyper-parameters that take more than one value, plus the first one of every run that has
-    none of those (so each run appears in at least one plot)."""
+    """Hyper-parameters that take more than one value, plus, for runs that have none of those,
+    their first hyper-parameter when at least two such runs share it (their seeds side by side).
+
+    A lone run whose hyper-parameters are all fixed gets no such figure (every panel would be a
+    single point); it still appears in the table and the trade-off plot.
+    """
     names: list[str] = []
     for r in rows:
         names += [n for n in r["hyper"] if n not in names]
     plotted = [n for n in names if len({r["hyper"].get(n) for r in rows if n in r["hyper"]}) > 1]
-    for r in rows:
-        if r["hyper"] and not any(n in plotted for n in r["hyper"]):
-            plotted.append(next(iter(r["hyper"])))
-    return plotted
+    alone = [next(iter(r["hyper"])) for r in rows if r["hyper"] and not any(n in plotted for n in r["hyper"])]
+    return plotted + [n for n in dict.fromkeys(alone) if alone.count(n) > 1]
+
+
+def hyper_points(rows: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The points of the figure against hyper-parameter ``name``: one per run that has it, with
+    ``x`` (its value), ``seed``, the final figures and the eval metrics by key."""
+    return [{**r["eval"], **r, "x": r["hyper"][name]} for r in rows if name in r["hyper"]]
 
 
 def _figures(rows: list[dict[str, Any]], eval_keys: list[str], fig_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
@@ -69,11 +89,15 @@ def _figures(rows: list[dict[str, Any]], eval_keys: list[str], fig_dir: Path) ->
     figs, notes = [], []
     metrics = [(k, label) for k, label in BASE_METRICS] + [(k, k) for k in eval_keys]
     hypers = plotted_hypers(rows)
-    if not hypers:
+    if not any(r["hyper"] for r in rows):
         notes.append("no run has a readable config: no hyper-parameter plots")
+    alone = [r["run"] for r in rows if r["hyper"] and not any(n in hypers for n in r["hyper"])]
+    if alone:
+        notes.append(f"no hyper-parameter of {', '.join(alone)} varies across runs: "
+                     "compared in the table and the trade-off plot only")
     for name in hypers:
-        points = [{"x": r["hyper"][name], "seed": r["seed"], **r["eval"], **r} for r in rows if name in r["hyper"]]
-        path = plot_metrics_vs_hyper(points, metrics, hyper_label(name), fig_dir / f"metrics_vs_{name}.png")
+        path = plot_metrics_vs_hyper(hyper_points(rows, name), metrics, hyper_label(name),
+                                     fig_dir / f"metrics_vs_{name}.png")
         figs.append({"src": f"{INDEX_DIR}/{path.name}", "title": f"Metrics against {hyper_label(name)}",
                      "caption": f"Each panel: one final figure or eval metric against {hyper_label(name)}; "
                                 "one point per run, seeds in their own colour and marker; dashed: mean over seeds."})
@@ -82,7 +106,7 @@ def _figures(rows: list[dict[str, Any]], eval_keys: list[str], fig_dir: Path) ->
     if ykey is None:
         notes.append("no run has a disentanglement metric in eval.json: the trade-off plot shows "
                      "reconstruction against the KL (rate–distortion) instead")
-    hyper = hypers[0] if hypers else "beta"
+    hyper = hypers[0] if hypers else next((n for r in rows for n in r["hyper"]), "beta")
     points = [{"x": r["hyper"].get(hyper), "seed": r["seed"], **r, **r["eval"]} for r in rows]
     path = plot_tradeoff(points, ykey or "kl", ylabel, hyper_label(hyper), fig_dir / "tradeoff.png")
     figs.append({"src": f"{INDEX_DIR}/{path.name}", "title": "Reconstruction–disentanglement trade-off",
@@ -114,7 +138,10 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
     eval_keys: list[str] = []
     for r in rows:
         eval_keys += [k for k, v in r["eval"].items() if k not in eval_keys and is_number(v)]
-    hyper_names = sorted({n for r in rows for n in r["hyper"]})
+    hyper_names = [n for n in HYPER_ORDER if any(n in r["hyper"] for r in rows)]
+    hyper_names += sorted({n for r in rows for n in r["hyper"]} - set(hyper_names))
+    key_metrics = [(k, label) for k, label in KEY_METRICS if k in eval_keys]
+    detail_keys = [k for k in eval_keys if k not in dict(key_metrics)]
     if progress is not None:
         progress("index figures")
     try:
@@ -122,6 +149,11 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
     except Exception as exc:  # the table must still be written; the log keeps the traceback
         log.exception("index figures failed")
         figs, fig_notes = [], [f"index figures could not be drawn ({type(exc).__name__}: {exc})"]
+    else:  # a figure of an earlier index whose hyper-parameter no longer applies would linger
+        drawn = {Path(f["src"]).name for f in figs}
+        for stale in (runs_dir / INDEX_DIR).glob("metrics_vs_*.png"):
+            if stale.name not in drawn:
+                stale.unlink()
     notes += fig_notes
     notes += [f"{r['run']}: {r['missing']} file problem(s); see its report" for r in rows if r["missing"]]
     context = {
@@ -132,6 +164,9 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
         "hyper_names": [(n, hyper_label(n)) for n in hyper_names],
         "base_metrics": BASE_METRICS,
         "eval_keys": eval_keys,
+        "main_base": MAIN_BASE,
+        "key_metrics": key_metrics,
+        "detail_keys": detail_keys,
         "figures": figs,
         "notes": notes,
     }

@@ -55,6 +55,11 @@ def md_fence(text: str, lang: str = "") -> str:
     return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
 
 
+def split_after(text: Any) -> list[str]:
+    """``"a.b_c"`` -> ``["a.", "b_", "c"]``: the places a long metric name may wrap (HTML ``<wbr>``)."""
+    return [part for part in re.split(r"(?<=[._])", str(text)) if part]
+
+
 @lru_cache(maxsize=1)
 def environment() -> Any:
     """The Jinja2 environment: package templates, autoescape for ``*.html.j2``, strict undefined."""
@@ -68,7 +73,7 @@ def environment() -> Any:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(fmt=fmt, md=md, md_fence=md_fence, sort_key=sort_key)
+    env.filters.update(fmt=fmt, md=md, md_fence=md_fence, sort_key=sort_key, split_after=split_after)
     return env
 
 
