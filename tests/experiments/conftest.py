@@ -32,13 +32,17 @@ def require_ray() -> None:
         pytest.skip("ray is not installed (pip install 'betavae[ray]')")
 
 
+def require_loopback() -> None:
+    if not loopback_only():
+        pytest.skip("Ray tests run inside a loopback-only network namespace; "
+                    "test_ray.py::test_ray_suite_in_loopback_namespace runs them there")
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A head node and a worker node of 1 CPU each, loopback only, dashboard off."""
     require_ray()
-    if not loopback_only():
-        pytest.skip("Ray tests run inside a loopback-only network namespace; "
-                    "test_ray.py::test_ray_suite_in_loopback_namespace runs them there")
+    require_loopback()
     import ray
     from ray.cluster_utils import Cluster
 
