@@ -50,7 +50,7 @@ def ray_cluster():
     # writes ray_current_cluster, whatever temp_dir the nodes get, and Ray does not create it:
     # point it at this session's own folder and give the nodes the same one, so nothing depends
     # on (or is left in) /tmp/ray. Short path: AF_UNIX sockets live under it (< 108 bytes).
-    temp = Path(tempfile.mkdtemp(prefix="bvae-ray-"))
+    temp = Path(tempfile.mkdtemp(prefix="ray"))
     (temp / "ray").mkdir()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("RAY_TMPDIR", str(temp))

@@ -79,7 +79,7 @@ def test_a_first_local_sweep_on_a_fresh_machine(tmp_path):
     require_ray()
     require_loopback()
     # a short TMPDIR: Ray's AF_UNIX sockets live under it (< 108 bytes)
-    tmp = Path(tempfile.mkdtemp(prefix="bvae-fresh-"))
+    tmp = Path(tempfile.mkdtemp(prefix="rayf"))
     home = tmp_path / "home"
     home.mkdir()
     try:
