@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -29,28 +32,41 @@ def require_ray() -> None:
         pytest.skip("ray is not installed (pip install 'betavae[ray]')")
 
 
-@pytest.fixture(scope="session")
-def ray_cluster(tmp_path_factory):
-    """A head node and a worker node of 1 CPU each, loopback only, dashboard off."""
-    require_ray()
+def require_loopback() -> None:
     if not loopback_only():
         pytest.skip("Ray tests run inside a loopback-only network namespace; "
                     "test_ray.py::test_ray_suite_in_loopback_namespace runs them there")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A head node and a worker node of 1 CPU each, loopback only, dashboard off."""
+    require_ray()
+    require_loopback()
     import ray
     from ray.cluster_utils import Cluster
 
-    temp = tmp_path_factory.mktemp("ray")
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "include_dashboard": False, "temp_dir": str(temp)})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    # one driver connection for the session: executors find Ray initialised and keep it, so
-    # the workers' processes (and their imports) are reused from test to test
-    ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
-    yield cluster
-    if ray.is_initialized():
-        ray.shutdown()
-    cluster.shutdown()
+    # Ray's *default* temp dir (RAY_TMPDIR, else TMPDIR, else /tmp, + "/ray") is where Cluster
+    # writes ray_current_cluster, whatever temp_dir the nodes get, and Ray does not create it:
+    # point it at this session's own folder and give the nodes the same one, so nothing depends
+    # on (or is left in) /tmp/ray. Short path: AF_UNIX sockets live under it (< 108 bytes).
+    temp = Path(tempfile.mkdtemp(prefix="ray"))
+    (temp / "ray").mkdir()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_TMPDIR", str(temp))
+        env.delenv("RAY_ADDRESS", raising=False)
+        cluster = Cluster(initialize_head=True, head_node_args={
+            "num_cpus": 1, "include_dashboard": False, "temp_dir": str(temp / "ray")})
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        # one driver connection for the session: executors find Ray initialised and keep it, so
+        # the workers' processes (and their imports) are reused from test to test
+        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
+        yield cluster
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture(params=EXECUTOR_PARAMS)

@@ -85,13 +85,49 @@ def test_bad_sweep_files_say_what_is_wrong(tree, message):
         sweep_from_dict({"base": tiny_tree(), **tree}).expand()
 
 
+SHIPPED_CONFIGS = Path(__file__).parents[2] / "src/betavae/configs"
+SHIPPED_SWEEPS = sorted(p.stem for p in SHIPPED_CONFIGS.glob("sweep_*.yaml"))
+
+
 def test_shipped_study_configs_expand():
-    root = Path(__file__).parents[2] / "src/betavae/configs"
+    root = SHIPPED_CONFIGS
     study = load_sweep(root / "sweep_dsprites_study.yaml")
     runs = study.expand()
     assert len(runs) == (6 + 4) * 3
     assert sorted({r.config.objective.kind for r in runs}) == ["beta", "capacity"]
     assert len(load_sweep(root / "sweep_dsprites_study_full.yaml").expand()) == (6 + 4) * 50
+    burgess = load_sweep(root / "sweep_dsprites_study_burgess.yaml").expand()
+    def grid(rs):  # (seed, kind, β or C_max) of each run
+        return [(r.config.seed, o.kind, o.beta if o.kind == "beta" else o.capacity.c_max)
+                for r in rs for o in [r.config.objective]]
+
+    assert grid(burgess) == grid(runs)  # the published variant: the same grid, only γ differs
+    assert {r.config.objective.gamma.bounds() for r in burgess if r.config.objective.kind == "capacity"} == {(1000, 1000)}
+
+
+@pytest.mark.parametrize("study", ["sweep_dsprites_study", "sweep_dsprites_study_full"])
+def test_shipped_studies_train_capacity_with_the_shipped_gamma(study):
+    """The studies' capacity runs use dsprites_capacity's γ (20: it trains here), not Burgess's 1000,
+    which never leaves the mean image on this model (docs/speed.md); C_max is the grid."""
+    from betavae.config import load_config
+
+    gamma = load_config(SHIPPED_CONFIGS / "dsprites_capacity.yaml").objective.gamma
+    capacity = [r.config.objective for r in load_sweep(SHIPPED_CONFIGS / f"{study}.yaml").expand()
+                if r.config.objective.kind == "capacity"]
+    assert gamma.bounds() == (20, 20)
+    assert len(capacity) > 0 and all(o.gamma == gamma for o in capacity)
+    assert sorted({o.capacity.c_max for o in capacity}) == [5, 10, 25, 50]
+
+
+@pytest.mark.parametrize("name", SHIPPED_SWEEPS)
+def test_every_shipped_sweep_resolves_with_dry_run(name, tmp_path, capsys):
+    """``bvae sweep NAME --dry-run`` lists every run of every shipped sweep as still to train."""
+    n = len(load_sweep(SHIPPED_CONFIGS / f"{name}.yaml").expand())
+    assert main(["sweep", name, "--dry-run", "--runs-dir", str(tmp_path / "runs")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == n > 0
+    assert all(line.split()[1] == "train" for line in lines)
+    assert not (tmp_path / "runs").exists()  # a dry run writes nothing
 
 
 # ------------------------------------------------------------------ both executors

@@ -95,6 +95,66 @@ def test_value_checks(tmp_path, small):
         load_sensorimotor(path)
 
 
+@pytest.mark.parametrize("suffix", [".mat", ".npz"])
+def test_non_finite_values_are_named_with_key_row_and_column(tmp_path, small, suffix):
+    """A NaN (or ±inf) anywhere says NaN and where, not a range of the other values (#18)."""
+    train = as_train56(small).copy()
+    train[3, 28 + 5] = np.nan
+    train[7, 2] = np.inf
+    path = save_sensorimotor(tmp_path / f"nan{suffix}", train, small.test)
+    with pytest.raises(BetavaeError) as err:
+        load_sensorimotor(path, path)
+    assert str(err.value) == (f"{path}: 'final_database_train' row 3 column 33 (from 0) is NaN (2 in all, "
+                              "in 2 rows); every value must be a finite number")
+    test = small.test.copy()
+    test[4, 0] = -np.inf
+    path = save_sensorimotor(tmp_path / f"inf{suffix}", as_train56(small), test)
+    with pytest.raises(BetavaeError) as err:
+        load_sensorimotor(path, path)
+    assert str(err.value) == (f"{path}: 'final_database_test' row 4 column 0 (from 0) is -inf (1 in all, "
+                              "in 1 rows); every value must be a finite number")
+    clean = small.train_clean.copy()
+    clean[0, 27] = np.nan
+    np.savez(tmp_path / "clean.npz", clean=clean)
+    with pytest.raises(BetavaeError, match=r"'clean' row 0 column 27 \(from 0\) is NaN"):
+        load_sensorimotor(tmp_path / "clean.npz")
+
+
+def test_out_of_range_targets_say_where(tmp_path, small):
+    train = as_train56(small).copy()
+    train[3, 28 + 5] = 1.5
+    train[9, 28 + 1] = -3.0
+    path = tmp_path / "range.mat"
+    scipy.io.savemat(path, {"final_database_train": train})
+    with pytest.raises(BetavaeError) as err:
+        load_sensorimotor(path)
+    assert str(err.value) == (f"{path} 'final_database_train' (input = columns 0–27, target = 28–55) target: "
+                              "clean values must lie in [-1, 1]; row 3 column 5 (from 0) is 1.5 (2 in all, in 2 rows)")
+    train = as_train56(small).copy()
+    train[2, 0], train[2, 28] = 0.25, 0.75  # input neither target nor muted
+    scipy.io.savemat(path, {"final_database_train": train})
+    with pytest.raises(BetavaeError) as err:
+        load_sensorimotor(path)
+    assert str(err.value).endswith(": input row 2 column 0 is 0.25, neither its target 0.75 nor muted (-2); "
+                                   "1 rows affected")
+
+
+def test_clean_rows_under_the_training_key_get_a_hint(tmp_path, small):
+    """A clean (N, 28) training file without augment: say it looks clean and what to do (#23)."""
+    path = tmp_path / "clean28.mat"
+    scipy.io.savemat(path, {"final_database_train": small.train_clean})
+    n = len(small.train_clean)
+    with pytest.raises(BetavaeError) as err:
+        load_sensorimotor(path)
+    assert str(err.value) == (f"{path}: 'final_database_train' has shape ({n}, 28) (float64); expected (N, 56) "
+                              "numbers; (N, 28) looks like clean rows: save them under the key 'clean', or load "
+                              "with augment=True, to build the four muting groups")
+    with pytest.raises(BetavaeError) as err:  # other widths keep the plain message
+        scipy.io.savemat(path, {"final_database_train": np.zeros((4, 30))})
+        load_sensorimotor(path)
+    assert str(err.value).endswith("expected (N, 56) numbers")
+
+
 def test_unknown_mask_pattern_strict_and_lenient(tmp_path, small, caplog):
     train = as_train56(small).copy()
     train[0, 0] = MUTED  # a complete row with one muted entry: no group has this pattern

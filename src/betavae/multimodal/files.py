@@ -49,18 +49,36 @@ def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
     return {k: v for k, v in mat.items() if not k.startswith("__")}
 
 
-def _array(arrays: dict[str, np.ndarray], key: str, path: Path, cols: int) -> np.ndarray:
+def _value(v: float) -> str:
+    return "NaN" if np.isnan(v) else repr(float(v))
+
+
+def _first_bad(bad: np.ndarray, a: np.ndarray) -> str:
+    """``row r column c (from 0) is V (n in all, in m rows)`` for the first True of ``bad`` (2-D)."""
+    r, c = np.argwhere(bad)[0]
+    return (f"row {r} column {c} (from 0) is {_value(a[r, c])} "
+            f"({int(bad.sum())} in all, in {int(bad.any(1).sum())} rows)")
+
+
+def _array(arrays: dict[str, np.ndarray], key: str, path: Path, cols: int, hint: str = "") -> np.ndarray:
+    """The (N, cols) array ``key`` as float64, every value finite; else a BetavaeError saying where
+    (``hint`` is added to a wrong-shape message)."""
     if key not in arrays:
         raise BetavaeError(f"{path}: no array {key!r} (found: {', '.join(sorted(arrays)) or 'none'})")
     a = np.asarray(arrays[key])
     if a.ndim != 2 or a.shape[1] != cols or not np.issubdtype(a.dtype, np.number):
-        raise BetavaeError(f"{path}: {key!r} has shape {a.shape} ({a.dtype}); expected (N, {cols}) numbers")
-    return a.astype(np.float64)
+        raise BetavaeError(f"{path}: {key!r} has shape {a.shape} ({a.dtype}); expected (N, {cols}) numbers{hint}")
+    a = a.astype(np.float64)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise BetavaeError(f"{path}: {key!r} {_first_bad(bad, a)}; every value must be a finite number")
+    return a
 
 
 def _check_clean(a: np.ndarray, what: str) -> None:
-    if not np.isfinite(a).all() or np.abs(a).max(initial=0.0) > 1.0 + 1e-9:
-        raise BetavaeError(f"{what}: clean values must lie in [-1, 1]; found {np.nanmin(a):.4g} … {np.nanmax(a):.4g}")
+    bad = ~(np.abs(a) <= 1.0 + 1e-9)  # NaN counts as outside
+    if bad.any():
+        raise BetavaeError(f"{what}: clean values must lie in [-1, 1]; {_first_bad(bad, a)}")
 
 
 def check_train(inp: np.ndarray, tgt: np.ndarray, layout: Layout, where: str, strict: bool) -> np.ndarray:
@@ -69,8 +87,8 @@ def check_train(inp: np.ndarray, tgt: np.ndarray, layout: Layout, where: str, st
     bad = ~((inp == tgt) | (inp == MUTED))
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise BetavaeError(f"{where}: input row {r} column {c} is {inp[r, c]!r}, neither its target "
-                           f"{tgt[r, c]!r} nor muted (-2); {int(bad.any(1).sum())} rows affected")
+        raise BetavaeError(f"{where}: input row {r} column {c} is {_value(inp[r, c])}, neither its target "
+                           f"{_value(tgt[r, c])} nor muted (-2); {int(bad.any(1).sum())} rows affected")
     groups = infer_groups(inp, layout)
     if (groups == 0).any():
         msg = (f"{where}: {int((groups == 0).sum())} rows match none of the four muting groups "
@@ -95,19 +113,25 @@ def load_sensorimotor(train_path: str | Path | None = None, test_path: str | Pat
     if train_path is not None:
         path = Path(train_path)
         arrays = read_arrays(path)
+        where = str(path)
         if "input" in arrays and "target" in arrays:
             inp, tgt = _array(arrays, "input", path, d), _array(arrays, "target", path, d)
             if len(inp) != len(tgt):
                 raise BetavaeError(f"{path}: 'input' has {len(inp)} rows but 'target' {len(tgt)}")
         elif "clean" in arrays or augment:
-            clean = _array(arrays, "clean" if "clean" in arrays else train_key, path, d)
-            _check_clean(clean, f"{path}")
+            key = "clean" if "clean" in arrays else train_key
+            clean = _array(arrays, key, path, d)
+            _check_clean(clean, f"{path} {key!r}")
             inp, tgt, groups = augment_rows(clean, layout)
         else:
-            both = _array(arrays, train_key, path, 2 * d)
+            clean_shaped = np.ndim(arrays.get(train_key)) == 2 and np.shape(arrays[train_key])[1] == d
+            hint = (f"; (N, {d}) looks like clean rows: save them under the key 'clean', or load with "
+                    "augment=True, to build the four muting groups") if clean_shaped else ""
+            both = _array(arrays, train_key, path, 2 * d, hint)
             inp, tgt = both[:, :d], both[:, d:]
+            where = f"{path} {train_key!r} (input = columns 0–{d - 1}, target = {d}–{2 * d - 1})"
         if len(groups) == 0:
-            groups = check_train(inp, tgt, layout, str(path), strict)
+            groups = check_train(inp, tgt, layout, where, strict)
     test = np.zeros((0, d))
     if test_path is not None:
         path = Path(test_path)

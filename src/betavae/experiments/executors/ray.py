@@ -6,9 +6,13 @@ whose worker process died (``max_retries``); the restarted task resumes the run 
 checkpoint. A run's own exception never reaches Ray (it is recorded as ``failed``), so only
 system failures are retried. Run folders must be on a file system every node sees (``--runs-dir``).
 
-Without ``address`` a local Ray instance is started with ``workers × threads`` CPUs and no
-dashboard, and shut down afterwards. With ``address`` (``auto``, ``HOST:PORT`` or ``ray://...``)
-the driver joins that cluster. See docs/sweeps.md for the loopback-only test setup.
+Without ``address`` a new local Ray instance is started (``address="local"``, so neither a
+``ray_current_cluster`` file left by an earlier ``ray start`` nor ``RAY_ADDRESS`` redirects it)
+with ``workers × threads`` CPUs and no dashboard, under Ray's default temp dir
+(``$RAY_TMPDIR``, else ``$TMPDIR``, else ``/tmp``, + ``/ray``; created if missing), and shut down
+afterwards. With ``address`` (``auto``, ``HOST:PORT`` or ``ray://...``) the driver joins that
+cluster; a cluster that cannot be found or reached is a one-line :class:`BetavaeError`. See
+docs/sweeps.md for the loopback-only test setup.
 """
 
 from __future__ import annotations
@@ -55,10 +59,23 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                       "logging_level": logging.WARNING, **self.init_kwargs}
-            if self.address:
-                ray.init(address=self.address, **kwargs)
-            else:
-                ray.init(num_cpus=self.workers * self.threads, **kwargs)
+            try:
+                if self.address:
+                    ray.init(address=self.address, **kwargs)
+                else:  # "local": never join the cluster an earlier `ray start` left in ray_current_cluster
+                    ray.init(address="local", num_cpus=self.workers * self.threads, **kwargs)
+            except ConnectionError as exc:
+                raise BetavaeError(
+                    f"cannot join the Ray cluster at {self.address!r}: {str(exc).splitlines()[0]} "
+                    "(start one with `ray start --head`, or leave out --address for a local Ray)"
+                ) from None
+            except OSError as exc:
+                if "AF_UNIX" not in str(exc):
+                    raise
+                raise BetavaeError(
+                    f"Ray's socket paths under its temp folder are too long ({exc}); "
+                    "set RAY_TMPDIR to a short folder, e.g. RAY_TMPDIR=/tmp"
+                ) from None
             self._started = True
         if self.address and not self._workers_given:  # as many tasks in flight as the cluster fits
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1) // self.threads))
