@@ -132,3 +132,37 @@ def test_every_subsystem_is_a_bvae_command(capsys):
     assert main(["--help"]) == 0
     listed = {line.split()[0] for line in capsys.readouterr().out.split("Commands:")[1].splitlines() if line.strip()}
     assert {"train", "eval", "sweep", "report", "multimodal", "crossmodal", "vsa"} <= listed
+
+
+def test_negative_beta_is_refused_by_train_and_by_a_sweep_dry_run(tmp_path, capsys):
+    """β = −1 trained to 'finished' with KL ≈ 2.7e22 (never NaN): it is refused at load now."""
+    runs = tmp_path / "runs"
+    assert main(["train", "dsprites_quick", "objective.beta=-1", "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert "override objective.beta=-1: objective.beta: must be >= 0" in err and "reaches -1" in err
+    assert not runs.exists()
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "neg", "base": tiny_tree(), "grid": {"objective.beta": [4, -1]}}))
+    assert main(["sweep", str(sweep), "--dry-run", "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert "the run with objective.beta=-1, seed=3" in err and "objective.beta: must be >= 0" in err
+    assert not runs.exists()
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("objective.beta=abc", "override objective.beta=abc: objective.beta: expected a mapping"),
+    ("objective.betaa=3", "override objective.betaa=3: unknown key 'objective.betaa'; allowed keys: beta, kind"),
+    ("train.log_every=7", "override train.log_every=7: train: checkpoint_every (500) must be a multiple"),
+])
+def test_an_error_caused_by_an_override_names_the_override_not_the_shipped_file(override, expected, capsys):
+    assert main(["train", "dsprites_quick", override]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "dsprites_quick.yaml" not in err
+
+
+def test_an_error_in_the_file_still_names_the_file(tmp_path, capsys):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({**tiny_tree(), "seed": -1}))
+    assert main(["train", str(cfg), "train.steps=3"]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg}: seed: Input should be greater than or equal to 0" in err and "override" not in err

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, PositiveInt
 
+from betavae.bounds import Positive, Seed
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from betavae.multimodal.dataset import Sensorimotor, simulate
@@ -45,14 +46,14 @@ class DataSettings(Strict):
 
     train_path: Path | None = None
     test_path: Path | None = None
-    seed: int = 0
+    seed: Seed = 0
     simulator: SimulatorConfig = SimulatorConfig()
 
 
 class StudyConfig(Strict):
     schedules: list[str] = ["const1", "const0", "dyn_plateau0", "dyn_plateau1"]
-    seeds: list[int] = Field(default_factory=lambda: list(range(20)))
-    time_scale: float | None = None  # None: epochs / 80,000
+    seeds: list[Seed] = Field(default_factory=lambda: list(range(20)))
+    time_scale: Positive | None = None  # None: epochs / 80,000
     min_period: PositiveInt = 8  # floor of the scaled dynamic-cycle period (epochs)
     train: TrainSettings = TrainSettings()
     measures: MeasureSettings = MeasureSettings()
