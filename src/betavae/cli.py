@@ -7,6 +7,7 @@ Errors raised as :class:`~betavae.errors.BetavaeError` are printed as one line (
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -17,21 +18,39 @@ from betavae.errors import BetavaeError
 SHIPPED = Path(__file__).parent / "configs"
 
 
+#: shipped files that neither ``bvae train`` nor ``bvae sweep`` takes -> the command that does
+OTHER_SHIPPED = {"vsa_grid": "bvae vsa grid"}
+
+
+def shipped_command(name: str) -> str:
+    """The command that takes the shipped file ``name`` (a stem of configs/*.yaml)."""
+    if name in OTHER_SHIPPED:
+        return OTHER_SHIPPED[name]
+    return f"bvae {'sweep' if name.startswith('sweep_') else 'train'} {name}"
+
+
 def shipped_configs() -> list[str]:
-    return sorted(p.stem for p in SHIPPED.glob("*.yaml") if not p.stem.startswith("sweep_"))
+    """Shipped run configs (what ``bvae train NAME`` takes)."""
+    return sorted(p.stem for p in SHIPPED.glob("*.yaml")
+                  if not p.stem.startswith("sweep_") and p.stem not in OTHER_SHIPPED)
 
 
-def resolve_config_path(name: str) -> Path:
-    """A YAML path, or the name of a shipped config (``dsprites_quick``)."""
+def resolve_config_path(name: str, command: str = "train") -> Path:
+    """A YAML path, or the name of a shipped file that ``bvae COMMAND`` takes (``dsprites_quick``)."""
     path = Path(name)
     if path.is_file():
         return path
-    shipped = SHIPPED / f"{name.removesuffix('.yaml')}.yaml"
+    stem = name.removesuffix(".yaml")
+    shipped = SHIPPED / f"{stem}.yaml"
+    wanted = "sweep" if command == "sweep" else "train"
+    takes = sorted(p.stem for p in SHIPPED.glob("*.yaml") if shipped_command(p.stem).startswith(f"bvae {wanted} "))
     if shipped.is_file():
-        return shipped
-    raise BetavaeError(
-        f"config {name!r} is neither a file nor a shipped config ({', '.join(shipped_configs())})"
-    )
+        if stem in takes:
+            return shipped
+        raise BetavaeError(f"{stem} is a shipped file for `{shipped_command(stem)}`, not for `bvae {command}`; "
+                           f"`bvae {command}` takes: {', '.join(takes)}")
+    raise BetavaeError(f"config {name!r} is neither a file nor a shipped name `bvae {command}` takes "
+                       f"({', '.join(takes)}); `bvae configs` lists them all")
 
 
 def split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
@@ -68,6 +87,7 @@ def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir:
     """
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
+    from betavae.experiments.rundir import read_meta
     from betavae.train.callbacks import ProgressBar
     from betavae.train.loop import resume as resume_run
     from betavae.train.loop import train as train_run
@@ -77,7 +97,12 @@ def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir:
     if resume is not None:
         if args:
             raise BetavaeError("--resume takes no config or overrides: a run's config never changes")
+        status = read_meta(resume).get("status") if resume.is_dir() else None
         run_dir = resume_run(resume, callbacks)
+        if status == "finished":
+            click.echo(f"run folder: {run_dir} (already finished at step "
+                       f"{read_meta(run_dir).get('step', '?')}; nothing to do)")
+            return
     else:
         name, overrides = split_args(args)
         config = load_config(resolve_config_path(name) if name else None, overrides)
@@ -119,11 +144,27 @@ def list_runs(runs_dir: Path) -> None:
 
 @cli.command()
 def configs() -> None:
-    """List the shipped run configs (bvae train NAME) and sweeps (bvae sweep NAME)."""
-    sweeps = sorted(p.stem for p in SHIPPED.glob("sweep_*.yaml"))
-    for name in [*shipped_configs(), *sweeps]:
-        first = (SHIPPED / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
-        click.echo(f"{name:32s} {first}")
+    """List every shipped YAML file with the command that takes it and its first comment line.
+
+    Prints only; writes nothing.
+    """
+    names = sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+    width = max(len(n) for n in names)
+    command_width = max(len(shipped_command(n)) for n in names)
+    for name in names:
+        click.echo(f"{name:{width}s}  {shipped_command(name):{command_width}s}  "
+                   f"{first_sentence(SHIPPED / f'{name}.yaml')}")
+
+
+def first_sentence(path: Path) -> str:
+    """The first sentence of a YAML file's leading comment block."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("# ").strip())
+    text = " ".join(lines)
+    return re.split(r"(?<!e\.g\.)(?<!i\.e\.)(?<!\bal\.)(?<!\bcf\.)(?<=[.?])\s", text, maxsplit=1)[0]
 
 
 from betavae.report.commands import report, traverse  # noqa: E402
@@ -237,7 +278,7 @@ def prepare(args: tuple[str, ...], cache_dir: Path | None) -> None:
 
     set_cache_dir(cache_dir)
     name, overrides = split_args(args)
-    config = load_config(resolve_config_path(name) if name else None, overrides)
+    config = load_config(resolve_config_path(name, "data prepare") if name else None, overrides)
     source = config.data.build(progress=True)
     click.echo(f"{config.data.kind}: {len(source)} images of shape {tuple(source.observation_shape)}, "
                f"factors {dict(zip(source.factor_names, source.factor_sizes, strict=True))}")

@@ -166,3 +166,42 @@ def test_an_error_in_the_file_still_names_the_file(tmp_path, capsys):
     assert main(["train", str(cfg), "train.steps=3"]) == 2
     err = capsys.readouterr().err
     assert f"{cfg}: seed: Input should be greater than or equal to 0" in err and "override" not in err
+
+
+def test_configs_lists_every_shipped_file_with_the_command_that_takes_it(capsys):
+    from betavae.cli import SHIPPED, resolve_config_path
+    from betavae.config import load_config
+    from betavae.experiments.sweep import load_sweep
+    from betavae.vsa.grid import load_grid
+
+    assert main(["configs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(list(SHIPPED.glob("*.yaml")))
+    commands = {line.split()[0]: " ".join(line.split()[1:4]) for line in lines}
+    assert commands["vsa_grid"] == "bvae vsa grid" and commands["dsprites_quick"] == "bvae train dsprites_quick"
+    for name, command in commands.items():  # each command really takes its file
+        if command.startswith("bvae train "):
+            load_config(resolve_config_path(name))
+        elif command.startswith("bvae sweep "):
+            load_sweep(resolve_config_path(name, "sweep"))
+        else:
+            assert load_grid(SHIPPED / f"{name}.yaml").rows
+
+
+def test_train_refuses_a_shipped_file_of_another_command_and_names_that_command(capsys):
+    assert main(["train", "vsa_grid"]) == 2
+    err = capsys.readouterr().err
+    assert "vsa_grid is a shipped file for `bvae vsa grid`, not for `bvae train`" in err
+    assert "dsprites_quick" in err and "sweep_dsprites_study" not in err
+    assert main(["sweep", "dsprites_quick", "--dry-run"]) == 2
+    assert "for `bvae train dsprites_quick`, not for `bvae sweep`" in capsys.readouterr().err
+
+
+def test_resume_of_a_finished_run_says_it_is_finished(tmp_path, capsys):
+    cfg = write_config(tmp_path, steps=4)
+    assert main(["train", str(cfg), "--runs-dir", str(tmp_path / "r"), "--no-progress"]) == 0
+    run = tmp_path / "r" / capsys.readouterr().out.split("run folder:")[1].split()[0].split("/")[-1]
+    before = (run / "weights.safetensors").read_bytes()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert f"{run} (already finished at step 4; nothing to do)" in capsys.readouterr().out
+    assert (run / "weights.safetensors").read_bytes() == before

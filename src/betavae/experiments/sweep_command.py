@@ -38,7 +38,7 @@ def sweep(sweep_file: str, kind: str, workers: int | None, threads: int | None, 
     from betavae.experiments.sweep import load_sweep
 
     set_cache_dir(cache_dir)
-    spec = load_sweep(resolve_config_path(sweep_file))
+    spec = load_sweep(resolve_config_path(sweep_file, command="sweep"))
     runs_dir = runs_dir if runs_dir is not None else Path("runs") / spec.spec.name
     if dry_run:
         for run in spec.expand():
