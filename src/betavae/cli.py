@@ -136,10 +136,14 @@ def schedule(name: str, params: tuple[str, ...], steps: int, out: Path) -> None:
 @cli.command("ls")
 @click.argument("runs_dir", type=click.Path(path_type=Path), default=Path("runs"))
 def list_runs(runs_dir: Path) -> None:
-    """List runs in RUNS_DIR (default runs/) with their status and key figures."""
-    from betavae.experiments.summary import format_table, summarise_runs
+    """List the runs under RUNS_DIR (default runs/; a sweep's runs included) with their status and
+    key figures, and how to continue each interrupted one. Prints only; writes nothing."""
+    from betavae.experiments.summary import format_table, resume_hints, summarise_runs
 
-    click.echo(format_table(summarise_runs(runs_dir)))
+    rows = summarise_runs(runs_dir)
+    click.echo(format_table(rows))
+    for hint in resume_hints(rows, runs_dir):
+        click.echo(hint)
 
 
 @cli.command()

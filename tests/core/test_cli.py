@@ -9,6 +9,7 @@ import yaml
 from PIL import Image
 
 from betavae.cli import main
+from betavae.config import build_config
 
 from ..conftest import tiny_tree
 
@@ -205,3 +206,70 @@ def test_resume_of_a_finished_run_says_it_is_finished(tmp_path, capsys):
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0
     assert f"{run} (already finished at step 4; nothing to do)" in capsys.readouterr().out
     assert (run / "weights.safetensors").read_bytes() == before
+
+
+def test_ls_and_the_index_include_the_runs_of_a_sweep(tmp_path, capsys):
+    """A sweep keeps its runs in runs/<sweep>/: `bvae ls runs` and `bvae report runs` list them."""
+    runs = tmp_path / "runs"
+    cfg = write_config(tmp_path, steps=4)
+    assert main(["train", str(cfg), "--runs-dir", str(runs), "--no-progress"]) == 0
+    assert main(["train", str(cfg), "seed=5", "--runs-dir", str(runs / "study"), "--no-progress"]) == 0
+    capsys.readouterr()
+    (runs / "study" / "index").mkdir()  # a sweep's index figures: not a run, searched harmlessly
+    assert main(["ls", str(runs)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in table[1:]]
+    top = build_config(tiny_tree(steps=4)).run_id()
+    assert names == [f"study/{top.removesuffix('-s3')}-s5", top]  # sorted by path
+    assert all(line.split()[1] == "finished" for line in table[1:])
+    assert main(["report", str(runs)]) == 0
+    index = (runs / "index.md").read_text()
+    assert top in index and f"{top.removesuffix('-s3')}-s5" in index
+
+
+def test_a_run_killed_with_kill_9_shows_as_interrupted_with_the_resume_command(tmp_path, capsys):
+    import subprocess
+    import sys
+    import time
+
+    from betavae.experiments.rundir import read_metrics
+
+    tree = tiny_tree(steps=100_000, log_every=2, checkpoint_every=4)
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(yaml.safe_dump(tree))
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "betavae.cli", "train", str(cfg_path), "--runs-dir", str(runs)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = runs / build_config(tree).run_id()
+    try:
+        while not (run.is_dir() and read_metrics(run)):
+            assert proc.poll() is None, "training exited early"
+            time.sleep(0.05)
+        assert main(["ls", str(runs)]) == 0
+        live = capsys.readouterr().out
+        assert live.splitlines()[1].split()[1] == "running" and "--resume" not in live
+    finally:
+        proc.kill()
+        proc.wait()
+    assert json.loads((run / "meta.json").read_text())["status"] == "running"  # it had no chance to say
+    assert main(["ls", str(runs)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[1] == "interrupted"
+    assert out[2] == f"continue {run.name}: bvae train --resume {run}"
+
+
+def test_a_run_being_trained_is_not_trained_by_a_second_process(tmp_path):
+    from betavae.errors import BetavaeError
+    from betavae.experiments.lock import TrainingLock, is_training
+    from betavae.train.loop import Trainer, train
+
+    cfg = build_config(tiny_tree(steps=4))
+    run = train(cfg, tmp_path)
+    assert not is_training(run)
+    before = (run / "meta.json").read_text()
+    with TrainingLock(run):
+        assert is_training(run)
+        with pytest.raises(BetavaeError, match=r"being trained by another process \(host .*, pid \d+"):
+            Trainer(cfg, run).run(resume=True)
+    assert not is_training(run)
+    assert (run / "meta.json").read_text() == before
