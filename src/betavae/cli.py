@@ -197,7 +197,7 @@ cli.add_command(vsa)
               help="Score a .npz with arrays codes (N, D) and factors (N, K) instead of a run.")
 @click.option("--metrics", help="Comma-separated metric names (default: all).")
 @click.option("--fast", is_flag=True, help="The fast preset (fewer points, histogram boosting for DCI).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
 def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, fast: bool, seed: int,
@@ -229,7 +229,7 @@ def data() -> None:
 @click.option("--dsprites", "path", type=click.Path(path_type=Path), required=True,
               help="The official dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz.")
 @click.option("--n", type=click.IntRange(min=1), default=5000, show_default=True, help="Images compared.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--refit", is_flag=True, help="Also fit each shape's geometry and threshold to the file.")
 @click.option("--refit-n", type=click.IntRange(min=1), default=64, show_default=True,
               help="Official images per shape used by the fit.")

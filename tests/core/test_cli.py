@@ -273,3 +273,18 @@ def test_a_run_being_trained_is_not_trained_by_a_second_process(tmp_path):
             Trainer(cfg, run).run(resume=True)
     assert not is_training(run)
     assert (run / "meta.json").read_text() == before
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "images_celeba", "data.path=/nonexistent/photos", "--runs-dir", "{out}"],
+    ["multimodal", "study", "--train-file", "/nonexistent/a.mat", "--test-file", "/nonexistent/b.mat",
+     "--epochs", "2", "--seeds", "1", "--no-progress", "--out", "{out}/study"],
+    ["vsa", "train", "-s", "stage=sd", "-s", "data.n_min=5", "-s", "data.n_max=5", "-s", "data.gap=24",
+     "--no-progress", "--out", "{out}/run"],
+], ids=["train", "multimodal-study", "vsa-train"])
+def test_a_command_that_fails_leaves_no_output_folder(tmp_path, capsys, command):
+    """These failed after making their output folder (an empty one, or config.yaml + meta.json)."""
+    out = tmp_path / "out"
+    assert main([a.format(out=out) for a in command]) == 2
+    assert capsys.readouterr().err.startswith("bvae: error:")
+    assert not out.exists()

@@ -17,7 +17,7 @@ def data_options(f):
                      help="Pairing sets (6 video × 6 audio augmentations = 36)."),
         click.option("--voices", "n_voices", type=click.IntRange(1, 60), default=20, show_default=True),
         click.option("--img-size", type=click.IntRange(32, 512), default=180, show_default=True),
-        click.option("--data-seed", type=int, default=0, show_default=True),
+        click.option("--data-seed", type=click.IntRange(min=0), default=0, show_default=True),
         click.option("--speech", type=click.Choice(["espeak", "tones"]), default="espeak", show_default=True,
                      help="espeak-ng (the 'speech' extra) or formant-like pseudo-speech."),
         click.option("--video-file", type=click.Path(path_type=Path),

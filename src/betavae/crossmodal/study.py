@@ -105,10 +105,10 @@ def run_study(cfg: StudyConfig, out: Path, corpus: Corpus | None = None, progres
     ``cfg.workers`` processes; returns study.json's content. ``data_seconds``: how long a corpus
     passed in took to load or generate (measured here when the corpus is generated here)."""
     out = Path(out)
-    (out / "units").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if corpus is None:
         corpus = generate(cfg.data, data_progress)
+    (out / "units").mkdir(parents=True, exist_ok=True)  # after the data: a failed start leaves nothing
     if data_seconds is None:
         data_seconds = time.perf_counter() - t0
     meta_path = out / "study.json"

@@ -17,7 +17,7 @@ def multimodal() -> None:
 @multimodal.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="A .mat or .npz file (the reference keys: final_database_train / _test).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--n-train", type=click.IntRange(min=1), default=1845, show_default=True, help="Clean training rows.")
 @click.option("--n-test", type=click.IntRange(min=1), default=1487, show_default=True, help="Test rows.")
 def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
@@ -64,7 +64,7 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
 @click.option("--sim-train", type=click.IntRange(min=1), default=1845, show_default=True,
               help="Simulated clean training rows.")
 @click.option("--sim-test", type=click.IntRange(min=1), default=1487, show_default=True, help="Simulated test rows.")
-@click.option("--data-seed", type=int, default=0, show_default=True)
+@click.option("--data-seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="torch threads; the ensembles are small, and on a shared machine 2 threads measured "
                    "far slower than 1 (docs/multimodal.md).")

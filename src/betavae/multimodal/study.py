@@ -155,7 +155,6 @@ def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] 
 
     if not cfg.seeds:
         raise BetavaeError("a study needs at least one seed")
-    out.mkdir(parents=True, exist_ok=True)
     data = load_data(cfg.data)
     points = eval_points(data, cfg.measures)
     mask_from_spec(cfg.measures.pe_input, data.layout)  # fail before training, not after
@@ -167,6 +166,7 @@ def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] 
                                "(give an inline schedule a 'name')")
     if len(set(labels)) != len(labels):
         raise BetavaeError(f"schedules repeat: {', '.join(labels)}")
+    out.mkdir(parents=True, exist_ok=True)  # only now: a study that cannot start leaves no folder
     meta = {"config": cfg.model_dump(mode="json"), "data_source": data.source, "n_eval_points": len(points),
             "schedules": {label: s.model_dump(mode="json") for label, s in sched},
             "checkpoints": checkpoints(cfg.train.epochs, cfg.train.eval_every), "seconds": {}}

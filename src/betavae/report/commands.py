@@ -12,7 +12,7 @@ _images = click.option("--images", "n_images", type=click.IntRange(min=1), defau
                        help="Images drawn uniformly from the factor grid and encoded (KL order, statistics).")
 _seeds = click.option("--seeds", "n_seeds", type=click.IntRange(1, 32), default=3, show_default=True,
                       help="Seed images to traverse from.")
-_rng = click.option("--rng-seed", type=int, default=0, show_default=True, help="Seed of the image draw.")
+_rng = click.option("--rng-seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the image draw.")
 
 
 def _progress(message: str) -> None:

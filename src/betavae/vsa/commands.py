@@ -40,7 +40,7 @@ def vsa() -> None:
               help="Paired-dSprites, Scene-dSprites or Paired-Scene-dSprites.")
 @click.option("--n", "count", type=click.IntRange(min=1), default=256, show_default=True, help="Items to generate.")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--feature", "features", multiple=True,
               help="Only this feature may change (repeatable): shape, scale, orientation, posX, posY.")
 @click.option("--n-min", type=int, default=2, show_default=True, help="Fewest sprites per scene (2..5).")
