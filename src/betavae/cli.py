@@ -78,22 +78,26 @@ def cli() -> None:
               help="Where run folders are made.")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Cache folder (default: $BETAVAE_CACHE_DIR or ~/.cache/betavae).")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on a terminal, or a plain line every --progress-every seconds when "
+                   "output goes to a file or pipe (default: the bar or the lines, whichever fits).")
+@click.option("--progress-every", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds between progress lines when stderr is not a terminal.")
 def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir: Path | None,
-          progress: bool | None) -> None:
+          progress: bool | None, progress_every: float) -> None:
     """Train: bvae train [CONFIG.yaml | SHIPPED_NAME] [dotted.key=value ...].
 
-    Writes runs/<name>-<config hash>-s<seed>/ and prints its path.
+    Writes: RUNS_DIR/<name>-<config hash>-s<seed>/ (config.yaml, metrics.jsonl, meta.json,
+    state.pt, weights.safetensors, report.html); prints its path when training starts and ends.
     """
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
     from betavae.experiments.rundir import read_meta
-    from betavae.train.callbacks import ProgressBar
     from betavae.train.loop import resume as resume_run
     from betavae.train.loop import train as train_run
 
     set_cache_dir(cache_dir)
-    callbacks = [ProgressBar(disable=None if progress is None else not progress)]
+    callbacks = progress_callbacks(progress, progress_every)
     if resume is not None:
         if args:
             raise BetavaeError("--resume takes no config or overrides: a run's config never changes")
@@ -108,6 +112,18 @@ def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir:
         config = load_config(resolve_config_path(name) if name else None, overrides)
         run_dir = train_run(config, runs_dir, callbacks)
     click.echo(f"run folder: {run_dir}")
+
+
+def progress_callbacks(progress: bool | None, every_s: float) -> list:
+    """The run-folder line, and a bar on a terminal or plain lines (stderr) otherwise."""
+    from betavae.train.callbacks import ProgressBar, ProgressLines, RunFolderLine
+
+    callbacks = [RunFolderLine(click.echo)]
+    if progress or (progress is None and sys.stderr.isatty()):
+        callbacks.append(ProgressBar(disable=False))
+    elif progress is None:
+        callbacks.append(ProgressLines(lambda line: click.echo(line, err=True), every_s))
+    return callbacks
 
 
 @cli.command()

@@ -288,3 +288,38 @@ def test_a_command_that_fails_leaves_no_output_folder(tmp_path, capsys, command)
     assert main([a.format(out=out) for a in command]) == 2
     assert capsys.readouterr().err.startswith("bvae: error:")
     assert not out.exists()
+
+
+def test_train_to_a_pipe_prints_the_run_folder_first_then_progress_lines(tmp_path):
+    """With output going to a file or pipe (nohup, CI) a run is not silent until its end."""
+    import subprocess
+    import sys
+
+    cfg = write_config(tmp_path, steps=6)
+    base = [sys.executable, "-m", "betavae.cli", "train", str(cfg), "--runs-dir", str(tmp_path / "r")]
+    out = subprocess.run([*base, "--progress-every", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, check=True).stdout.splitlines()
+    run = tmp_path / "r" / build_config(tiny_tree(steps=6)).run_id()
+    assert out[0] == f"run folder: {run}" and out[-1] == f"run folder: {run}"
+    steps = [line for line in out if line.startswith("step ")]
+    assert [line.split()[1] for line in steps] == ["2/6", "4/6", "6/6"]  # one per logged row at every 0 s
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for line, row in zip(steps, rows, strict=True):
+        assert f"loss {row['loss']:.4g}" in line and f"kl {row['kl']:.4g}" in line and line.endswith(" left")
+    quiet = subprocess.run([*base, "seed=4", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, check=True).stdout.splitlines()
+    assert [line.split(":")[0] for line in quiet] == ["run folder", "run folder"]
+
+
+def test_progress_lines_are_spaced_by_the_interval_and_estimate_the_time_left():
+    from betavae.train.callbacks import ProgressLines
+
+    now = [100.0]
+    lines: list[str] = []
+    cb = ProgressLines(lines.append, every_s=30, clock=lambda: now[0])
+    cb.on_start("run", 0, 1000)
+    for step in range(10, 301, 10):  # 10 steps per 5 s: 2 steps/s
+        now[0] += 5
+        cb.on_log({"step": step, "loss": 3.0, "recon": 2.0, "kl": 0.25, "beta": 4.0})
+    assert [line.split()[1] for line in lines] == ["60/1000", "120/1000", "180/1000", "240/1000", "300/1000"]
+    assert lines[-1] == "step 300/1000 (30%)  2 steps/s  loss 3  recon 2  kl 0.25  beta 4  5 min 50 s left"
