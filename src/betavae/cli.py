@@ -218,7 +218,10 @@ cli.add_command(vsa)
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
 def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, fast: bool, seed: int,
                  device: str, out: Path | None) -> None:
-    """Score a run (writes RUN_DIR/eval.json) or arrays from --codes FILE.npz."""
+    """Score a run or arrays from --codes FILE.npz; prints each score, and each stage (stderr).
+
+    Writes: RUN_DIR/eval.json, or with --codes FILE.npz FILE.eval.json beside it (or --out).
+    """
     from betavae.experiments.evaluate import evaluate_codes_file, evaluate_run
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
@@ -229,7 +232,8 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
         result = evaluate_codes_file(codes, names, preset, seed, out)
         where = result["written_to"]
     else:
-        result = evaluate_run(run_dir, names, preset, seed, device)
+        result = evaluate_run(run_dir, names, preset, seed, device,
+                              progress=lambda line: click.echo(f"eval: {line}", err=True))
         where = str(run_dir / "eval.json")
     for key, value in result["values"].items():
         click.echo(f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}")

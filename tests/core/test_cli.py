@@ -323,3 +323,22 @@ def test_progress_lines_are_spaced_by_the_interval_and_estimate_the_time_left():
         cb.on_log({"step": step, "loss": 3.0, "recon": 2.0, "kl": 0.25, "beta": 4.0})
     assert [line.split()[1] for line in lines] == ["60/1000", "120/1000", "180/1000", "240/1000", "300/1000"]
     assert lines[-1] == "step 300/1000 (30%)  2 steps/s  loss 3  recon 2  kl 0.25  beta 4  5 min 50 s left"
+
+
+def test_eval_says_what_it_is_doing_on_stderr(tmp_path, capsys, monkeypatch):
+    from betavae.experiments import evaluate
+
+    monkeypatch.setitem(evaluate.SIZES, "fast", {**evaluate.SIZES["fast"], "num_train": 300, "num_test": 150,
+                                                 "sampled_train": 40, "sampled_eval": 20, "sampled_batch": 8})
+    cfg = write_config(tmp_path, steps=4)
+    assert main(["train", str(cfg), "--runs-dir", str(tmp_path / "r"), "--no-progress"]) == 0
+    run = tmp_path / "r" / build_config(tiny_tree(steps=4)).run_id()
+    capsys.readouterr()
+    assert main(["eval", str(run), "--fast", "--metrics", "mig,beta_vae"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0] == "eval: encoding 300 + 150 images"
+    assert lines[1].startswith("eval: encoded in ") and lines[1].endswith(" s; scoring mig")
+    assert lines[2].startswith("eval: scored mig (") and lines[3] == "eval: scoring beta_vae"
+    assert lines[4].startswith("eval: scored beta_vae in ") and len(lines) == 5
+    assert captured.out.splitlines()[-1] == f"wrote {run / 'eval.json'}"
