@@ -134,7 +134,10 @@ def progress_callbacks(progress: bool | None, every_s: float) -> list:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("schedule.png"), show_default=True,
               help="PNG file to write.")
 def schedule(name: str, params: tuple[str, ...], steps: int, out: Path) -> None:
-    """Plot a schedule: bvae schedule NAME [key=value ...] --steps N --out FILE.png."""
+    """Plot a schedule: bvae schedule NAME [key=value ...] --steps N --out FILE.png.
+
+    Writes: the PNG given by --out (default schedule.png in the current folder).
+    """
     from betavae.config import parse_override
     from betavae.schedules import SCHEDULES, schedule_from_dict
     from betavae.viz.schedule import plot_schedule
@@ -152,8 +155,11 @@ def schedule(name: str, params: tuple[str, ...], steps: int, out: Path) -> None:
 @cli.command("ls")
 @click.argument("runs_dir", type=click.Path(path_type=Path), default=Path("runs"))
 def list_runs(runs_dir: Path) -> None:
-    """List the runs under RUNS_DIR (default runs/; a sweep's runs included) with their status and
-    key figures, and how to continue each interrupted one. Prints only; writes nothing."""
+    """List the runs under RUNS_DIR (default runs/; a sweep's runs included).
+
+    Prints: a table of each run's status and key figures, and how to continue each interrupted
+    run. Writes nothing.
+    """
     from betavae.experiments.summary import format_table, resume_hints, summarise_runs
 
     rows = summarise_runs(runs_dir)
@@ -164,9 +170,9 @@ def list_runs(runs_dir: Path) -> None:
 
 @cli.command()
 def configs() -> None:
-    """List every shipped YAML file with the command that takes it and its first comment line.
+    """List every shipped YAML file with the command that takes it.
 
-    Prints only; writes nothing.
+    Prints: each file's name, its command and the first sentence of its comment. Writes nothing.
     """
     names = sorted(p.stem for p in SHIPPED.glob("*.yaml"))
     width = max(len(n) for n in names)
@@ -257,7 +263,10 @@ def data() -> None:
               help="With --refit: write the fitted renderer as a YAML config fragment here.")
 def calibrate(path: Path, n: int, seed: int, refit: bool, refit_n: int, out: Path | None) -> None:
     """Per-shape IoU of the procedural renderer against official images; --refit fits the
-    shape parameters and reports the IoU of the fitted renderer on fresh images."""
+    shape parameters and reports the IoU of the fitted renderer on fresh images.
+
+    Prints: the IoUs and the fitted overrides. Writes: only with --refit --out, that YAML file.
+    """
     import numpy as np
     import yaml
 
@@ -296,7 +305,11 @@ def calibrate(path: Path, n: int, seed: int, refit: bool, refit_n: int, out: Pat
               help="Cache folder (default: $BETAVAE_CACHE_DIR or ~/.cache/betavae).")
 def prepare(args: tuple[str, ...], cache_dir: Path | None) -> None:
     """Validate and cache a config's data set now, with a progress bar:
-    bvae data prepare [CONFIG.yaml | SHIPPED_NAME] [data.path=... ...]."""
+    bvae data prepare [CONFIG.yaml | SHIPPED_NAME] [data.path=... ...].
+
+    Writes: the data set's cache file under the cache folder (--cache-dir, $BETAVAE_CACHE_DIR or
+    ~/.cache/betavae); prints its size, factors and the cache path.
+    """
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
 

@@ -342,3 +342,31 @@ def test_eval_says_what_it_is_doing_on_stderr(tmp_path, capsys, monkeypatch):
     assert lines[2].startswith("eval: scored mig (") and lines[3] == "eval: scoring beta_vae"
     assert lines[4].startswith("eval: scored beta_vae in ") and len(lines) == 5
     assert captured.out.splitlines()[-1] == f"wrote {run / 'eval.json'}"
+
+
+def _leaf_commands():
+    import click
+
+    from betavae.cli import cli
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield " ".join(path)
+
+    return list(walk(cli, []))
+
+
+def test_every_command_says_what_it_writes_and_where_in_help_and_docs(capsys):
+    from pathlib import Path
+
+    commands = _leaf_commands()
+    assert len(commands) >= 22 and "vsa grid" in commands and "data prepare" in commands
+    table = (Path(__file__).parents[2] / "docs" / "commands.md").read_text()
+    for command in commands:
+        assert main([*command.split(), "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert "Writes:" in text or "Prints:" in text, command
+        assert f"| `bvae {command}" in table, command

@@ -21,7 +21,10 @@ def multimodal() -> None:
 @click.option("--n-train", type=click.IntRange(min=1), default=1845, show_default=True, help="Clean training rows.")
 @click.option("--n-test", type=click.IntRange(min=1), default=1487, show_default=True, help="Test rows.")
 def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
-    """Write the arm-and-keyboard simulator's data in the layout of the original files."""
+    """Write the arm-and-keyboard simulator's data in the layout of the original files.
+
+    Writes: the .mat or .npz file given by --out.
+    """
     from betavae.multimodal.dataset import simulate as run_simulator
     from betavae.multimodal.files import as_train56, save_sensorimotor
     from betavae.multimodal.simulator import SimulatorConfig
@@ -75,7 +78,11 @@ def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int,
           kl_direction: str, latent_mode: str, train_file: Path | None,
           test_file: Path | None, sim_train: int, sim_test: int, data_seed: int, threads: int,
           device: str, progress: bool | None) -> None:
-    """Train N models per KL-weight schedule and write every measure, the figures and report.html."""
+    """Train N models per KL-weight schedule and write every measure, the figures and report.html.
+
+    Writes: into --out: measures.json, measures.csv, protocols.json, study.json, weights/,
+    figures/ and report.html.
+    """
     from pydantic import ValidationError
     from tqdm import tqdm
 
@@ -111,7 +118,10 @@ def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int,
 @multimodal.command("report")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 def report_command(folder: Path) -> None:
-    """(Re)draw the figures and report.html of a finished study folder."""
+    """(Re)draw the figures and report.html of a finished study folder.
+
+    Writes: FOLDER/figures/ and FOLDER/report.html.
+    """
     from betavae.multimodal.report import write_report
 
     click.echo(f"wrote {write_report(folder)}")
