@@ -7,6 +7,7 @@ Errors raised as :class:`~betavae.errors.BetavaeError` are printed as one line (
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -17,21 +18,39 @@ from betavae.errors import BetavaeError
 SHIPPED = Path(__file__).parent / "configs"
 
 
+#: shipped files that neither ``bvae train`` nor ``bvae sweep`` takes -> the command that does
+OTHER_SHIPPED = {"vsa_grid": "bvae vsa grid"}
+
+
+def shipped_command(name: str) -> str:
+    """The command that takes the shipped file ``name`` (a stem of configs/*.yaml)."""
+    if name in OTHER_SHIPPED:
+        return OTHER_SHIPPED[name]
+    return f"bvae {'sweep' if name.startswith('sweep_') else 'train'} {name}"
+
+
 def shipped_configs() -> list[str]:
-    return sorted(p.stem for p in SHIPPED.glob("*.yaml") if not p.stem.startswith("sweep_"))
+    """Shipped run configs (what ``bvae train NAME`` takes)."""
+    return sorted(p.stem for p in SHIPPED.glob("*.yaml")
+                  if not p.stem.startswith("sweep_") and p.stem not in OTHER_SHIPPED)
 
 
-def resolve_config_path(name: str) -> Path:
-    """A YAML path, or the name of a shipped config (``dsprites_quick``)."""
+def resolve_config_path(name: str, command: str = "train") -> Path:
+    """A YAML path, or the name of a shipped file that ``bvae COMMAND`` takes (``dsprites_quick``)."""
     path = Path(name)
     if path.is_file():
         return path
-    shipped = SHIPPED / f"{name.removesuffix('.yaml')}.yaml"
+    stem = name.removesuffix(".yaml")
+    shipped = SHIPPED / f"{stem}.yaml"
+    wanted = "sweep" if command == "sweep" else "train"
+    takes = sorted(p.stem for p in SHIPPED.glob("*.yaml") if shipped_command(p.stem).startswith(f"bvae {wanted} "))
     if shipped.is_file():
-        return shipped
-    raise BetavaeError(
-        f"config {name!r} is neither a file nor a shipped config ({', '.join(shipped_configs())})"
-    )
+        if stem in takes:
+            return shipped
+        raise BetavaeError(f"{stem} is a shipped file for `{shipped_command(stem)}`, not for `bvae {command}`; "
+                           f"`bvae {command}` takes: {', '.join(takes)}")
+    raise BetavaeError(f"config {name!r} is neither a file nor a shipped name `bvae {command}` takes "
+                       f"({', '.join(takes)}); `bvae configs` lists them all")
 
 
 def split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
@@ -59,30 +78,52 @@ def cli() -> None:
               help="Where run folders are made.")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Cache folder (default: $BETAVAE_CACHE_DIR or ~/.cache/betavae).")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on a terminal, or a plain line every --progress-every seconds when "
+                   "output goes to a file or pipe (default: the bar or the lines, whichever fits).")
+@click.option("--progress-every", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds between progress lines when stderr is not a terminal.")
 def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir: Path | None,
-          progress: bool | None) -> None:
+          progress: bool | None, progress_every: float) -> None:
     """Train: bvae train [CONFIG.yaml | SHIPPED_NAME] [dotted.key=value ...].
 
-    Writes runs/<name>-<config hash>-s<seed>/ and prints its path.
+    Writes: RUNS_DIR/<name>-<config hash>-s<seed>/ (config.yaml, metrics.jsonl, meta.json,
+    state.pt, weights.safetensors, report.html); prints its path when training starts and ends.
     """
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
-    from betavae.train.callbacks import ProgressBar
+    from betavae.experiments.rundir import read_meta
     from betavae.train.loop import resume as resume_run
     from betavae.train.loop import train as train_run
 
     set_cache_dir(cache_dir)
-    callbacks = [ProgressBar(disable=None if progress is None else not progress)]
+    callbacks = progress_callbacks(progress, progress_every)
     if resume is not None:
         if args:
             raise BetavaeError("--resume takes no config or overrides: a run's config never changes")
+        status = read_meta(resume).get("status") if resume.is_dir() else None
         run_dir = resume_run(resume, callbacks)
+        if status == "finished":
+            click.echo(f"run folder: {run_dir} (already finished at step "
+                       f"{read_meta(run_dir).get('step', '?')}; nothing to do)")
+            return
     else:
         name, overrides = split_args(args)
         config = load_config(resolve_config_path(name) if name else None, overrides)
         run_dir = train_run(config, runs_dir, callbacks)
     click.echo(f"run folder: {run_dir}")
+
+
+def progress_callbacks(progress: bool | None, every_s: float) -> list:
+    """The run-folder line, and a bar on a terminal or plain lines (stderr) otherwise."""
+    from betavae.train.callbacks import ProgressBar, ProgressLines, RunFolderLine
+
+    callbacks = [RunFolderLine(click.echo)]
+    if progress or (progress is None and sys.stderr.isatty()):
+        callbacks.append(ProgressBar(disable=False))
+    elif progress is None:
+        callbacks.append(ProgressLines(lambda line: click.echo(line, err=True), every_s))
+    return callbacks
 
 
 @cli.command()
@@ -93,7 +134,10 @@ def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("schedule.png"), show_default=True,
               help="PNG file to write.")
 def schedule(name: str, params: tuple[str, ...], steps: int, out: Path) -> None:
-    """Plot a schedule: bvae schedule NAME [key=value ...] --steps N --out FILE.png."""
+    """Plot a schedule: bvae schedule NAME [key=value ...] --steps N --out FILE.png.
+
+    Writes: the PNG given by --out (default schedule.png in the current folder).
+    """
     from betavae.config import parse_override
     from betavae.schedules import SCHEDULES, schedule_from_dict
     from betavae.viz.schedule import plot_schedule
@@ -111,19 +155,42 @@ def schedule(name: str, params: tuple[str, ...], steps: int, out: Path) -> None:
 @cli.command("ls")
 @click.argument("runs_dir", type=click.Path(path_type=Path), default=Path("runs"))
 def list_runs(runs_dir: Path) -> None:
-    """List runs in RUNS_DIR (default runs/) with their status and key figures."""
-    from betavae.experiments.summary import format_table, summarise_runs
+    """List the runs under RUNS_DIR (default runs/; a sweep's runs included).
 
-    click.echo(format_table(summarise_runs(runs_dir)))
+    Prints: a table of each run's status and key figures, and how to continue each interrupted
+    run. Writes nothing.
+    """
+    from betavae.experiments.summary import format_table, resume_hints, summarise_runs
+
+    rows = summarise_runs(runs_dir)
+    click.echo(format_table(rows))
+    for hint in resume_hints(rows, runs_dir):
+        click.echo(hint)
 
 
 @cli.command()
 def configs() -> None:
-    """List the shipped run configs (bvae train NAME) and sweeps (bvae sweep NAME)."""
-    sweeps = sorted(p.stem for p in SHIPPED.glob("sweep_*.yaml"))
-    for name in [*shipped_configs(), *sweeps]:
-        first = (SHIPPED / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
-        click.echo(f"{name:32s} {first}")
+    """List every shipped YAML file with the command that takes it.
+
+    Prints: each file's name, its command and the first sentence of its comment. Writes nothing.
+    """
+    names = sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+    width = max(len(n) for n in names)
+    command_width = max(len(shipped_command(n)) for n in names)
+    for name in names:
+        click.echo(f"{name:{width}s}  {shipped_command(name):{command_width}s}  "
+                   f"{first_sentence(SHIPPED / f'{name}.yaml')}")
+
+
+def first_sentence(path: Path) -> str:
+    """The first sentence of a YAML file's leading comment block."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("# ").strip())
+    text = " ".join(lines)
+    return re.split(r"(?<!e\.g\.)(?<!i\.e\.)(?<!\bal\.)(?<!\bcf\.)(?<=[.?])\s", text, maxsplit=1)[0]
 
 
 from betavae.report.commands import report, traverse  # noqa: E402
@@ -152,12 +219,15 @@ cli.add_command(vsa)
               help="Score a .npz with arrays codes (N, D) and factors (N, K) instead of a run.")
 @click.option("--metrics", help="Comma-separated metric names (default: all).")
 @click.option("--fast", is_flag=True, help="The fast preset (fewer points, histogram boosting for DCI).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
 def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, fast: bool, seed: int,
                  device: str, out: Path | None) -> None:
-    """Score a run (writes RUN_DIR/eval.json) or arrays from --codes FILE.npz."""
+    """Score a run or arrays from --codes FILE.npz; prints each score, and each stage (stderr).
+
+    Writes: RUN_DIR/eval.json, or with --codes FILE.npz FILE.eval.json beside it (or --out).
+    """
     from betavae.experiments.evaluate import evaluate_codes_file, evaluate_run
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
@@ -168,7 +238,8 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
         result = evaluate_codes_file(codes, names, preset, seed, out)
         where = result["written_to"]
     else:
-        result = evaluate_run(run_dir, names, preset, seed, device)
+        result = evaluate_run(run_dir, names, preset, seed, device,
+                              progress=lambda line: click.echo(f"eval: {line}", err=True))
         where = str(run_dir / "eval.json")
     for key, value in result["values"].items():
         click.echo(f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}")
@@ -184,7 +255,7 @@ def data() -> None:
 @click.option("--dsprites", "path", type=click.Path(path_type=Path), required=True,
               help="The official dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz.")
 @click.option("--n", type=click.IntRange(min=1), default=5000, show_default=True, help="Images compared.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--refit", is_flag=True, help="Also fit each shape's geometry and threshold to the file.")
 @click.option("--refit-n", type=click.IntRange(min=1), default=64, show_default=True,
               help="Official images per shape used by the fit.")
@@ -192,7 +263,10 @@ def data() -> None:
               help="With --refit: write the fitted renderer as a YAML config fragment here.")
 def calibrate(path: Path, n: int, seed: int, refit: bool, refit_n: int, out: Path | None) -> None:
     """Per-shape IoU of the procedural renderer against official images; --refit fits the
-    shape parameters and reports the IoU of the fitted renderer on fresh images."""
+    shape parameters and reports the IoU of the fitted renderer on fresh images.
+
+    Prints: the IoUs and the fitted overrides. Writes: only with --refit --out, that YAML file.
+    """
     import numpy as np
     import yaml
 
@@ -231,13 +305,17 @@ def calibrate(path: Path, n: int, seed: int, refit: bool, refit_n: int, out: Pat
               help="Cache folder (default: $BETAVAE_CACHE_DIR or ~/.cache/betavae).")
 def prepare(args: tuple[str, ...], cache_dir: Path | None) -> None:
     """Validate and cache a config's data set now, with a progress bar:
-    bvae data prepare [CONFIG.yaml | SHIPPED_NAME] [data.path=... ...]."""
+    bvae data prepare [CONFIG.yaml | SHIPPED_NAME] [data.path=... ...].
+
+    Writes: the data set's cache file under the cache folder (--cache-dir, $BETAVAE_CACHE_DIR or
+    ~/.cache/betavae); prints its size, factors and the cache path.
+    """
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
 
     set_cache_dir(cache_dir)
     name, overrides = split_args(args)
-    config = load_config(resolve_config_path(name) if name else None, overrides)
+    config = load_config(resolve_config_path(name, "data prepare") if name else None, overrides)
     source = config.data.build(progress=True)
     click.echo(f"{config.data.kind}: {len(source)} images of shape {tuple(source.observation_shape)}, "
                f"factors {dict(zip(source.factor_names, source.factor_sizes, strict=True))}")

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from betavae.bounds import AdamBeta
 from betavae.components import REGISTRY_FOR_BASE, component_field
 from betavae.data import DATA
 from betavae.data.base import DataConfig
@@ -69,7 +70,7 @@ class TrainConfig(Strict):
     steps: PositiveInt = 100_000
     batch_size: PositiveInt = 64
     lr: PositiveFloat = 1e-4
-    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_betas: tuple[AdamBeta, AdamBeta] = (0.9, 0.999)
     adam_eps: PositiveFloat = 1e-8
     log_every: PositiveInt = 100
     checkpoint_every: PositiveInt = 1000
@@ -201,16 +202,41 @@ def build_config(tree: dict[str, Any], source: str = "config") -> RunConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Read YAML (or start from defaults), apply dotted overrides, validate."""
+    """Read YAML (or start from defaults), apply dotted overrides, validate.
+
+    A problem with a key that an override set (or a key inside it, or the section it belongs to)
+    names the override (``override objective.beta=abc: ...``), not the file: the file is fine.
+    """
     tree = read_yaml(path) if path is not None else {}
+    parsed = []
     for text in overrides:
         key, value = parse_override(text)
         set_dotted(tree, key, value)
-    return build_config(tree, source=str(path) if path is not None else "config")
+        parsed.append((text, key))
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as exc:
+        source = str(path) if path is not None else "config"
+        parts = []
+        for key, line in error_lines(exc, tree):
+            blamed = [text for text, k in parsed if _related(k, key)]
+            parts.append(f"{'override ' + ', '.join(blamed) if blamed else source}: {line}")
+        raise BetavaeError("; ".join(parts)) from None
+
+
+def _related(override_key: str, error_key: str) -> bool:
+    """Whether an override of ``override_key`` can be the cause of a problem at ``error_key``."""
+    return (override_key == error_key or override_key.startswith(error_key + ".")
+            or error_key.startswith(override_key + "."))
 
 
 def describe_errors(exc: ValidationError, tree: dict[str, Any]) -> str:
     """One line per problem: ``key.path: message`` (+ allowed keys for unknown ones)."""
+    return "; ".join(line for _, line in error_lines(exc, tree))
+
+
+def error_lines(exc: ValidationError, tree: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(dotted key, readable line)`` for each validation problem."""
     lines = []
     for err in exc.errors():
         loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
@@ -218,11 +244,14 @@ def describe_errors(exc: ValidationError, tree: dict[str, Any]) -> str:
         if err["type"] == "extra_forbidden":
             allowed = allowed_keys(loc[:-1], tree)
             hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-            lines.append(f"unknown key {key!r}{hint}")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{key}: {msg} (got {err.get('input')!r})" if "input" in err and not isinstance(err.get("input"), dict) else f"{key}: {msg}")
-    return "; ".join(lines)
+            lines.append((key, f"unknown key {key!r}{hint}"))
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        if "input" in err and not isinstance(got, dict) and f"got {got!r}" not in msg:
+            msg = f"{msg} (got {got!r})"
+        lines.append((key, f"{key}: {msg}"))
+    return lines
 
 
 def allowed_keys(loc: list[Any], tree: dict[str, Any]) -> list[str]:

@@ -9,10 +9,11 @@ Formulas follow ``spec/disentanglement.md`` §3; see ``docs/schedules.md`` for t
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     Field,
     PositiveFloat,
     PositiveInt,
@@ -125,8 +126,8 @@ class Capacity(Schedule):
     """
 
     kind: Literal["capacity"] = "capacity"
-    c0: float = 0.0
-    c_max: float = 25.0
+    c0: float = Field(0.0, ge=0.0)
+    c_max: float = Field(25.0, ge=0.0)
     length: PositiveInt = 100_000
 
     def values(self, t: np.ndarray) -> np.ndarray:
@@ -248,6 +249,19 @@ class KLWeight(Schedule):
 
 
 ScheduleField = component_field(SCHEDULES, Schedule, shorthand="value")
+
+
+def _non_negative(schedule: Schedule) -> Schedule:
+    low = schedule.bounds()[0]
+    if low < 0:
+        raise ValueError(f"must be >= 0 at every step (a loss weight or a capacity), but this "
+                         f"{schedule.kind} schedule reaches {low:g}")
+    return schedule
+
+
+#: A schedule whose every value is >= 0 (by :meth:`Schedule.bounds`): loss weights (β, γ, α)
+#: and capacities. A negative β, for instance, rewards KL and drives it to infinity without a NaN.
+WeightField = Annotated[ScheduleField, AfterValidator(_non_negative)]
 
 
 _ADAPTER = TypeAdapter(ScheduleField)

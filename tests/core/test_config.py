@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -128,3 +130,118 @@ def test_shipped_reference_values():
     assert g100.objective.gamma.value(0) == 100
     beta_h = load_config(SHIPPED / "dsprites_beta_h.yaml")
     assert beta_h.objective.beta.value(0) == 4
+
+
+# ---------------------------------------------------------------- ranges (issue 18)
+
+#: names of numbers that are weights, capacities, rates, counts, sizes or seeds: never negative
+RANGED = re.compile(r"(^|_)(beta|betas|gamma|alpha|weight|weights|lr|steps|batch|capacity|rate|epochs|"
+                    r"seed|seeds|noise|sigma|theta|every|lam|kld|cosine|fraction|threads|workers|hidden|"
+                    r"dim|size|n|count|max|min|p|iou|swap|decay|clip|damping|gain|tau|length|total|cycles)"
+                    r"(_|$)")
+#: signed by nature: positions, angles' limits, log-variances, offsets of a shape
+SIGNED = {"q_low", "q_high", "look_at", "key_x0", "key_y", "init_s_kl", "init_s_recon", "heart_y0",
+          "start", "end", "value_", "max", "tail", "margin",
+          "n_min", "n_max"}  # (vsa scene sizes: one model validator checks 2 <= n_min <= n_max <= 5)
+
+
+def _config_models() -> list[type]:
+    import importlib
+    import pkgutil
+
+    from pydantic import BaseModel
+
+    import betavae
+
+    for info in pkgutil.walk_packages(betavae.__path__, "betavae."):
+        importlib.import_module(info.name)
+    found, todo = [], list(BaseModel.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith("betavae."):
+            found.append(cls)
+    return found
+
+
+def _lower_bound(annotation: Any, metadata: list[Any]) -> float | None:
+    """The smallest value the type admits (None: unbounded below); for containers, of each item."""
+    import types
+    import typing
+
+    import annotated_types as at
+    from pydantic.fields import FieldInfo
+
+    metadata = [x for m in metadata for x in (m.metadata if isinstance(m, FieldInfo) else [m])]
+    bounds = [m.ge for m in metadata if isinstance(m, at.Ge)] + [m.gt for m in metadata if isinstance(m, at.Gt)]
+    if bounds:
+        return max(bounds)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(annotation)
+        return _lower_bound(base, [*meta, *metadata])
+    if origin in (typing.Union, types.UnionType, list, tuple, dict):
+        items = [a for a in typing.get_args(annotation) if a not in (type(None), Ellipsis, str)]
+        lows = [_lower_bound(a, []) for a in items]
+        return None if any(v is None for v in lows) else min(lows)
+    return None
+
+
+def _numeric(annotation: Any) -> bool:
+    import typing
+
+    if annotation in (int, float):
+        return True
+    return any(_numeric(a) for a in typing.get_args(annotation))
+
+
+def test_every_weight_rate_count_and_seed_of_every_config_has_a_lower_bound():
+    missing = []
+    models = _config_models()
+    assert len(models) > 40  # run, sweep, multimodal, crossmodal, vsa, components
+    for cls in models:
+        for name, field in cls.model_fields.items():
+            if name in SIGNED or not RANGED.search(name) or not _numeric(field.annotation):
+                continue
+            low = _lower_bound(field.annotation, field.metadata)
+            if low is None or low < 0:
+                missing.append(f"{cls.__module__}.{cls.__name__}.{name}")
+    assert missing == []
+
+
+def test_every_weight_schedule_of_every_objective_refuses_negative_values():
+    from betavae.objectives import OBJECTIVES
+    from betavae.schedules import Schedule
+
+    checked = 0
+    for kind in OBJECTIVES.names():
+        cls = OBJECTIVES.get(kind)
+        for name, field in cls.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            if not isinstance(default, Schedule):
+                continue
+            for bad in (-1, {"kind": "linear", "start": -2, "end": 4}):
+                with pytest.raises(BetavaeError) as err:
+                    build_config({"objective": {"kind": kind, name: bad}})
+                assert f"objective.{name}:" in str(err.value) and "must be >= 0" in str(err.value)
+            build_config({"objective": {"kind": kind, name: 0}})  # zero is allowed
+            checked += 1
+    assert checked >= 8  # beta, betatcvae α/β/γ, capacity γ/C, factorvae γ, per_latent β
+
+
+@pytest.mark.parametrize(("override", "key"), [
+    ("objective.beta=-1", "objective.beta"),
+    ("train.lr=-0.1", "train.lr"),
+    ("train.batch_size=0", "train.batch_size"),
+    ("train.adam_betas=[0.9,1.5]", "train.adam_betas.1"),
+    ("seed=-3", "seed"),
+])
+def test_out_of_range_values_are_refused_at_load_with_the_key_named(override, key):
+    with pytest.raises(BetavaeError) as err:
+        load_config(None, [override])
+    assert f"{key}:" in str(err.value)
+
+
+def test_capacity_schedule_refuses_a_negative_capacity():
+    with pytest.raises(BetavaeError, match=r"objective.capacity.c_max: .*greater than or equal to 0"):
+        build_config({"objective": {"kind": "capacity", "capacity": {"kind": "capacity", "c_max": -5}}})

@@ -62,6 +62,19 @@ def test_run_folder_contents(tmp_path, tiny_config):
     assert {"torch", "numpy", "betavae", "python"} <= info["versions"].keys()
 
 
+def test_every_run_file_gets_the_usual_permissions(tmp_path, tiny_config):
+    """weights.safetensors was 0600 (safetensors writes its own 0600 file): all files now get
+    0666 less the umask, like files opened normally (metrics.jsonl)."""
+    old = os.umask(0o027)
+    try:
+        run = train(tiny_config, tmp_path)
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in run.iterdir() if p.is_file()}
+    assert {"weights.safetensors", "state.pt", "meta.json", "config.yaml", "metrics.jsonl"} <= modes.keys()
+    assert modes == dict.fromkeys(modes, 0o640)
+
+
 def test_same_seed_same_weights(tmp_path, tiny_config):
     a = train(tiny_config, tmp_path / "a")
     b = train(tiny_config, tmp_path / "b")

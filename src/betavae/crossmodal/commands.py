@@ -17,7 +17,7 @@ def data_options(f):
                      help="Pairing sets (6 video × 6 audio augmentations = 36)."),
         click.option("--voices", "n_voices", type=click.IntRange(1, 60), default=20, show_default=True),
         click.option("--img-size", type=click.IntRange(32, 512), default=180, show_default=True),
-        click.option("--data-seed", type=int, default=0, show_default=True),
+        click.option("--data-seed", type=click.IntRange(min=0), default=0, show_default=True),
         click.option("--speech", type=click.Choice(["espeak", "tones"]), default="espeak", show_default=True,
                      help="espeak-ng (the 'speech' extra) or formant-like pseudo-speech."),
         click.option("--video-file", type=click.Path(path_type=Path),
@@ -86,7 +86,10 @@ def crossmodal() -> None:
               help="Also write the temporal-mode features as a generic .npz here.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def data(export: Path | None, progress: bool | None, **kw) -> None:
-    """Generate (or load from the cache) the audiovisual object–action set and describe it."""
+    """Generate (or load from the cache) the audiovisual object–action set and describe it.
+
+    Writes: the generated set into the cache folder; with --export, that .npz. Prints its sizes.
+    """
     from betavae.crossmodal.dataset import cache_path
     from betavae.crossmodal.files import save_npz
 
@@ -163,7 +166,11 @@ def _ints(text: str) -> list[int]:
 @click.option("--seeds", default="0", show_default=True, help="Seeds; one member each (with one strategy).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def train(protocol: str, held_out: str, variant: str, strategies: str, seeds: str, out: Path, **kw) -> None:
-    """Train β-VAE member(s) and translator(s) on one split; save weights and measurements."""
+    """Train β-VAE member(s) and translator(s) on one split; save weights and measurements.
+
+    Writes: into --out: vae.safetensors, translator.safetensors, history.npz, run.json and
+    metrics.json.
+    """
     from tqdm import tqdm
 
     from betavae.crossmodal.runs import train_run
@@ -197,7 +204,10 @@ def _echo_records(records: list[dict]) -> None:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path))
 def eval_command(folder: Path, cache_dir: Path | None) -> None:
-    """Re-measure a trained folder (``bvae crossmodal train --out``) from its saved weights."""
+    """Re-measure a trained folder (``bvae crossmodal train --out``) from its saved weights.
+
+    Writes: FOLDER/eval.json; prints the measurements.
+    """
     from betavae.cache import set_cache_dir
     from betavae.crossmodal.runs import eval_run
 
@@ -220,7 +230,10 @@ def eval_command(folder: Path, cache_dir: Path | None) -> None:
               help="Processes running units in parallel (one per core).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def study(strategies: str, chosen: int, seeds: str, objects: str, variants: str, out: Path, **kw) -> None:
-    """Tables 2, 3 and 4 for both variants (resumable: finished units are kept); writes report.md."""
+    """Tables 2, 3 and 4 for both variants (resumable: finished units are kept).
+
+    Writes: into --out: study.json, units/ (each unit's weights and measures) and report.md.
+    """
     from tqdm import tqdm
 
     from betavae.crossmodal.report import write_report
@@ -244,7 +257,10 @@ def study(strategies: str, chosen: int, seeds: str, objects: str, variants: str,
 @crossmodal.command("report")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 def report_command(folder: Path) -> None:
-    """(Re)write report.md of a (possibly partial) study folder."""
+    """(Re)write report.md of a (possibly partial) study folder.
+
+    Writes: FOLDER/report.md.
+    """
     from betavae.crossmodal.report import write_report
 
     click.echo(f"wrote {write_report(folder)}")

@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from betavae.bounds import Seed
 from betavae.cache import cache_dir
 from betavae.config import Strict
 from betavae.crossmodal import render, speech
@@ -45,10 +46,10 @@ class DataConfig(Strict):
     n_sets: int = Field(36, ge=1, le=36)
     n_voices: int = Field(20, ge=1, le=60)
     img_size: int = Field(180, ge=32, le=512)
-    seed: int = 0
+    seed: Seed = 0
     speech: Literal["espeak", "tones"] = "espeak"
     frame_index: int = Field(0, ge=0, lt=render.T)
-    projection_seed: int = 0
+    projection_seed: Seed = 0
     #: also record espeak's phoneme events as per-20-ms phoneme tokens (``phon20``), the spec's
     #: alternative tokeniser (faithful mode, ``tokens=phonemes``); needs ``speech=espeak``
     phonemes: bool = False

@@ -26,12 +26,13 @@ import os
 import queue
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
+from betavae.bounds import Seed
 from betavae.config import Strict
 from betavae.crossmodal.dataset import Corpus, DataConfig, generate
 from betavae.crossmodal.evaluate import Listener, retrieval
@@ -59,10 +60,10 @@ class StudyConfig(Strict):
     #: faithful-mode audio tokens: kmeans (of 20-ms MFCC frames) or phonemes (espeak events)
     tokens: Literal["kmeans", "phonemes"] = "kmeans"
     variants: list[Literal["separate", "joint"]] = list(VARIANTS)
-    strategies: list[int] = Field(default_factory=lambda: list(range(1, 10)))
+    strategies: list[Annotated[int, Field(ge=1, le=9)]] = Field(default_factory=lambda: list(range(1, 10)))
     chosen: int = Field(6, ge=1, le=9)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
-    objects: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    seeds: list[Seed] = Field(default_factory=lambda: [0, 1, 2])
+    objects: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
     scaler_fit: Literal["train", "all"] = "train"
     val_split: Literal["row", "group"] = "row"
     units: UnitSettings = UnitSettings()
@@ -104,10 +105,10 @@ def run_study(cfg: StudyConfig, out: Path, corpus: Corpus | None = None, progres
     ``cfg.workers`` processes; returns study.json's content. ``data_seconds``: how long a corpus
     passed in took to load or generate (measured here when the corpus is generated here)."""
     out = Path(out)
-    (out / "units").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if corpus is None:
         corpus = generate(cfg.data, data_progress)
+    (out / "units").mkdir(parents=True, exist_ok=True)  # after the data: a failed start leaves nothing
     if data_seconds is None:
         data_seconds = time.perf_counter() - t0
     meta_path = out / "study.json"

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from pydantic import Field, PositiveFloat, PositiveInt
 
+from betavae.bounds import NonNegative
 from betavae.config import Strict
 from betavae.crossmodal.model import CrossModalVAE, cosine_rows, kl_per_member
 from betavae.crossmodal.seq2seq import Seq2Seq
@@ -39,8 +40,8 @@ class VAESettings(Strict):
     onecycle: bool = True
     max_lr: PositiveFloat = 5e-3
     clip: PositiveFloat = 5.0
-    gamma: float = 10.0
-    capacity_max: float = 13.0
+    gamma: NonNegative = 10.0
+    capacity_max: NonNegative = 13.0
     capacity_epochs: PositiveInt = 70
     kl_reduction: Literal["mean_per_dim", "sum"] = "mean_per_dim"
     #: plain (eager fp32, PyTorch's Adam), fast (fused Adam, glibc malloc kept warm; same

@@ -53,11 +53,14 @@ def evaluate_encoder(
     preset: str = "default",
     seed: int = 0,
     sizes: dict[str, int] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score an encoder (observations -> posterior means (n, D)) on a ground-truth source.
 
     ``sizes`` overrides entries of :data:`SIZES` for the preset (e.g. ``{"num_train": 2000}``).
+    ``progress`` is told when each stage starts and ends (a line for the command line).
     """
+    say = progress or (lambda message: None)
     names = check_metric_names(metrics)
     if not getattr(source, "ground_truth", True):
         raise BetavaeError("the data source has no ground-truth factors (data.kind images), so the "
@@ -72,28 +75,36 @@ def evaluate_encoder(
     array_names = [m for m in names if m in ARRAY_METRICS]
     if array_names:
         t0 = time.perf_counter()
+        say(f"encoding {size['num_train']} + {size['num_test']} images")
         rng = np.random.default_rng(seed)
         codes_tr, factors_tr = sample_codes(encode, source, size["num_train"], seed=rng)
         codes_te, factors_te = sample_codes(encode, source, size["num_test"], seed=rng)
         result["seconds"]["sampling"] = time.perf_counter() - t0
+        say(f"encoded in {result['seconds']['sampling']:.1f} s; scoring {', '.join(array_names)}")
         scored = evaluate(codes_tr, factors_tr, codes_te, factors_te, metrics=array_names, preset=preset, seed=seed)
         result["values"].update(scored["values"])
         result["seconds"].update(scored["seconds"])
         result["settings"]["array"] = scored["settings"]
         result["versions"] = scored["versions"]
         result["warnings"] = scored.get("warnings", [])
+        say("scored " + ", ".join(f"{m} ({scored['seconds'].get(m, 0):.1f} s)" for m in array_names)
+            + f" in {scored['wall_seconds']:.1f} s")
     common = {"seed": seed, "num_train": size["sampled_train"], "num_eval": size["sampled_eval"],
               "batch_size": size["sampled_batch"]}
     if "beta_vae" in names:
         t0 = time.perf_counter()
+        say("scoring beta_vae")
         result["values"].update(beta_vae_score(encode, source, **common))
         result["seconds"]["beta_vae"] = time.perf_counter() - t0
+        say(f"scored beta_vae in {result['seconds']['beta_vae']:.1f} s")
     if "factor_vae" in names:
         t0 = time.perf_counter()
+        say("scoring factor_vae")
         result["values"].update(
             factor_vae_score(encode, source, num_variance_estimate=size["num_variance_estimate"], **common)
         )
         result["seconds"]["factor_vae"] = time.perf_counter() - t0
+        say(f"scored factor_vae in {result['seconds']['factor_vae']:.1f} s")
     result["seed"] = seed
     return result
 
@@ -105,13 +116,14 @@ def evaluate_run(
     seed: int = 0,
     device: str = "cpu",
     sizes: dict[str, int] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Encode the run's data set with its trained model, score it, write ``eval.json``."""
     from betavae.experiments.load import load_run
 
     run = load_run(run_dir, device=device)
     t0 = time.perf_counter()
-    result = evaluate_encoder(run.encode_mean, run.source, metrics, preset, seed, sizes)
+    result = evaluate_encoder(run.encode_mean, run.source, metrics, preset, seed, sizes, progress)
     result.update(
         run=run.run_dir.name,
         step=run.step,

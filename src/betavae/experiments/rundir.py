@@ -15,6 +15,7 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,43 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def create_run_dir(config: RunConfig, runs_root: str | Path = "runs") -> Path:
-    """Make the run folder and write ``config.yaml``; refuse a folder that already holds files."""
+def check_new_run_dir(config: RunConfig, runs_root: str | Path = "runs") -> Path:
+    """The run folder ``config`` would get; refuse one that already holds files (makes nothing)."""
     run_dir = Path(runs_root) / config.run_id()
     if run_dir.exists() and any(run_dir.iterdir()):
         raise BetavaeError(
             f"run folder {run_dir} already exists and holds files (same config and seed); "
             f"continue it with `bvae train --resume {run_dir}`, or change the seed or name"
         )
+    return run_dir
+
+
+def create_run_dir(config: RunConfig, runs_root: str | Path = "runs") -> Path:
+    """Make the run folder and write ``config.yaml``; refuse a folder that already holds files."""
+    run_dir = check_new_run_dir(config, runs_root)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / CONFIG_FILE, config.to_yaml())
     return run_dir
+
+
+def find_run_dirs(root: str | Path, is_run: Callable[[Path], bool] | None = None) -> list[Path]:
+    """Run folders under ``root`` at any depth, sorted by their path relative to ``root``.
+
+    A sweep keeps its runs in ``runs/<sweep>/``, so a listing of ``runs/`` must look below its
+    sub-folders. ``is_run`` (default: holds ``config.yaml``) decides what a run folder is; run
+    folders and hidden folders (locks) are not searched further. ``root`` itself is never a run.
+    """
+    root = Path(root)
+    is_run = is_run or (lambda p: (p / CONFIG_FILE).is_file())
+    found = []
+    for parent, dirs, _ in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in list(dirs):
+            path = Path(parent) / name
+            if is_run(path):
+                found.append(path)
+                dirs.remove(name)
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
 def read_run_config(run_dir: str | Path) -> RunConfig:

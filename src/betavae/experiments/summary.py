@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from betavae.experiments.rundir import CONFIG_FILE, read_meta, read_metrics
+from betavae.experiments.lock import is_training
+from betavae.experiments.rundir import find_run_dirs, read_meta, read_metrics
 
 ACTIVE_NATS = 0.01
 
@@ -17,9 +18,12 @@ def summarise_run(run_dir: Path) -> dict[str, Any]:
     rows = read_metrics(run_dir)
     last = rows[-1] if rows else {}
     kl_dim = last.get("kl_per_dim") or []
+    status = meta.get("status", "?")
+    if status in ("created", "running") and not is_training(run_dir):
+        status = "interrupted"  # its process died without a word (kill -9, power loss, OOM killer)
     summary: dict[str, Any] = {
         "run": run_dir.name,
-        "status": meta.get("status", "?"),
+        "status": status,
         "step": last.get("step"),
         "loss": last.get("loss"),
         "recon": last.get("recon"),
@@ -38,10 +42,21 @@ def summarise_run(run_dir: Path) -> dict[str, Any]:
 
 
 def summarise_runs(runs_dir: str | Path) -> list[dict[str, Any]]:
+    """One summary per run folder under ``runs_dir`` at any depth (a sweep's runs included),
+    named by its path relative to ``runs_dir``."""
     runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return []
-    return [summarise_run(p) for p in sorted(runs_dir.iterdir()) if (p / CONFIG_FILE).is_file()]
+    rows = []
+    for run_dir in find_run_dirs(runs_dir):
+        row = summarise_run(run_dir)
+        row["run"] = run_dir.relative_to(runs_dir).as_posix()
+        rows.append(row)
+    return rows
+
+
+def resume_hints(rows: list[dict[str, Any]], runs_dir: str | Path) -> list[str]:
+    """The command that continues each interrupted run of ``rows`` (from :func:`summarise_runs`)."""
+    return [f"continue {r['run']}: bvae train --resume {Path(runs_dir) / r['run']}"
+            for r in rows if r["status"] == "interrupted"]
 
 
 def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:

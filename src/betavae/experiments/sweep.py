@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from betavae.bounds import Seed
 from betavae.config import RunConfig, build_config, describe_errors, read_yaml, set_dotted
 from betavae.errors import BetavaeError
 
@@ -50,7 +51,7 @@ class EvaluateOptions(_Strict):
     metrics: list[str] = Field(default_factory=lambda: ["mig"])
     preset: Literal["fast", "default"] = "fast"
     sizes: dict[str, int] | None = None
-    seed: int = 0
+    seed: Seed = 0
 
     @field_validator("metrics")
     @classmethod
@@ -71,7 +72,7 @@ class SweepSpec(_Strict):
     set: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, Any] | list[dict[str, Any]] = Field(default_factory=dict)
     zip: list[dict[str, list[Any]]] = Field(default_factory=list)
-    seeds: list[int] | None = None
+    seeds: list[Seed] | None = None
     evaluate: EvaluateOptions | None = Field(default_factory=EvaluateOptions)
     report: bool = True
     #: how often a run whose worker process died is started again (it resumes from its checkpoint)

@@ -28,7 +28,9 @@ def sweep(sweep_file: str, kind: str, workers: int | None, threads: int | None, 
           cache_dir: Path | None) -> None:
     """Run every unfinished run of SWEEP_FILE (a path or a shipped sweep name); skip finished ones.
 
-    Writes run folders, sweep.csv, sweep.json and index.html into the sweep directory.
+    Writes: into the sweep directory (--runs-dir, default runs/<sweep name>/): a run folder per
+    run (as bvae train, with eval.json and report.html), sweep.csv, sweep.json, index.html and
+    index.md. --dry-run prints the runs and writes nothing.
     """
     from betavae.cache import set_cache_dir
     from betavae.cli import resolve_config_path
@@ -38,7 +40,7 @@ def sweep(sweep_file: str, kind: str, workers: int | None, threads: int | None, 
     from betavae.experiments.sweep import load_sweep
 
     set_cache_dir(cache_dir)
-    spec = load_sweep(resolve_config_path(sweep_file))
+    spec = load_sweep(resolve_config_path(sweep_file, command="sweep"))
     runs_dir = runs_dir if runs_dir is not None else Path("runs") / spec.spec.name
     if dry_run:
         for run in spec.expand():

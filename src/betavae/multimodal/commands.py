@@ -17,11 +17,14 @@ def multimodal() -> None:
 @multimodal.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="A .mat or .npz file (the reference keys: final_database_train / _test).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--n-train", type=click.IntRange(min=1), default=1845, show_default=True, help="Clean training rows.")
 @click.option("--n-test", type=click.IntRange(min=1), default=1487, show_default=True, help="Test rows.")
 def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
-    """Write the arm-and-keyboard simulator's data in the layout of the original files."""
+    """Write the arm-and-keyboard simulator's data in the layout of the original files.
+
+    Writes: the .mat or .npz file given by --out.
+    """
     from betavae.multimodal.dataset import simulate as run_simulator
     from betavae.multimodal.files import as_train56, save_sensorimotor
     from betavae.multimodal.simulator import SimulatorConfig
@@ -64,7 +67,7 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
 @click.option("--sim-train", type=click.IntRange(min=1), default=1845, show_default=True,
               help="Simulated clean training rows.")
 @click.option("--sim-test", type=click.IntRange(min=1), default=1487, show_default=True, help="Simulated test rows.")
-@click.option("--data-seed", type=int, default=0, show_default=True)
+@click.option("--data-seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="torch threads; the ensembles are small, and on a shared machine 2 threads measured "
                    "far slower than 1 (docs/multimodal.md).")
@@ -75,7 +78,11 @@ def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int,
           kl_direction: str, latent_mode: str, train_file: Path | None,
           test_file: Path | None, sim_train: int, sim_test: int, data_seed: int, threads: int,
           device: str, progress: bool | None) -> None:
-    """Train N models per KL-weight schedule and write every measure, the figures and report.html."""
+    """Train N models per KL-weight schedule and write every measure, the figures and report.html.
+
+    Writes: into --out: measures.json, measures.csv, protocols.json, study.json, weights/,
+    figures/ and report.html.
+    """
     from pydantic import ValidationError
     from tqdm import tqdm
 
@@ -111,7 +118,10 @@ def study(schedules: str, n_seeds: int, epochs: int, out: Path, eval_every: int,
 @multimodal.command("report")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 def report_command(folder: Path) -> None:
-    """(Re)draw the figures and report.html of a finished study folder."""
+    """(Re)draw the figures and report.html of a finished study folder.
+
+    Writes: FOLDER/figures/ and FOLDER/report.html.
+    """
     from betavae.multimodal.report import write_report
 
     click.echo(f"wrote {write_report(folder)}")

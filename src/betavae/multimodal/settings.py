@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
+from betavae.bounds import Seed
 from betavae.multimodal.dataset import Sensorimotor
 
 Precision = Literal["float64", "float32", "bf16"]
@@ -49,7 +50,7 @@ class MeasureSettings(Strict):
     latent_mode: Literal["mean", "sample"] = "mean"
     samples: PositiveInt = Field(8, description="latent samples when latent_mode=sample")
     eval_set: Literal["test_seeded", "test_first1024", "train_clean"] = "test_seeded"
-    eval_seed: int = 0
+    eval_seed: Seed = 0
     #: the prediction-error input: full, a group (vision_only, prediction, control_loop) or
     #: modality:step pairs such as "vision:both,joints:older"
     pe_input: str = "full"

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from betavae.bounds import Count, NonNegative, Positive, Probability
 from betavae.multimodal.layout import Layout, reference_layout
 
 KEY_CODES = (0.861, 0.917, 0.972, 1.0)
@@ -35,35 +36,35 @@ class SimulatorConfig(BaseModel):
     #: "hand": the fingertip in each camera; "hand_target": one camera, (u, v) of the fingertip
     #: and (u, v) of the current reach target
     vision: Literal["hand", "hand_target"] = "hand"
-    links: tuple[float, float, float, float] = (0.30, 0.25, 0.08, 0.05)
+    links: tuple[Positive, Positive, Positive, Positive] = (0.30, 0.25, 0.08, 0.05)
     q_low: tuple[float, float, float, float] = (-1.8, -2.6, -2.0, -2.0)
     q_high: tuple[float, float, float, float] = (1.0, 0.3, 2.0, 2.0)
-    dt: float = 0.1
-    joint_noise: float = 0.01
-    m_max: float = 1.2
-    gain: float = 8.0
-    damping: float = 0.05
-    ou_theta: float = 0.3
-    ou_sigma: float = 0.1
-    p_key: float = 0.8
-    dwell: tuple[int, int] = (6, 12)
+    dt: Positive = 0.1
+    joint_noise: NonNegative = 0.01
+    m_max: Positive = 1.2
+    gain: NonNegative = 8.0
+    damping: NonNegative = 0.05
+    ou_theta: NonNegative = 0.3
+    ou_sigma: NonNegative = 0.1
+    p_key: Probability = 0.8
+    dwell: tuple[Count, Count] = (6, 12)
     key_x0: float = 0.30
-    key_width: float = 0.05
-    n_keys: int = 4
+    key_width: Positive = 0.05
+    n_keys: Count = 4
     key_y: float = -0.25
-    travel: float = 0.01
-    touch_band: float = 0.005
-    hover: float = 0.04
-    lift: float = 0.05
-    press_depth: float = 1.5
-    press_speed: float = 0.02
-    n_hold: tuple[int, int] = (1, 2)
-    camera_distance: float = 1.0
-    baseline: float = 0.06
-    focal_px: float = 300.0
-    image_size: tuple[int, int] = (320, 240)
+    travel: Positive = 0.01
+    touch_band: NonNegative = 0.005
+    hover: NonNegative = 0.04
+    lift: NonNegative = 0.05
+    press_depth: NonNegative = 1.5
+    press_speed: Positive = 0.02
+    n_hold: tuple[Count, Count] = (1, 2)
+    camera_distance: Positive = 1.0
+    baseline: NonNegative = 0.06
+    focal_px: Positive = 300.0
+    image_size: tuple[Count, Count] = (320, 240)
     look_at: tuple[float, float] = (0.25, -0.05)
-    pixel_noise: float = 1.0
+    pixel_noise: NonNegative = 1.0
 
     def layout(self) -> Layout:
         return reference_layout(self.n_joints, self.stereo or self.vision == "hand_target")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, PositiveInt
 
+from betavae.bounds import Positive, Seed
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from betavae.multimodal.dataset import Sensorimotor, simulate
@@ -45,14 +46,14 @@ class DataSettings(Strict):
 
     train_path: Path | None = None
     test_path: Path | None = None
-    seed: int = 0
+    seed: Seed = 0
     simulator: SimulatorConfig = SimulatorConfig()
 
 
 class StudyConfig(Strict):
     schedules: list[str] = ["const1", "const0", "dyn_plateau0", "dyn_plateau1"]
-    seeds: list[int] = Field(default_factory=lambda: list(range(20)))
-    time_scale: float | None = None  # None: epochs / 80,000
+    seeds: list[Seed] = Field(default_factory=lambda: list(range(20)))
+    time_scale: Positive | None = None  # None: epochs / 80,000
     min_period: PositiveInt = 8  # floor of the scaled dynamic-cycle period (epochs)
     train: TrainSettings = TrainSettings()
     measures: MeasureSettings = MeasureSettings()
@@ -154,7 +155,6 @@ def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] 
 
     if not cfg.seeds:
         raise BetavaeError("a study needs at least one seed")
-    out.mkdir(parents=True, exist_ok=True)
     data = load_data(cfg.data)
     points = eval_points(data, cfg.measures)
     mask_from_spec(cfg.measures.pe_input, data.layout)  # fail before training, not after
@@ -166,6 +166,7 @@ def run_study(cfg: StudyConfig, out: Path, on_epoch: Callable[[str, int], None] 
                                "(give an inline schedule a 'name')")
     if len(set(labels)) != len(labels):
         raise BetavaeError(f"schedules repeat: {', '.join(labels)}")
+    out.mkdir(parents=True, exist_ok=True)  # only now: a study that cannot start leaves no folder
     meta = {"config": cfg.model_dump(mode="json"), "data_source": data.source, "n_eval_points": len(points),
             "schedules": {label: s.model_dump(mode="json") for label, s in sched},
             "checkpoints": checkpoints(cfg.train.epochs, cfg.train.eval_every), "seconds": {}}

@@ -11,7 +11,7 @@ from betavae.models.base import VAEOutput
 from betavae.models.likelihood import Likelihood
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import Objective, ObjectiveConfig
-from betavae.schedules import Constant, ScheduleField
+from betavae.schedules import Constant, WeightField
 
 
 class BetaObjective(Objective):
@@ -44,7 +44,7 @@ class BetaConfig(ObjectiveConfig):
     """β-VAE: R + β_t·KL; β is any schedule (a number means constant). Default β = 4 (β-VAE H)."""
 
     kind: Literal["beta"] = "beta"
-    beta: ScheduleField = Field(default_factory=lambda: Constant(value=4.0))
+    beta: WeightField = Field(default_factory=lambda: Constant(value=4.0))
 
     def build(self, likelihood: Likelihood, latent_dim: int) -> Objective:
         return BetaObjective(self, likelihood, latent_dim)

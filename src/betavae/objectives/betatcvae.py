@@ -18,7 +18,7 @@ from betavae.models.likelihood import Likelihood
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import Objective, ObjectiveConfig
 from betavae.objectives.tc import kl_decomposition
-from betavae.schedules import Constant, ScheduleField
+from betavae.schedules import Constant, WeightField
 
 
 class BetaTCObjective(Objective):
@@ -49,9 +49,9 @@ class BetaTCConfig(ObjectiveConfig):
     """
 
     kind: Literal["betatcvae"] = "betatcvae"
-    alpha: ScheduleField = Field(default_factory=lambda: Constant(value=1.0))
-    beta: ScheduleField = Field(default_factory=lambda: Constant(value=6.0))
-    gamma: ScheduleField = Field(default_factory=lambda: Constant(value=1.0))
+    alpha: WeightField = Field(default_factory=lambda: Constant(value=1.0))
+    beta: WeightField = Field(default_factory=lambda: Constant(value=6.0))
+    gamma: WeightField = Field(default_factory=lambda: Constant(value=1.0))
     estimator: Literal["mws", "mss"] = "mws"
     dataset_size: PositiveInt = 737_280  # the dSprites grid
 

@@ -14,7 +14,7 @@ from betavae.models.base import VAEOutput
 from betavae.models.likelihood import Likelihood
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import Objective, ObjectiveConfig
-from betavae.schedules import Capacity, Constant, ScheduleField
+from betavae.schedules import Capacity, Constant, WeightField
 
 
 class CapacityObjective(Objective):
@@ -35,8 +35,8 @@ class CapacityConfig(ObjectiveConfig):
     """Defaults are Burgess et al.'s: γ = 1000, C from 0 to 25 nats over 100,000 steps."""
 
     kind: Literal["capacity"] = "capacity"
-    gamma: ScheduleField = Field(default_factory=lambda: Constant(value=1000.0))
-    capacity: ScheduleField = Field(default_factory=Capacity)
+    gamma: WeightField = Field(default_factory=lambda: Constant(value=1000.0))
+    capacity: WeightField = Field(default_factory=Capacity)
 
     def build(self, likelihood: Likelihood, latent_dim: int) -> Objective:
         return CapacityObjective(self, likelihood, latent_dim)

@@ -29,11 +29,12 @@ from pydantic import Field, PositiveFloat, PositiveInt
 from torch import nn
 from torch.func import functional_call
 
+from betavae.bounds import AdamBeta
 from betavae.models.base import VAEOutput
 from betavae.models.likelihood import Likelihood
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import Objective, ObjectiveConfig
-from betavae.schedules import Constant, ScheduleField
+from betavae.schedules import Constant, WeightField
 
 
 def permute_dims(z: torch.Tensor) -> torch.Tensor:
@@ -117,11 +118,11 @@ class FactorVAEConfig(ObjectiveConfig):
     """
 
     kind: Literal["factorvae"] = "factorvae"
-    gamma: ScheduleField = Field(default_factory=lambda: Constant(value=40.0))
+    gamma: WeightField = Field(default_factory=lambda: Constant(value=40.0))
     disc_hidden: PositiveInt = 1000
     disc_layers: PositiveInt = 6
     disc_lr: PositiveFloat = 1e-4
-    disc_betas: tuple[float, float] = (0.5, 0.9)
+    disc_betas: tuple[AdamBeta, AdamBeta] = (0.5, 0.9)
     permute_from: Literal["same", "half"] = "same"
 
     def build(self, likelihood: Likelihood, latent_dim: int) -> Objective:

@@ -25,12 +25,13 @@ from typing import Literal
 import torch
 from pydantic import Field, PositiveInt, model_validator
 
+from betavae.bounds import NonNegative
 from betavae.errors import BetavaeError
 from betavae.models.base import VAEOutput
 from betavae.models.likelihood import Likelihood
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import Objective, ObjectiveConfig
-from betavae.schedules import Constant, ScheduleField
+from betavae.schedules import Constant, WeightField
 
 
 def abs_correlation(mu: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -99,8 +100,8 @@ class PerLatentConfig(ObjectiveConfig):
     """Per-latent β (see the module docstring for the rule). Defaults: β_base = 4, λ = 1, η = 0.99."""
 
     kind: Literal["per_latent"] = "per_latent"
-    beta: ScheduleField = Field(default_factory=lambda: Constant(value=4.0))
-    weights: list[float] | None = None
+    beta: WeightField = Field(default_factory=lambda: Constant(value=4.0))
+    weights: list[NonNegative] | None = None
     adapt: Literal["none", "correlation"] = "correlation"
     lam: float = Field(1.0, ge=0.0)
     ema: float = Field(0.99, ge=0.0, lt=1.0)

@@ -12,7 +12,7 @@ _images = click.option("--images", "n_images", type=click.IntRange(min=1), defau
                        help="Images drawn uniformly from the factor grid and encoded (KL order, statistics).")
 _seeds = click.option("--seeds", "n_seeds", type=click.IntRange(1, 32), default=3, show_default=True,
                       help="Seed images to traverse from.")
-_rng = click.option("--rng-seed", type=int, default=0, show_default=True, help="Seed of the image draw.")
+_rng = click.option("--rng-seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the image draw.")
 
 
 def _progress(message: str) -> None:
@@ -32,6 +32,9 @@ def traverse(run_dir: Path, n_seeds: int, out: Path | None, n_images: int, rng_s
 
     Rows are latents sorted by mean KL (printed beside each row); columns are the seed image, its
     reconstruction and 10 values in [−3, 3] of the row's latent, the others at the seed's mean.
+
+    Writes: traverse_seed<i>.png per seed image and traverse.gif into --out (default
+    RUN_DIR/report/); prints their paths.
     """
     from betavae.viz.traverse import write_traversals
 
@@ -54,6 +57,9 @@ def report(path: Path, n_seeds: int, n_images: int, rng_seed: int, device: str, 
 
     The pages open from disk (no server, no network). For a folder of runs each run's report is
     (re)written first unless --index-only.
+
+    Writes: RUN_DIR/report.html, report.md and figures in RUN_DIR/report/; for a folder of runs,
+    also PATH/index.html, index.md and figures in PATH/index/.
     """
     from betavae.report.build import write_report
     from betavae.report.index import find_runs, write_index

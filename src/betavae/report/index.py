@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from betavae.errors import BetavaeError
-from betavae.experiments.rundir import now
+from betavae.experiments.rundir import find_run_dirs, now
 from betavae.experiments.summary import summarise_run
 from betavae.report.configs import hyper_label, hyper_params
 from betavae.report.inputs import is_number, is_run_dir, read_eval, read_run_files
@@ -45,16 +45,18 @@ KEY_METRICS = (("mig", "MIG"), ("dci.disentanglement", "DCI D"), ("factor_vae.ev
 
 
 def find_runs(runs_dir: Path) -> list[Path]:
-    """Sub-folders of ``runs_dir`` that hold run files, sorted by name."""
-    return [p for p in sorted(runs_dir.iterdir()) if is_run_dir(p)] if runs_dir.is_dir() else []
+    """Folders under ``runs_dir`` (at any depth: a sweep's runs too) that hold run files."""
+    return find_run_dirs(runs_dir, is_run_dir)
 
 
-def run_row(run_dir: Path) -> dict[str, Any]:
-    """One index row: summary figures, seed, objective, hyper-parameters and flat eval values."""
+def run_row(run_dir: Path, runs_dir: Path | None = None) -> dict[str, Any]:
+    """One index row: summary figures, seed, objective, hyper-parameters and flat eval values;
+    ``runs_dir`` (default: the run's parent) is where the index lives, for the report link."""
     files = read_run_files(run_dir)
     row = summarise_run(run_dir)
+    where = run_dir.relative_to(runs_dir).as_posix() if runs_dir is not None else run_dir.name
     row.update(seed=None, objective=None, hyper={}, eval=read_eval(run_dir / "eval.json")[0] or {},
-               report=f"{run_dir.name}/report.html" if (run_dir / "report.html").is_file() else None,
+               report=f"{where}/report.html" if (run_dir / "report.html").is_file() else None,
                missing=len(files.notes))
     if files.config is not None:
         row.update(seed=files.config.seed, objective=files.config.objective.kind,
@@ -134,7 +136,7 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
             if progress is not None:
                 progress(f"[{i + 1}/{len(runs)}] report for {run.name}")
             write_report(run, progress=None, **report_options)
-    rows = [run_row(run) for run in runs]
+    rows = [run_row(run, runs_dir) for run in runs]
     eval_keys: list[str] = []
     for r in rows:
         eval_keys += [k for k, v in r["eval"].items() if k not in eval_keys and is_number(v)]

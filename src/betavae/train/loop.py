@@ -25,8 +25,10 @@ import torch
 
 from betavae.config import RunConfig
 from betavae.errors import BetavaeError
+from betavae.experiments.lock import TrainingLock
 from betavae.experiments.rundir import (
     METRICS_FILE,
+    check_new_run_dir,
     create_run_dir,
     now,
     read_meta,
@@ -63,10 +65,16 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def train(config: RunConfig, runs_root: str | Path = "runs", callbacks: Sequence[Callback] = ()) -> Path:
-    """Create ``runs_root/<run id>/`` and train; returns the run folder."""
+    """Create ``runs_root/<run id>/`` and train; returns the run folder.
+
+    The data, model and objective are built before the folder is made, so a config that cannot
+    be built (a missing data file, say) leaves no folder behind.
+    """
+    check_new_run_dir(config, runs_root)
+    trainer = Trainer(config, Path(runs_root) / config.run_id(), callbacks)
     run_dir = create_run_dir(config, runs_root)
     write_meta(run_dir, status="created")
-    Trainer(config, run_dir, callbacks).run(resume=False)
+    trainer.run(resume=False)
     return run_dir
 
 
@@ -127,6 +135,12 @@ class Trainer:
     # ------------------------------------------------------------------ loop
 
     def run(self, resume: bool) -> None:
+        """Train to ``train.steps`` (from the checkpoint if ``resume``), holding the run's
+        :class:`~betavae.experiments.lock.TrainingLock` throughout (so a dead run is told apart)."""
+        with TrainingLock(self.run_dir):
+            self._run(resume)
+
+    def _run(self, resume: bool) -> None:
         tc = self.config.train
         if resume:
             self.load()

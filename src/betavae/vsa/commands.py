@@ -40,7 +40,7 @@ def vsa() -> None:
               help="Paired-dSprites, Scene-dSprites or Paired-Scene-dSprites.")
 @click.option("--n", "count", type=click.IntRange(min=1), default=256, show_default=True, help="Items to generate.")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--feature", "features", multiple=True,
               help="Only this feature may change (repeatable): shape, scale, orientation, posX, posY.")
 @click.option("--n-min", type=int, default=2, show_default=True, help="Fewest sprites per scene (2..5).")
@@ -50,7 +50,10 @@ def vsa() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write examples.png and stats.json here.")
 def data(kind: str, count: int, split: str, seed: int, features: tuple[str, ...], n_min: int, n_max: int,
          gap: int, out: Path | None) -> None:
-    """Generate items, check their defining property, print the rate (and write pictures)."""
+    """Generate items, check their defining property, print the rate (and write pictures).
+
+    Writes: only with --out: examples.png and stats.json there.
+    """
     import numpy as np
 
     from betavae.data.dsprites import FACTOR_NAMES
@@ -104,7 +107,11 @@ def data(kind: str, count: int, split: str, seed: int, features: tuple[str, ...]
 @click.option("--eval/--no-eval", "do_eval", default=True, show_default=True, help="Evaluate after training.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def train(config: Path | None, out: Path, overrides: tuple[str, ...], do_eval: bool, progress: bool | None) -> None:
-    """Train one model (PD swap training, SD scenes or PSD with the item memory)."""
+    """Train one model (PD swap training, SD scenes or PSD with the item memory).
+
+    Writes: into --out: config.yaml, metrics.jsonl, model.safetensors, train.json and (with
+    --eval) eval.json and swap.png.
+    """
     from betavae.vsa.settings import load_vsa_config
     from betavae.vsa.train import train_vsa
 
@@ -128,7 +135,10 @@ def train(config: Path | None, out: Path, overrides: tuple[str, ...], do_eval: b
 @click.option("--diagnostics/--no-diagnostics", default=True, show_default=True,
               help="Slot probe and recombination (slower).")
 def eval_command(run_dir: Path, diagnostics: bool) -> None:
-    """Evaluate a run folder on the test split; writes eval.json and swap.png."""
+    """Evaluate a run folder on the test split.
+
+    Writes: RUN_DIR/eval.json and RUN_DIR/swap.png; prints the measures.
+    """
     from betavae.vsa.evaluate import evaluate_run
 
     _echo_metrics(evaluate_run(run_dir, diagnostics=diagnostics))
@@ -147,7 +157,11 @@ def eval_command(run_dir: Path, diagnostics: bool) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def grid(out: Path, grid_file: Path | None, rows: str | None, seeds: str | None, steps: int | None,
          batch_size: int | None, overrides: tuple[str, ...], progress: bool | None) -> None:
-    """Rerun the source's 17-setting table; print it beside the source's Good/Bad column."""
+    """Rerun the source's 17-setting table; print it beside the source's Good/Bad column.
+
+    Writes: into --out: a run folder per row and seed (row<NN>_s<seed>/, as bvae vsa train),
+    grid.json and grid.md.
+    """
     from betavae.vsa.grid import load_grid, parse_ids, run_grid, summarise, table_markdown
 
     spec = load_grid(grid_file)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ValidationError
 
+from betavae.bounds import NonNegative, Seed
 from betavae.config import parse_override, read_yaml, set_dotted
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write_json, atomic_write_text
@@ -30,13 +31,13 @@ class GridRow(Strict):
     stage: Stage
     image: Literal["bce", "mse"]
     reduction: Literal["sum", "mean"]
-    kld: float
-    cosine: float
+    kld: NonNegative
+    cosine: NonNegative
     reported: Literal["Good", "Bad"]
 
 
 class GridSpec(Strict):
-    seeds: list[int]
+    seeds: list[Seed]
     base: dict[str, Any] = {}
     rows: list[GridRow]
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
+from betavae.bounds import NonNegative, Probability, Seed
 from betavae.config import Strict, parse_override, read_yaml, set_dotted
 from betavae.data.dsprites import FACTOR_NAMES, RendererConfig
 from betavae.errors import BetavaeError
@@ -26,19 +27,19 @@ class DataSettings(Strict):
     one that changes (PD, PSD); missing names get weight 0, ``None`` means uniform.
     """
 
-    seed: int = 0
-    split_seed: int = 0
+    seed: Seed = 0
+    split_seed: Seed = 0
     test_fraction: float = Field(0.1, gt=0, lt=1)
     epoch_size: PositiveInt = 1_000_000
     # PD / PSD: which feature changes and how
-    feature_weights: dict[str, float] | None = None
+    feature_weights: dict[str, NonNegative] | None = None
     change: Literal["any", "adjacent"] = "any"
     exclude_symmetric: bool = True
     p_no_change: float = Field(0.0, ge=0, le=1)
     # SD / PSD: scenes
-    n_min: int = 2
+    n_min: int = 2  # 2 <= n_min <= n_max <= 5: checked together below
     n_max: int = 5
-    n_weights: list[float] | None = None
+    n_weights: list[NonNegative] | None = None
     gap: int = Field(1, ge=0)
     max_tries: PositiveInt = 100
     max_restarts: int = Field(10, ge=0)
@@ -70,7 +71,7 @@ class ModelSettings(Strict):
     hidden: PositiveInt = 256
     use_item_memory: bool | None = None  # None: on for PSD, off for PD and SD
     memory: Literal["bipolar", "gaussian", "hrr"] = "bipolar"
-    memory_seed: int = 0
+    memory_seed: Seed = 0
 
 
 class LossSettings(Strict):
@@ -81,7 +82,7 @@ class LossSettings(Strict):
     kld: float = Field(0.01, ge=0)
     cosine: float = Field(1.0, ge=0)
     cosine_on: Literal["mu", "sample"] = "mu"
-    margin: float | None = None  # push the changed feature apart: + max(0, cos_k − margin)
+    margin: float | None = Field(None, ge=-1.0, le=1.0)  # push the changed feature apart: + max(0, cos_k − margin)
     direct: float = Field(0.0, ge=0)  # λ_direct: weight of the unswapped reconstructions (PD)
 
 
@@ -103,7 +104,7 @@ class ClassifierSettings(Strict):
     steps: PositiveInt = 4000
     batch_size: PositiveInt = 64
     lr: PositiveFloat = 1e-3
-    seed: int = 0
+    seed: Seed = 0
     n_test: PositiveInt = 2000
 
 
@@ -114,17 +115,17 @@ class EvalSettings(Strict):
     probe_images: int = Field(2000, ge=0)  # slot probe (0 = off); the spec uses 10,000
     recombination: int = Field(256, ge=0)  # targets assembled from other images (0 = off)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
-    pd_iou: float = 0.8
-    pd_swap: float = 0.8
-    psd_iou: float = 0.8
-    psd_count: float = 0.9
-    psd_swap: float = 0.7
+    pd_iou: Probability = 0.8
+    pd_swap: Probability = 0.8
+    psd_iou: Probability = 0.8
+    psd_count: Probability = 0.9
+    psd_swap: Probability = 0.7
 
 
 class VSAConfig(Strict):
     name: str = "vsa"
     stage: Stage = "pd"
-    seed: int = 0
+    seed: Seed = 0
     data: DataSettings = Field(default_factory=DataSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     loss: LossSettings = Field(default_factory=LossSettings)

@@ -138,8 +138,6 @@ def train_vsa(cfg: VSAConfig, run_dir: str | Path, on_step: Callable[[int, dict[
               ) -> dict[str, Any]:
     """Train one run into ``run_dir``; returns the summary written to ``train.json``."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     seed_everything(cfg.seed, False)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -149,6 +147,8 @@ def train_vsa(cfg: VSAConfig, run_dir: str | Path, on_step: Callable[[int, dict[
         accelerate_transposed_convs(model)  # exact reformulation, ≈ 20% faster steps on CPU
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     data = make_dataset(cfg, "train")
+    # the folder is made once everything is built, so a run that cannot start leaves none behind
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     bsz, rows, start = cfg.train.batch_size, [], time.perf_counter()
     for step in range(1, cfg.train.steps + 1):
         items = np.arange((step - 1) * bsz, step * bsz) % cfg.data.epoch_size

@@ -62,7 +62,10 @@ def work_needed(run_dir: Path, evaluate: bool, report: bool) -> str:
     from betavae.experiments.rundir import CONFIG_FILE, read_meta
 
     if not (run_dir / CONFIG_FILE).is_file():
-        return "train" if not run_dir.exists() or not any(run_dir.iterdir()) else "resume"
+        if _error_status(run_dir) == "failed":
+            return "failed"  # it failed before its first file (its data could not be built, say)
+        started = run_dir.exists() and any(p.name != ERROR_FILE for p in run_dir.iterdir())
+        return "resume" if started else "train"
     status = read_meta(run_dir).get("status")
     if status != "finished" and _error_status(run_dir) == "failed":
         return "failed"
@@ -127,9 +130,13 @@ def run_task(task: RunTask) -> dict[str, Any]:
 def _complete(task: RunTask) -> str:
     """Do what the run folder still needs; returns what was done first."""
     from betavae.config import build_config
+    from betavae.experiments.rundir import CONFIG_FILE
     from betavae.train.loop import resume, train
 
     need = work_needed(task.run_dir, task.evaluate is not None, task.report)
+    if need in ("train", "failed") and not (task.run_dir / CONFIG_FILE).is_file():
+        (task.run_dir / ERROR_FILE).unlink(missing_ok=True)  # it failed before it started: start afresh
+        need = "train"
     if need == "train":
         train(build_config(task.config, source=task.run_id), task.runs_dir)
     elif need in ("resume", "failed"):
@@ -148,10 +155,10 @@ def _complete(task: RunTask) -> str:
 
 
 def write_error(run_dir: Path, error: str, trace: str | None, status: str) -> None:
-    """Record a run's failure beside its files (the aggregate reads it)."""
-    if run_dir.is_dir():
-        atomic_write_json(run_dir / ERROR_FILE, {"status": status, "error": error, "traceback": trace,
-                                                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    """Record a run's failure beside its files (the aggregate reads it); a run that failed
+    before writing anything gets a folder holding only this record."""
+    atomic_write_json(run_dir / ERROR_FILE, {"status": status, "error": error, "traceback": trace,
+                                             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
 class Executor(ABC):
