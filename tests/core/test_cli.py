@@ -256,6 +256,10 @@ def test_a_run_killed_with_kill_9_shows_as_interrupted_with_the_resume_command(t
     out = capsys.readouterr().out.splitlines()
     assert out[1].split()[1] == "interrupted"
     assert out[2] == f"continue {run.name}: bvae train --resume {run}"
+    assert main(["report", str(run)]) == 0  # the run's own report says so too, with the command
+    page = (run / "report.md").read_text()
+    assert "Status **interrupted**" in page and f"`bvae train --resume {run}`" in page
+    assert "still training" not in page
 
 
 def test_a_run_being_trained_is_not_trained_by_a_second_process(tmp_path):

@@ -12,15 +12,23 @@ from betavae.experiments.rundir import find_run_dirs, read_meta, read_metrics
 ACTIVE_NATS = 0.01
 
 
+def run_status(run_dir: Path, meta: dict[str, Any]) -> str:
+    """The status of ``meta.json``, except that a run whose meta says it is training but whose
+    training lock nobody holds is ``interrupted`` (its process died without a word: kill -9,
+    power loss, the OOM killer)."""
+    status = meta.get("status", "?")
+    if status in ("created", "running") and not is_training(run_dir):
+        return "interrupted"
+    return status
+
+
 def summarise_run(run_dir: Path) -> dict[str, Any]:
     """Status, progress and the last logged figures of one run (missing files give blanks)."""
     meta = read_meta(run_dir)
     rows = read_metrics(run_dir)
     last = rows[-1] if rows else {}
     kl_dim = last.get("kl_per_dim") or []
-    status = meta.get("status", "?")
-    if status in ("created", "running") and not is_training(run_dir):
-        status = "interrupted"  # its process died without a word (kill -9, power loss, OOM killer)
+    status = run_status(run_dir, meta)
     summary: dict[str, Any] = {
         "run": run_dir.name,
         "status": status,

@@ -20,6 +20,7 @@ import numpy as np
 
 from betavae.errors import BetavaeError
 from betavae.experiments.rundir import now
+from betavae.experiments.summary import run_status
 from betavae.report.configs import config_diff, schedule_fields
 from betavae.report.inputs import RunFiles, is_number, read_run_files
 from betavae.report.render import write_pages
@@ -227,12 +228,14 @@ def write_report(run_dir: str | Path, n_images: int = 512, n_seeds: int = 3, rng
     _schedule_figures(b)
     latents = _latents(files, stats)
     config = files.config
+    status = run_status(run_dir, files.meta) if files.meta else "unknown"
     context = {
         "title": run_dir.name,
         "run_dir": str(run_dir.resolve()),
         "generated": now(),
-        "status": files.meta.get("status", "unknown"),
-        "running": files.meta.get("status") in ("running", "created"),
+        "status": status,
+        "running": status in ("running", "created"),
+        "resume": f"bvae train --resume {run_dir}" if status == "interrupted" else None,
         "notes": b.notes,
         "summary": _summary(files),
         "latents": latents,
