@@ -20,10 +20,10 @@ import time
 import numpy as np
 import torch
 
-from betavae.cli import resolve_config_path
 from betavae.config import load_config
 from betavae.experiments.evaluate import evaluate_encoder
 from betavae.experiments.rundir import create_run_dir, write_meta
+from betavae.shipped import resolve_config_path
 from betavae.train.callbacks import Callback
 from betavae.train.loop import Trainer
 

@@ -90,9 +90,9 @@ def check_env(tiny: bool) -> dict[str, Any]:
 
 def check_dsprites(level: str, tiny: bool) -> dict[str, Any]:
     """The shipped dsprites_quick config through the library's train(), timed by a callback."""
-    from betavae.cli import resolve_config_path
     from betavae.config import load_config
     from betavae.experiments.rundir import read_metrics
+    from betavae.shipped import resolve_config_path
     from betavae.train.callbacks import Callback
     from betavae.train.loop import train
 

@@ -14,43 +14,7 @@ from pathlib import Path
 import click
 
 from betavae.errors import BetavaeError
-
-SHIPPED = Path(__file__).parent / "configs"
-
-
-#: shipped files that neither ``bvae train`` nor ``bvae sweep`` takes -> the command that does
-OTHER_SHIPPED = {"vsa_grid": "bvae vsa grid"}
-
-
-def shipped_command(name: str) -> str:
-    """The command that takes the shipped file ``name`` (a stem of configs/*.yaml)."""
-    if name in OTHER_SHIPPED:
-        return OTHER_SHIPPED[name]
-    return f"bvae {'sweep' if name.startswith('sweep_') else 'train'} {name}"
-
-
-def shipped_configs() -> list[str]:
-    """Shipped run configs (what ``bvae train NAME`` takes)."""
-    return sorted(p.stem for p in SHIPPED.glob("*.yaml")
-                  if not p.stem.startswith("sweep_") and p.stem not in OTHER_SHIPPED)
-
-
-def resolve_config_path(name: str, command: str = "train") -> Path:
-    """A YAML path, or the name of a shipped file that ``bvae COMMAND`` takes (``dsprites_quick``)."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    stem = name.removesuffix(".yaml")
-    shipped = SHIPPED / f"{stem}.yaml"
-    wanted = "sweep" if command == "sweep" else "train"
-    takes = sorted(p.stem for p in SHIPPED.glob("*.yaml") if shipped_command(p.stem).startswith(f"bvae {wanted} "))
-    if shipped.is_file():
-        if stem in takes:
-            return shipped
-        raise BetavaeError(f"{stem} is a shipped file for `{shipped_command(stem)}`, not for `bvae {command}`; "
-                           f"`bvae {command}` takes: {', '.join(takes)}")
-    raise BetavaeError(f"config {name!r} is neither a file nor a shipped name `bvae {command}` takes "
-                       f"({', '.join(takes)}); `bvae configs` lists them all")
+from betavae.shipped import resolve_config_path, shipped_command, shipped_names, shipped_path
 
 
 def split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
@@ -174,12 +138,12 @@ def configs() -> None:
 
     Prints: each file's name, its command and the first sentence of its comment. Writes nothing.
     """
-    names = sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+    names = shipped_names()
     width = max(len(n) for n in names)
     command_width = max(len(shipped_command(n)) for n in names)
     for name in names:
         click.echo(f"{name:{width}s}  {shipped_command(name):{command_width}s}  "
-                   f"{first_sentence(SHIPPED / f'{name}.yaml')}")
+                   f"{first_sentence(shipped_path(name))}")
 
 
 def first_sentence(path: Path) -> str:

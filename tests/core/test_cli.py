@@ -170,9 +170,10 @@ def test_an_error_in_the_file_still_names_the_file(tmp_path, capsys):
 
 
 def test_configs_lists_every_shipped_file_with_the_command_that_takes_it(capsys):
-    from betavae.cli import SHIPPED, resolve_config_path
     from betavae.config import load_config
     from betavae.experiments.sweep import load_sweep
+    from betavae.shipped import SHIPPED_DIR as SHIPPED
+    from betavae.shipped import resolve_config_path
     from betavae.vsa.grid import load_grid
 
     assert main(["configs"]) == 0

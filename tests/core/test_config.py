@@ -10,9 +10,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from betavae.cli import SHIPPED
 from betavae.config import RunConfig, build_config, load_config, parse_override
 from betavae.errors import BetavaeError
+from betavae.shipped import SHIPPED_DIR as SHIPPED
 
 
 def test_defaults_are_beta_h_on_dsprites():

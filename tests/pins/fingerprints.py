@@ -60,7 +60,12 @@ def multimodal() -> dict[str, Any]:
 
 
 def crossmodal() -> dict[str, Any]:
-    from betavae.crossmodal.train import TranslatorSettings, VAESettings, train_translator, train_vae
+    from betavae.crossmodal.train import (
+        TranslatorSettings,
+        VAESettings,
+        train_translator,
+        train_vae,
+    )
 
     rng = np.random.default_rng(0)
     video = rng.standard_normal((40, 30, 12)).astype(np.float32)

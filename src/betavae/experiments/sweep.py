@@ -36,9 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from betavae.bounds import Seed
 from betavae.config import RunConfig, build_config, describe_errors, read_yaml, set_dotted
 from betavae.errors import BetavaeError
+from betavae.shipped import shipped_path
 
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
-SHIPPED = Path(__file__).resolve().parents[1] / "configs"
 
 
 class _Strict(BaseModel):
@@ -195,7 +195,7 @@ def resolve_base(base: str | dict[str, Any], root: Path) -> dict[str, Any]:
     if isinstance(base, dict):
         tree = copy.deepcopy(base)
     else:
-        candidates = [root / base, Path(base), SHIPPED / f"{base.removesuffix('.yaml')}.yaml"]
+        candidates = [root / base, Path(base), shipped_path(base)]
         found = next((p for p in candidates if p.is_file()), None)
         if found is None:
             raise BetavaeError(f"sweep base {base!r} is neither a config file (looked in {root}) "

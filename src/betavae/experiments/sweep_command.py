@@ -33,11 +33,11 @@ def sweep(sweep_file: str, kind: str, workers: int | None, threads: int | None, 
     index.md. --dry-run prints the runs and writes nothing.
     """
     from betavae.cache import set_cache_dir
-    from betavae.cli import resolve_config_path
     from betavae.errors import BetavaeError
     from betavae.experiments.executors import make_executor, work_needed
     from betavae.experiments.study import run_sweep
     from betavae.experiments.sweep import load_sweep
+    from betavae.shipped import resolve_config_path
 
     set_cache_dir(cache_dir)
     spec = load_sweep(resolve_config_path(sweep_file, command="sweep"))

@@ -9,14 +9,13 @@ otherwise none, and the run is compared with the built-in defaults (``RunConfig(
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from betavae.config import RunConfig, build_config, read_yaml
 from betavae.errors import BetavaeError
 from betavae.schedules import Capacity, Constant, Schedule
+from betavae.shipped import shipped_names, shipped_path
 
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "configs"
 MISSING = "(absent)"
 
 
@@ -33,7 +32,7 @@ class ConfigDiff:
 def shipped_configs() -> dict[str, RunConfig]:
     """The shipped configs by file stem (unreadable ones are skipped)."""
     out = {}
-    for path in sorted(SHIPPED_DIR.glob("*.yaml")):
+    for path in map(shipped_path, shipped_names()):
         try:
             out[path.stem] = build_config(read_yaml(path), source=str(path))
         except BetavaeError:
