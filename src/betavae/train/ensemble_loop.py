@@ -260,15 +260,8 @@ class EnsembleTrainer:
             handles = [files.enter_context(open(d / METRICS_FILE, "a", encoding="utf-8")) for d in self.run_dirs]
             for xs in zip(*streams, strict=True):
                 x = self.speed.batch(torch.stack(xs))  # (K, B, C, H, W)
-                epoch = self.step // self.steps_per_epoch
-                hypers = [o.hyper(self.step, epoch) for o in self.objectives]
-                eps = self.noise.draw((batch, latent), eps_dtype)
-                with self.speed.autocast():
-                    outs = self.ensemble(x, eps)
-                if self.speed.dtype is not None:
-                    outs = [to_float32(o) for o in outs]
-                terms = [o(out, x[k], h) for k, (o, out, h) in enumerate(zip(self.objectives, outs, hypers,
-                                                                              strict=True))]
+                hypers = [o.hyper(self.step, self.step // self.steps_per_epoch) for o in self.objectives]
+                terms = self.terms(x, self.noise.draw((batch, latent), eps_dtype), hypers)
                 self.optimizer.zero_grad(set_to_none=True)
                 self.speed.backward(torch.stack([t["loss"] for t in terms]).sum())
                 flags = []
@@ -295,6 +288,19 @@ class EnsembleTrainer:
                     for s in streams:
                         s.close()
                     return
+
+    def terms(self, x: torch.Tensor, eps: torch.Tensor | None,
+              hypers: list[dict[str, float]]) -> list[dict[str, torch.Tensor]]:
+        """Every member's loss terms: x (K, B, C, H, W), eps (K, B, D) or None (z = μ).
+
+        One forward of all members (under the plan's autocast); then member k's own objective on
+        its slice, in fp32, exactly the code a single run calls.
+        """
+        with self.speed.autocast():
+            outs = self.ensemble(x, eps)
+        if self.speed.dtype is not None:
+            outs = [to_float32(o) for o in outs]
+        return [o(out, x[k], h) for k, (o, out, h) in enumerate(zip(self.objectives, outs, hypers, strict=True))]
 
     def _log(self, windows: list[Window], hypers: list[dict[str, float]], handles: list, at_end: bool) -> None:
         tc = self.tc
