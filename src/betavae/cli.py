@@ -60,12 +60,15 @@ def cli() -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Cache folder (default: $BETAVAE_CACHE_DIR or ~/.cache/betavae).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+@click.option("--seeds", help="Train these seeds as one ensemble (0,1,2,3 or 0-3): one run folder each.")
 def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir: Path | None,
-          progress: bool | None) -> None:
-    """Train: bvae train [CONFIG.yaml | SHIPPED_NAME] [dotted.key=value ...].
+          progress: bool | None, seeds: str | None) -> None:
+    """Train: bvae train [CONFIG.yaml | SHIPPED_NAME] [dotted.key=value ...] [--seeds 0,1,2,3].
 
     Writes runs/<name>-<config hash>-s<seed>/ and prints its path.
     """
+    if seeds is not None or (resume is not None and _ensemble_member(resume)):
+        return _train_ensemble(args, resume, runs_dir, cache_dir, progress, seeds)
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
     from betavae.train.callbacks import ProgressBar
@@ -83,6 +86,39 @@ def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir:
         config = load_config(resolve_config_path(name) if name else None, overrides)
         run_dir = train_run(config, runs_dir, callbacks)
     click.echo(f"run folder: {run_dir}")
+
+
+def _ensemble_member(run_dir: Path) -> bool:
+    from betavae.train.ensemble_loop import is_ensemble_member
+
+    return is_ensemble_member(run_dir)
+
+
+def _train_ensemble(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir: Path | None,
+                    progress: bool | None, seeds: str | None) -> None:
+    """``bvae train --seeds``, and ``--resume`` of a member (continues the whole ensemble)."""
+    from betavae.cache import set_cache_dir
+    from betavae.config import load_config
+    from betavae.train.callbacks import ProgressBar
+    from betavae.train.ensemble_loop import (
+        parse_seeds,
+        resume_ensemble,
+        seed_configs,
+        train_ensemble,
+    )
+
+    set_cache_dir(cache_dir)
+    callbacks = [ProgressBar(disable=None if progress is None else not progress)]
+    if resume is not None:
+        if args or seeds:
+            raise BetavaeError("--resume takes no config, overrides or seeds: a run's config never changes")
+        run_dirs = resume_ensemble(resume, callbacks)
+    else:
+        name, overrides = split_args(args)
+        config = load_config(resolve_config_path(name) if name else None, overrides)
+        run_dirs = train_ensemble(seed_configs(config, parse_seeds(seeds)), runs_dir, callbacks)
+    for run_dir in run_dirs:
+        click.echo(f"run folder: {run_dir}")
 
 
 @cli.command()

@@ -210,3 +210,20 @@ def test_train_refuses_existing_member_folders_before_writing_any(tmp_path):
         train_ensemble(configs, tmp_path)
     assert not (tmp_path / configs[0].run_id()).exists()
     assert (single / "weights.safetensors").read_bytes() == before
+
+
+def test_cli_trains_seeds_as_an_ensemble_and_resumes_it_from_any_member(tmp_path, capsys):
+    import yaml
+
+    from betavae.cli import main
+
+    path = tmp_path / "ens.yaml"
+    path.write_text(yaml.safe_dump(tree(steps=2)))
+    runs = tmp_path / "runs"
+    assert main(["train", str(path), "--seeds", "4,5", "--runs-dir", str(runs), "--no-progress"]) == 0
+    folders = [line.split("run folder:")[1].strip() for line in capsys.readouterr().out.splitlines()]
+    assert [Path(f).name.rsplit("-", 1)[1] for f in folders] == ["s4", "s5"]
+    assert all(read_meta(f)["status"] == "finished" for f in folders)
+    assert main(["train", "--resume", folders[1], "--no-progress"]) == 0  # finished: nothing to do
+    assert main(["train", str(path), "--seeds", "x", "--runs-dir", str(runs)]) == 2
+    assert "--seeds 'x'" in capsys.readouterr().err
