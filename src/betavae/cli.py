@@ -47,13 +47,16 @@ def cli() -> None:
                    "output goes to a file or pipe (default: the bar or the lines, whichever fits).")
 @click.option("--progress-every", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Seconds between progress lines when stderr is not a terminal.")
+@click.option("--seeds", help="Train these seeds as one ensemble (0,1,2,3 or 0-3): one run folder each.")
 def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir: Path | None,
-          progress: bool | None, progress_every: float) -> None:
-    """Train: bvae train [CONFIG.yaml | SHIPPED_NAME] [dotted.key=value ...].
+          progress: bool | None, progress_every: float, seeds: str | None) -> None:
+    """Train: bvae train [CONFIG.yaml | SHIPPED_NAME] [dotted.key=value ...] [--seeds 0,1,2,3].
 
     Writes: RUNS_DIR/<name>-<config hash>-s<seed>/ (config.yaml, metrics.jsonl, meta.json,
     state.pt, weights.safetensors, report.html); prints its path when training starts and ends.
     """
+    if seeds is not None or (resume is not None and _ensemble_member(resume)):
+        return _train_ensemble(args, resume, runs_dir, cache_dir, progress_callbacks(progress, progress_every), seeds)
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
     from betavae.experiments.rundir import read_meta
@@ -88,6 +91,37 @@ def progress_callbacks(progress: bool | None, every_s: float) -> list:
     elif progress is None:
         callbacks.append(ProgressLines(lambda line: click.echo(line, err=True), every_s))
     return callbacks
+
+
+def _ensemble_member(run_dir: Path) -> bool:
+    from betavae.train.ensemble_loop import is_ensemble_member
+
+    return is_ensemble_member(run_dir)
+
+
+def _train_ensemble(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir: Path | None,
+                    callbacks: list, seeds: str | None) -> None:
+    """``bvae train --seeds``, and ``--resume`` of a member (continues the whole ensemble)."""
+    from betavae.cache import set_cache_dir
+    from betavae.config import load_config
+    from betavae.train.ensemble_loop import (
+        parse_seeds,
+        resume_ensemble,
+        seed_configs,
+        train_ensemble,
+    )
+
+    set_cache_dir(cache_dir)
+    if resume is not None:
+        if args or seeds:
+            raise BetavaeError("--resume takes no config, overrides or seeds: a run's config never changes")
+        run_dirs = resume_ensemble(resume, callbacks)
+    else:
+        name, overrides = split_args(args)
+        config = load_config(resolve_config_path(name) if name else None, overrides)
+        run_dirs = train_ensemble(seed_configs(config, parse_seeds(seeds)), runs_dir, callbacks)
+    for run_dir in run_dirs:
+        click.echo(f"run folder: {run_dir}")
 
 
 @cli.command()

@@ -109,6 +109,29 @@ def evaluate_encoder(
     return result
 
 
+def evaluate_model(model: Any, source: Any, train_config: Any, device: Any) -> dict[str, float]:
+    """Scores of a model being trained (``train.eval_metrics`` at ``train.eval_preset``), keys
+    ``eval.<metric>``, for the rows of ``metrics.jsonl``.
+
+    Uses its own seeded generators, so training randomness is untouched; the model is put in eval
+    mode for the encoding and back in train mode afterwards.
+    """
+    import torch
+
+    model.eval()
+
+    @torch.no_grad()
+    def encode(obs: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(obs)).to(device, torch.float32)
+        return model.encode(x / source.pixel_max)[0].float().cpu().numpy()
+
+    try:
+        result = evaluate_encoder(encode, source, train_config.eval_metrics, train_config.eval_preset, seed=0)
+    finally:
+        model.train()
+    return {f"eval.{k}": float(v) for k, v in result["values"].items()}
+
+
 def evaluate_run(
     run_dir: str | Path,
     metrics: Sequence[str] | None = None,

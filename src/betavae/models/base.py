@@ -44,10 +44,13 @@ class GaussianVAE(nn.Module):
         """z: (B, D) -> logits (B, C, H, W)."""
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor, sample: bool = True) -> VAEOutput:
-        """Encode, draw z = μ + σ·ε (ε from the global torch RNG; z = μ if not ``sample``), decode."""
+    def forward(self, x: torch.Tensor, sample: bool = True, eps: torch.Tensor | None = None) -> VAEOutput:
+        """Encode, draw z = μ + σ·ε, decode. ε: (B, D), drawn from the global torch RNG unless given
+        (an ensemble passes each member's own draw); z = μ if not ``sample``."""
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+        if sample and eps is None:
+            eps = torch.randn_like(mu)
+        z = mu + eps * torch.exp(0.5 * logvar) if sample else mu
         return VAEOutput(mu=mu, logvar=logvar, z=z, logits=self.decode(z))
 
 

@@ -68,10 +68,12 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     config_json: str,
     aux_optimizer: torch.optim.Optimizer | None = None,
+    rng: dict[str, Any] | None = None,
 ) -> None:
     """Write ``state.pt`` then ``weights.safetensors``, each atomically.
 
-    ``aux_optimizer`` is an objective's own optimiser (see ``Objective.auxiliary_optimizer``).
+    ``aux_optimizer`` is an objective's own optimiser (see ``Objective.auxiliary_optimizer``);
+    ``rng`` replaces this process's :func:`rng_state` (an ensemble member saves its own).
     """
     state = {
         "format": 1,
@@ -79,7 +81,7 @@ def save_checkpoint(
         "model": _cpu(model.state_dict()),
         "objective": _cpu(objective.state_dict()),
         "optimizer": _cpu(optimizer.state_dict()),
-        "rng": rng_state(),
+        "rng": rng if rng is not None else rng_state(),
     }
     if aux_optimizer is not None:
         state["aux_optimizer"] = _cpu(aux_optimizer.state_dict())

@@ -229,25 +229,10 @@ class Trainer:
                     return
 
     def evaluate(self) -> dict[str, float]:
-        """Disentanglement metrics of the current model (``train.eval_*``), keys ``eval.<metric>``.
+        """Disentanglement metrics of the current model (``train.eval_*``), keys ``eval.<metric>``."""
+        from betavae.experiments.evaluate import evaluate_model
 
-        Uses its own seeded generators, so training randomness is untouched.
-        """
-        from betavae.experiments.evaluate import evaluate_encoder
-
-        tc = self.config.train
-        self.model.eval()
-
-        @torch.no_grad()
-        def encode(obs: np.ndarray) -> np.ndarray:
-            x = torch.from_numpy(np.ascontiguousarray(obs)).to(self.device, torch.float32)
-            return self.model.encode(x / self.source.pixel_max)[0].float().cpu().numpy()
-
-        try:
-            result = evaluate_encoder(encode, self.source, tc.eval_metrics, tc.eval_preset, seed=0)
-        finally:
-            self.model.train()
-        return {f"eval.{k}": float(v) for k, v in result["values"].items()}
+        return evaluate_model(self.model, self.source, self.config.train, self.device)
 
     def _derived(self, hyper: dict[str, float]) -> dict[str, Any]:
         return {
