@@ -221,7 +221,9 @@ def test_cli_trains_seeds_as_an_ensemble_and_resumes_it_from_any_member(tmp_path
     path.write_text(yaml.safe_dump(tree(steps=2)))
     runs = tmp_path / "runs"
     assert main(["train", str(path), "--seeds", "4,5", "--runs-dir", str(runs), "--no-progress"]) == 0
-    folders = [line.split("run folder:")[1].strip() for line in capsys.readouterr().out.splitlines()]
+    lines = [line.split("run folder:")[1].strip() for line in capsys.readouterr().out.splitlines()]
+    folders = lines[:2]
+    assert lines == folders * 2  # each member's folder when training starts, and again at the end
     assert [Path(f).name.rsplit("-", 1)[1] for f in folders] == ["s4", "s5"]
     assert all(read_meta(f)["status"] == "finished" for f in folders)
     assert main(["train", "--resume", folders[1], "--no-progress"]) == 0  # finished: nothing to do

@@ -61,7 +61,8 @@ class RunFolderLine(Callback):
 
     def on_start(self, run_dir: Any, start_step: int, total_steps: int) -> None:
         resumed = f" (resuming at step {start_step})" if start_step else ""
-        self.echo(f"run folder: {run_dir}{resumed}")
+        for folder in run_dir if isinstance(run_dir, list) else [run_dir]:  # an ensemble: each member's
+            self.echo(f"run folder: {folder}{resumed}")
 
 
 class ProgressLines(Callback):

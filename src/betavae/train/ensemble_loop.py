@@ -35,6 +35,7 @@ import torch
 from betavae.config import RunConfig, build_config
 from betavae.errors import BetavaeError
 from betavae.experiments.evaluate import evaluate_model
+from betavae.experiments.lock import TrainingLock
 from betavae.experiments.rundir import (
     METRICS_FILE,
     create_run_dir,
@@ -205,6 +206,14 @@ class EnsembleTrainer:
     # ------------------------------------------------------------------ loop
 
     def run(self, resume: bool) -> None:
+        """Train to ``train.steps``, holding every member's training lock throughout (so a member
+        whose process died is told apart from one in training)."""
+        with contextlib.ExitStack() as locks:
+            for run_dir in self.run_dirs:
+                locks.enter_context(TrainingLock(run_dir))
+            self._run(resume)
+
+    def _run(self, resume: bool) -> None:
         if resume:
             self.load()
         names = [d.name for d in self.run_dirs]
@@ -218,7 +227,7 @@ class EnsembleTrainer:
             write_meta(run_dir, status="running", sessions=sessions[k], device=str(self.device), speed=record,
                        ensemble={"members": names, "index": k})
         for cb in self.callbacks:
-            cb.on_start(self.run_dirs[0], self.step, self.tc.steps)
+            cb.on_start(list(self.run_dirs), self.step, self.tc.steps)
         status = "failed"
         try:
             with StopOnSignal() as stop:
