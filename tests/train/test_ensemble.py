@@ -15,15 +15,13 @@ from betavae.experiments.rundir import read_meta, read_metrics
 from betavae.train.batches import make_batch
 from betavae.train.callbacks import Callback
 from betavae.train.checkpoint import load_state, load_weights
-from betavae.train.ensemble import member_optimizer_state, stack_optimizer_states
-from betavae.train.ensemble_loop import (
-    EnsembleTrainer,
+from betavae.train.ensemble import (
+    member_optimizer_state,
     parse_seeds,
-    resume_ensemble,
     seed_configs,
-    train_ensemble,
+    stack_optimizer_states,
 )
-from betavae.train.loop import Trainer, resume, train
+from betavae.train.loop import Trainer, resume, resume_ensemble, train, train_ensemble
 
 SEEDS = [0, 3, 7]
 
@@ -35,9 +33,9 @@ def tree(seed: int = 0, steps: int = 4, beta: float = 4.0, speed: str = "plain")
                       "threads": 1, "report": False, "speed": speed, "device": "cpu"}}
 
 
-def ensemble_trainer(tmp_path: Path, seeds=SEEDS, **kw) -> EnsembleTrainer:
+def ensemble_trainer(tmp_path: Path, seeds=SEEDS, **kw) -> Trainer:
     configs = seed_configs(build_config(tree(**kw)), seeds)
-    return EnsembleTrainer(configs, [tmp_path / c.run_id() for c in configs])
+    return Trainer(configs, [tmp_path / c.run_id() for c in configs])
 
 
 def test_member_k_at_step_0_is_the_single_run_of_seed_k_bit_for_bit(tmp_path):
@@ -93,7 +91,7 @@ def test_per_member_beta_changes_the_gradient_by_beta_times_the_kl_gradient(tmp_
     """Two members of the same seed (same init, batches and ε), β = 1 and β = 8: their gradients
     differ by exactly 7·∇KL, and the β = 8 member's step lowers the KL more."""
     configs = [build_config(tree(0, beta=1.0)), build_config(tree(0, beta=8.0))]
-    ens = EnsembleTrainer(configs, [tmp_path / c.run_id() for c in configs])
+    ens = Trainer(configs, [tmp_path / c.run_id() for c in configs])
     x = torch.stack([make_batch(ens.source, 8, 0, 0)] * 2)
     hypers = [o.hyper(0, 0) for o in ens.objectives]
     assert [h["beta"] for h in hypers] == [1.0, 8.0]
