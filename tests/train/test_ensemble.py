@@ -227,3 +227,43 @@ def test_cli_trains_seeds_as_an_ensemble_and_resumes_it_from_any_member(tmp_path
     assert main(["train", "--resume", folders[1], "--no-progress"]) == 0  # finished: nothing to do
     assert main(["train", str(path), "--seeds", "x", "--runs-dir", str(runs)]) == 2
     assert "--seeds 'x'" in capsys.readouterr().err
+
+
+def test_members_with_different_objectives_each_log_their_own_terms(tmp_path):
+    """A β-VAE member and a β-TC-VAE member (which has three more terms) train together; each row
+    holds its own objective's terms, which add up to its loss (the window means are linear)."""
+    beta = build_config(tree(0, steps=2))
+    tc = build_config({**tree(1, steps=2), "objective": {"kind": "betatcvae"}})
+    dirs = train_ensemble([beta, tc], tmp_path)
+    (b,), (t,) = (read_metrics(d) for d in dirs)
+    assert not {"mi", "tc", "dwkl"} & set(b) and b["beta"] == 4.0
+    assert b["loss"] == pytest.approx(b["recon"] + 4.0 * b["kl"], rel=1e-5)
+    assert t["beta"] == 6.0 and t["alpha"] == t["gamma"] == 1.0
+    assert t["loss"] == pytest.approx(t["recon"] + t["mi"] + 6.0 * t["tc"] + t["dwkl"], rel=1e-5)
+
+
+def test_a_nan_in_one_member_names_member_step_and_term_and_keeps_every_checkpoint(tmp_path, monkeypatch):
+    from betavae.objectives.beta import BetaObjective
+
+    original = BetaObjective.forward
+    calls = {"n": 0}
+
+    def poisoned(self, out, x, hyper):
+        terms = original(self, out, x, hyper)
+        if hyper["beta"] == 8.0:
+            calls["n"] += 1
+            if calls["n"] > 3:  # the β = 8 member's step 3
+                terms["kl"] = terms["kl"] * float("nan")
+                terms["loss"] = terms["recon"] + hyper["beta"] * terms["kl"]
+        return terms
+
+    monkeypatch.setattr(BetaObjective, "forward", poisoned)
+    configs = [build_config(tree(0, steps=6, beta=1.0)), build_config(tree(1, steps=6, beta=8.0))]
+    name = configs[1].run_id()
+    with pytest.raises(BetavaeError, match=rf"loss term kl, loss of member {name} became NaN/inf at step 3"):
+        train_ensemble(configs, tmp_path)
+    for c in configs:
+        run = tmp_path / c.run_id()
+        assert load_state(run)["step"] == 2
+        assert read_meta(run)["status"] == "failed"
+        assert [r["step"] for r in read_metrics(run)] == [2]
