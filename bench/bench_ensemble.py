@@ -5,7 +5,7 @@ Prints, from one run on this machine, for K = 4 and 8 at speed levels `fast` and
     Burgess model, batch 64); K runs one after another take K times as long per step each, so
     their throughput is that of one run;
   - the ensemble's steps/s (one step = a step of all K members) through
-    betavae.train.ensemble_loop, and its throughput in member-steps/s and images/s;
+    betavae.train.loop (K members), and its throughput in member-steps/s and images/s;
   - the ratio ensemble / one-after-another (> 1: the ensemble finishes the K runs sooner).
 Each figure is the median of --reps timed windows of --steps steps after --warmup steps, every
 window in a fresh process (speed levels change process-wide settings), the variants interleaved
@@ -47,8 +47,8 @@ def measure(kind: str, k: int, level: str, steps: int, warmup: int, threads: int
     from bench_train import StepClock
 
     from betavae.config import build_config
-    from betavae.train.ensemble_loop import seed_configs, train_ensemble
-    from betavae.train.loop import train
+    from betavae.train.ensemble import seed_configs
+    from betavae.train.loop import train, train_ensemble
 
     config = build_config(config_tree(level, steps + warmup, threads))
     clock = StepClock(warmup)

@@ -94,7 +94,7 @@ def progress_callbacks(progress: bool | None, every_s: float) -> list:
 
 
 def _ensemble_member(run_dir: Path) -> bool:
-    from betavae.train.ensemble_loop import is_ensemble_member
+    from betavae.train.loop import is_ensemble_member
 
     return is_ensemble_member(run_dir)
 
@@ -104,12 +104,8 @@ def _train_ensemble(args: tuple[str, ...], resume: Path | None, runs_dir: Path, 
     """``bvae train --seeds``, and ``--resume`` of a member (continues the whole ensemble)."""
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
-    from betavae.train.ensemble_loop import (
-        parse_seeds,
-        resume_ensemble,
-        seed_configs,
-        train_ensemble,
-    )
+    from betavae.train.ensemble import parse_seeds, seed_configs
+    from betavae.train.loop import resume_ensemble, train_ensemble
 
     set_cache_dir(cache_dir)
     if resume is not None:

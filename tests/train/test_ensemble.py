@@ -15,15 +15,13 @@ from betavae.experiments.rundir import read_meta, read_metrics
 from betavae.train.batches import make_batch
 from betavae.train.callbacks import Callback
 from betavae.train.checkpoint import load_state, load_weights
-from betavae.train.ensemble import member_optimizer_state, stack_optimizer_states
-from betavae.train.ensemble_loop import (
-    EnsembleTrainer,
+from betavae.train.ensemble import (
+    member_optimizer_state,
     parse_seeds,
-    resume_ensemble,
     seed_configs,
-    train_ensemble,
+    stack_optimizer_states,
 )
-from betavae.train.loop import Trainer, resume, train
+from betavae.train.loop import Trainer, resume, resume_ensemble, train, train_ensemble
 
 SEEDS = [0, 3, 7]
 
@@ -35,9 +33,9 @@ def tree(seed: int = 0, steps: int = 4, beta: float = 4.0, speed: str = "plain")
                       "threads": 1, "report": False, "speed": speed, "device": "cpu"}}
 
 
-def ensemble_trainer(tmp_path: Path, seeds=SEEDS, **kw) -> EnsembleTrainer:
+def ensemble_trainer(tmp_path: Path, seeds=SEEDS, **kw) -> Trainer:
     configs = seed_configs(build_config(tree(**kw)), seeds)
-    return EnsembleTrainer(configs, [tmp_path / c.run_id() for c in configs])
+    return Trainer(configs, [tmp_path / c.run_id() for c in configs])
 
 
 def test_member_k_at_step_0_is_the_single_run_of_seed_k_bit_for_bit(tmp_path):
@@ -93,7 +91,7 @@ def test_per_member_beta_changes_the_gradient_by_beta_times_the_kl_gradient(tmp_
     """Two members of the same seed (same init, batches and ε), β = 1 and β = 8: their gradients
     differ by exactly 7·∇KL, and the β = 8 member's step lowers the KL more."""
     configs = [build_config(tree(0, beta=1.0)), build_config(tree(0, beta=8.0))]
-    ens = EnsembleTrainer(configs, [tmp_path / c.run_id() for c in configs])
+    ens = Trainer(configs, [tmp_path / c.run_id() for c in configs])
     x = torch.stack([make_batch(ens.source, 8, 0, 0)] * 2)
     hypers = [o.hyper(0, 0) for o in ens.objectives]
     assert [h["beta"] for h in hypers] == [1.0, 8.0]
@@ -229,3 +227,43 @@ def test_cli_trains_seeds_as_an_ensemble_and_resumes_it_from_any_member(tmp_path
     assert main(["train", "--resume", folders[1], "--no-progress"]) == 0  # finished: nothing to do
     assert main(["train", str(path), "--seeds", "x", "--runs-dir", str(runs)]) == 2
     assert "--seeds 'x'" in capsys.readouterr().err
+
+
+def test_members_with_different_objectives_each_log_their_own_terms(tmp_path):
+    """A β-VAE member and a β-TC-VAE member (which has three more terms) train together; each row
+    holds its own objective's terms, which add up to its loss (the window means are linear)."""
+    beta = build_config(tree(0, steps=2))
+    tc = build_config({**tree(1, steps=2), "objective": {"kind": "betatcvae"}})
+    dirs = train_ensemble([beta, tc], tmp_path)
+    (b,), (t,) = (read_metrics(d) for d in dirs)
+    assert not {"mi", "tc", "dwkl"} & set(b) and b["beta"] == 4.0
+    assert b["loss"] == pytest.approx(b["recon"] + 4.0 * b["kl"], rel=1e-5)
+    assert t["beta"] == 6.0 and t["alpha"] == t["gamma"] == 1.0
+    assert t["loss"] == pytest.approx(t["recon"] + t["mi"] + 6.0 * t["tc"] + t["dwkl"], rel=1e-5)
+
+
+def test_a_nan_in_one_member_names_member_step_and_term_and_keeps_every_checkpoint(tmp_path, monkeypatch):
+    from betavae.objectives.beta import BetaObjective
+
+    original = BetaObjective.forward
+    calls = {"n": 0}
+
+    def poisoned(self, out, x, hyper):
+        terms = original(self, out, x, hyper)
+        if hyper["beta"] == 8.0:
+            calls["n"] += 1
+            if calls["n"] > 3:  # the β = 8 member's step 3
+                terms["kl"] = terms["kl"] * float("nan")
+                terms["loss"] = terms["recon"] + hyper["beta"] * terms["kl"]
+        return terms
+
+    monkeypatch.setattr(BetaObjective, "forward", poisoned)
+    configs = [build_config(tree(0, steps=6, beta=1.0)), build_config(tree(1, steps=6, beta=8.0))]
+    name = configs[1].run_id()
+    with pytest.raises(BetavaeError, match=rf"loss term kl, loss of member {name} became NaN/inf at step 3"):
+        train_ensemble(configs, tmp_path)
+    for c in configs:
+        run = tmp_path / c.run_id()
+        assert load_state(run)["step"] == 2
+        assert read_meta(run)["status"] == "failed"
+        assert [r["step"] for r in read_metrics(run)] == [2]

@@ -19,13 +19,16 @@ so on fp32 numerics member k sees the very ε sequence of that single run; it ne
 which other members share the ensemble.
 
 This lives in ``train/`` rather than ``models/``: it is no architecture (nothing is registered,
-any registered model can be stacked) but a way of optimising K models at once, and it works with
-the optimiser and run folders of :mod:`betavae.train.ensemble_loop`.
+any registered model can be stacked) but a way of optimising K models at once; the one training
+loop (:class:`betavae.train.loop.Trainer`) uses it for K > 1 members. The helpers at the end say
+which configs may train together (:func:`check_members`, :func:`seed_configs`) and which speed
+switches apply to a vmapped ensemble (:func:`ensemble_plan`).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,8 +36,13 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from betavae.config import RunConfig, build_config
 from betavae.errors import BetavaeError
 from betavae.models.base import GaussianVAE, VAEOutput
+from betavae.train.speed import SpeedPlan, plan_for
+
+ENSEMBLE_NOTE = ("ensemble: channels_last, fast_deconv and torch.compile off (vmap runs the members as "
+                 "grouped convolutions; the fast transposed-convolution kernels have no vmap rule)")
 
 
 class Ensemble:
@@ -166,3 +174,54 @@ def check_stateless(objective: nn.Module, kind: str) -> None:
             f"objective {kind!r} has parameters or state of its own, which ensembles do not train yet; "
             "train its seeds one at a time (ensembles take stateless objectives: vae, beta, capacity, betatcvae)"
         )
+
+
+def seed_configs(config: RunConfig, seeds: Sequence[int]) -> list[RunConfig]:
+    """``config`` once per seed (validated like any config)."""
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise BetavaeError("an ensemble needs at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise BetavaeError(f"seeds {seeds} repeat a seed; each member needs its own")
+    return [build_config({**config.to_dict(), "seed": s}) for s in seeds]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2,3"`` or ``"0-3"`` -> [0, 1, 2, 3]."""
+    try:
+        if "-" in text and "," not in text:
+            lo, hi = (int(v) for v in text.split("-"))
+            return list(range(lo, hi + 1))
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BetavaeError(f"--seeds {text!r}: give comma-separated integers (0,1,2,3) or a range (0-3)") from None
+
+
+def check_members(configs: Sequence[RunConfig]) -> None:
+    """Members may differ only in seed and objective; their run folders must differ."""
+    def shared(c: RunConfig) -> dict[str, Any]:
+        d = c.to_dict()
+        d.pop("seed")
+        d.pop("objective")
+        return d
+
+    if not configs:
+        raise BetavaeError("an ensemble needs at least one member")
+    first = shared(configs[0])
+    for c in configs[1:]:
+        if shared(c) != first:
+            diff = sorted(k for k in first if first[k] != shared(c).get(k))
+            raise BetavaeError(f"ensemble members may differ only in seed and objective; {c.run_id()} also "
+                               f"differs in {', '.join(diff)}")
+    ids = [c.run_id() for c in configs]
+    if len(set(ids)) != len(ids):
+        raise BetavaeError(f"two ensemble members would share a run folder: {sorted(ids)}")
+
+
+def ensemble_plan(level: str, device: torch.device, steps: int) -> SpeedPlan:
+    """The speed plan of ``level`` less the switches that do not apply to a vmapped ensemble."""
+    plan = plan_for(level, device, steps)
+    if level == "plain":
+        return plan
+    return dataclasses.replace(plan, channels_last=False, fast_deconv=False, compile=False,
+                               notes=(*plan.notes, ENSEMBLE_NOTE))
