@@ -135,8 +135,14 @@ def test_empty_folder_and_damaged_files_never_raise(reported_run, tmp_path):
 def test_running_run_says_it_shows_what_exists(reported_run, tmp_path):
     run = copy_run(reported_run, tmp_path / "run", "config.yaml", "metrics.jsonl")
     (run / "meta.json").write_text(json.dumps({"status": "running"}))
-    html = write_report(run).read_text()
+    from betavae.experiments.lock import TrainingLock
+
+    with TrainingLock(run):  # a live run: its training process holds the lock
+        html = write_report(run).read_text()
     assert "still training" in html and 'class="status running"' in html
+    html = write_report(run).read_text()  # nobody holds the lock: the process died (kill -9)
+    assert "still training" not in html and 'class="status interrupted"' in html
+    assert f"bvae train --resume {run}" in html
 
 
 def test_config_difference_from_the_shipped_base():
