@@ -47,8 +47,8 @@ def measure(kind: str, k: int, level: str, steps: int, warmup: int, threads: int
     from bench_train import StepClock
 
     from betavae.config import build_config
+    from betavae.experiments.run import train, train_ensemble
     from betavae.train.ensemble import seed_configs
-    from betavae.train.loop import train, train_ensemble
 
     config = build_config(config_tree(level, steps + warmup, threads))
     clock = StepClock(warmup)

@@ -48,9 +48,9 @@ def work_betavae(level: str, steps: int, warmup: int, force_compile: bool) -> di
     import torch
 
     from betavae.config import build_config
+    from betavae.experiments.run import Trainer
     from betavae.experiments.rundir import create_run_dir, write_meta
     from betavae.train.callbacks import Callback
-    from betavae.train.loop import Trainer
 
     class Clock(Callback):
         def __init__(self) -> None:
@@ -126,7 +126,7 @@ def run_worker(variant: str, steps: int, warmup: int, preload: str | None = None
 def final_loss(level: str, steps: int) -> tuple[float, float]:
     """Mean loss of the last logged window (100 steps) and of the last ten windows."""
     code = ("import sys, tempfile; from betavae.config import build_config; "
-            "from betavae.train.loop import train; from betavae.experiments.rundir import read_metrics; "
+            "from betavae.experiments.run import train; from betavae.experiments.rundir import read_metrics; "
             "sys.path.insert(0, sys.argv[1]); from bench_speed import config_tree; "
             "d = tempfile.mkdtemp(); run = train(build_config(config_tree(sys.argv[2], int(sys.argv[3]))), d); "
             "rows = read_metrics(run); print('LOSS', rows[-1]['loss'], sum(r['loss'] for r in rows[-10:]) / 10)")

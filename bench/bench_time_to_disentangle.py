@@ -22,10 +22,10 @@ import torch
 
 from betavae.config import load_config
 from betavae.experiments.evaluate import evaluate_encoder
+from betavae.experiments.run import Trainer
 from betavae.experiments.rundir import create_run_dir, write_meta
 from betavae.shipped import resolve_config_path
 from betavae.train.callbacks import Callback
-from betavae.train.loop import Trainer
 
 
 class BudgetReached(Exception):

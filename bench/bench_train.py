@@ -27,9 +27,9 @@ import torch
 
 from betavae.config import build_config
 from betavae.data.render import shared_template_renderer
+from betavae.experiments.run import train
 from betavae.train.batches import make_batch
 from betavae.train.callbacks import Callback
-from betavae.train.loop import train
 
 
 def bare_steps_per_s(cfg, steps: int) -> float:

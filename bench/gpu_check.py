@@ -91,10 +91,10 @@ def check_env(tiny: bool) -> dict[str, Any]:
 def check_dsprites(level: str, tiny: bool) -> dict[str, Any]:
     """The shipped dsprites_quick config through the library's train(), timed by a callback."""
     from betavae.config import load_config
+    from betavae.experiments.run import train
     from betavae.experiments.rundir import read_metrics
     from betavae.shipped import resolve_config_path
     from betavae.train.callbacks import Callback
-    from betavae.train.loop import train
 
     steps, batch = size("dsprites_steps", tiny), size("dsprites_batch", tiny)
     overrides = [f"train.steps={steps}", f"train.batch_size={batch}", f"train.speed={level}",

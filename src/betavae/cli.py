@@ -59,9 +59,9 @@ def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir:
         return _train_ensemble(args, resume, runs_dir, cache_dir, progress_callbacks(progress, progress_every), seeds)
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
+    from betavae.experiments.run import resume as resume_run
+    from betavae.experiments.run import train as train_run
     from betavae.experiments.rundir import read_meta
-    from betavae.train.loop import resume as resume_run
-    from betavae.train.loop import train as train_run
 
     set_cache_dir(cache_dir)
     callbacks = progress_callbacks(progress, progress_every)
@@ -94,7 +94,7 @@ def progress_callbacks(progress: bool | None, every_s: float) -> list:
 
 
 def _ensemble_member(run_dir: Path) -> bool:
-    from betavae.train.loop import is_ensemble_member
+    from betavae.experiments.run import is_ensemble_member
 
     return is_ensemble_member(run_dir)
 
@@ -104,8 +104,8 @@ def _train_ensemble(args: tuple[str, ...], resume: Path | None, runs_dir: Path, 
     """``bvae train --seeds``, and ``--resume`` of a member (continues the whole ensemble)."""
     from betavae.cache import set_cache_dir
     from betavae.config import load_config
+    from betavae.experiments.run import resume_ensemble, train_ensemble
     from betavae.train.ensemble import parse_seeds, seed_configs
-    from betavae.train.loop import resume_ensemble, train_ensemble
 
     set_cache_dir(cache_dir)
     if resume is not None:

@@ -266,7 +266,7 @@ def test_a_run_killed_with_kill_9_shows_as_interrupted_with_the_resume_command(t
 def test_a_run_being_trained_is_not_trained_by_a_second_process(tmp_path):
     from betavae.errors import BetavaeError
     from betavae.experiments.lock import TrainingLock, is_training
-    from betavae.train.loop import Trainer, train
+    from betavae.experiments.run import Trainer, train
 
     cfg = build_config(tiny_tree(steps=4))
     run = train(cfg, tmp_path)

@@ -18,11 +18,11 @@ from safetensors.torch import load_file
 
 from betavae.config import build_config
 from betavae.errors import BetavaeError
+from betavae.experiments.run import resume, train
 from betavae.experiments.rundir import read_metrics
 from betavae.io import atomic_write_text
 from betavae.objectives.beta import BetaObjective
 from betavae.train.callbacks import Callback
-from betavae.train.loop import resume, train
 
 from ..conftest import tiny_tree
 

@@ -176,8 +176,8 @@ def test_array_errors_name_the_file(tmp_path):
 
 def test_rgb_trains_reports_and_metrics_refuse(tmp_path):
     from betavae.experiments.evaluate import evaluate_run
+    from betavae.experiments.run import train
     from betavae.report import write_report
-    from betavae.train.loop import train
 
     imgs = np.stack([rgb(i) for i in range(16)])
     np.save(tmp_path / "imgs.npy", imgs)

@@ -11,7 +11,7 @@ from betavae.cli import main
 from betavae.config import build_config
 from betavae.errors import BetavaeError
 from betavae.experiments.evaluate import evaluate_codes_file, evaluate_encoder, evaluate_run
-from betavae.train.loop import train
+from betavae.experiments.run import train
 
 from ..conftest import tiny_tree
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from betavae.config import build_config
+from betavae.experiments.run import Trainer
 from betavae.objectives.factorvae import permute_dims
-from betavae.train.loop import Trainer
 
 from ..conftest import tiny_tree
 from .helpers import build_objective

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from betavae.config import build_config
+from betavae.experiments.run import resume, train
 from betavae.experiments.rundir import read_metrics
-from betavae.train.loop import resume, train
 
 from ..conftest import tiny_tree
 from ..core.test_train import CrashAt, assert_same_weights

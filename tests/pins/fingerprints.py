@@ -32,8 +32,8 @@ def dsprites() -> dict[str, Any]:
     from safetensors.torch import load_file
 
     from betavae.config import build_config
+    from betavae.experiments.run import train
     from betavae.experiments.rundir import read_metrics
-    from betavae.train.loop import train
     tree = {"name": "pin", "seed": 3, "model": {"kind": "burgess", "latent_dim": 4},
             "objective": {"kind": "beta", "beta": 4},
             "train": {"steps": 12, "batch_size": 8, "log_every": 2, "checkpoint_every": 4, "lr": 1e-3,

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from betavae.config import build_config
+from betavae.experiments.run import train
 from betavae.report import write_index, write_report
-from betavae.train.loop import train
 
 from ..conftest import tiny_tree
 

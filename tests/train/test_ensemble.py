@@ -11,6 +11,7 @@ import torch
 from betavae.config import build_config
 from betavae.errors import BetavaeError
 from betavae.experiments.load import load_run
+from betavae.experiments.run import Trainer, resume, resume_ensemble, train, train_ensemble
 from betavae.experiments.rundir import read_meta, read_metrics
 from betavae.train.batches import make_batch
 from betavae.train.callbacks import Callback
@@ -21,7 +22,6 @@ from betavae.train.ensemble import (
     seed_configs,
     stack_optimizer_states,
 )
-from betavae.train.loop import Trainer, resume, resume_ensemble, train, train_ensemble
 
 SEEDS = [0, 3, 7]
 

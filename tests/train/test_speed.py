@@ -10,11 +10,11 @@ from safetensors.torch import load_file
 from torch import nn
 
 from betavae.config import build_config
+from betavae.experiments.run import resume, train
 from betavae.experiments.rundir import read_metrics
 from betavae.train import loop as loop_module
 from betavae.train import speed as speed_module
 from betavae.train.convt import FastConvTranspose2d, accelerate_transposed_convs
-from betavae.train.loop import resume, train
 from betavae.train.speed import (
     COMPILE_MIN_STEPS,
     LEVELS,

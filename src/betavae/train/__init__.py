@@ -1,1 +1,2 @@
-"""Training: the one loop (:func:`betavae.train.loop.fit`), checkpoints and callbacks."""
+"""Training: the one loop (:meth:`betavae.train.loop.Loop.fit`), checkpoints and callbacks; no run folders
+(those are the experiments layer's: ``experiments/run.py``)."""

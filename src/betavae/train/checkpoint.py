@@ -60,17 +60,15 @@ def _cpu(tree: Any) -> Any:
     return tree
 
 
-def save_checkpoint(
-    run_dir: Path,
+def training_state(
     step: int,
     model: torch.nn.Module,
     objective: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    config_json: str,
     aux_optimizer: torch.optim.Optimizer | None = None,
     rng: dict[str, Any] | None = None,
-) -> None:
-    """Write ``state.pt`` then ``weights.safetensors``, each atomically.
+) -> dict[str, Any]:
+    """One run's resumable state (what ``state.pt`` holds): tensors on the CPU and primitives.
 
     ``aux_optimizer`` is an objective's own optimiser (see ``Objective.auxiliary_optimizer``);
     ``rng`` replaces this process's :func:`rng_state` (an ensemble member saves its own).
@@ -85,10 +83,16 @@ def save_checkpoint(
     }
     if aux_optimizer is not None:
         state["aux_optimizer"] = _cpu(aux_optimizer.state_dict())
+    return state
+
+
+def save_checkpoint(run_dir: Path, state: dict[str, Any], config_json: str) -> None:
+    """Write a :func:`training_state` to ``run_dir/state.pt``, then its model and objective tensors
+    (with ``config_json`` and the step as metadata) to ``run_dir/weights.safetensors``, each atomically."""
     atomic_write(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
     tensors = {k: v.contiguous() for k, v in state["model"].items()}
     tensors.update({OBJECTIVE_PREFIX + k: v.contiguous() for k, v in state["objective"].items()})
-    meta = {"config": config_json, "step": str(step), "format": "betavae-1"}
+    meta = {"config": config_json, "step": str(state["step"]), "format": "betavae-1"}
     atomic_write(run_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 

@@ -20,7 +20,7 @@ which other members share the ensemble.
 
 This lives in ``train/`` rather than ``models/``: it is no architecture (nothing is registered,
 any registered model can be stacked) but a way of optimising K models at once; the one training
-loop (:class:`betavae.train.loop.Trainer`) uses it for K > 1 members. The helpers at the end say
+loop (:class:`betavae.train.loop.Loop`) uses it for K > 1 members. The helpers at the end say
 which configs may train together (:func:`check_members`, :func:`seed_configs`) and which speed
 switches apply to a vmapped ensemble (:func:`ensemble_plan`).
 """

@@ -1,13 +1,13 @@
-"""The one training loop, for one run or K runs trained together as an ensemble.
+"""The one training loop (``fit``), for one run or K runs trained together as an ensemble.
 
-``train(config)`` starts a run folder and trains; ``resume(run_dir)`` continues one from its last
-checkpoint. ``train_ensemble(configs)`` trains K configs (seeds, or configs that differ only in
-seed and objective) as one ensemble and ``resume_ensemble(run_dir)`` continues the ensemble a
-member folder belongs to. All four run :class:`Trainer`, which knows nothing of particular
-objectives: it owns the step counter, asks each member's objective for its schedule values at
-each step, accumulates the logged terms on the device (read back every ``log_every`` steps, so
-there is no host–device synchronisation in the hot loop on GPUs), checks every term for NaN/inf
-before anything is written, and checkpoints atomically every ``checkpoint_every`` steps.
+:class:`Loop` builds the data, K ≥ 1 member models, their objectives and the optimiser from the
+members' configs and runs the steps; it knows nothing of run folders, locks, evaluation or reports
+(``experiments/run.py`` wraps it with those). It knows nothing of particular objectives
+either: it owns the step counter, asks each member's objective for its schedule values at each
+step, accumulates the logged terms on the device (read back every ``log_every`` steps, so there is
+no host–device synchronisation in the hot loop on GPUs), checks every term for NaN/inf before
+anything is handed out, and every ``checkpoint_every`` steps hands each member's resumable state
+(:func:`~betavae.train.checkpoint.training_state`) to the ``save`` it was given.
 
 One member (K = 1) trains its model as it is, under the full speed plan, with any objective
 (including those with parameters or an auxiliary optimiser of their own). K > 1 members train as
@@ -15,27 +15,20 @@ one :class:`~betavae.train.ensemble.Ensemble`: per step member k gets the batch 
 draws (``make_batch(source, B, seed_k, step)``), its own ε
 (:class:`~betavae.train.ensemble.MemberNoise`) and its own objective and schedule values; one
 forward of all members, one backward of the sum of the K losses, one Adam step over the stacked
-parameters. Everything else is the same code for every K: each member folder is an ordinary run
-folder (``config.yaml``, ``metrics.jsonl``, ``weights.safetensors``, ``state.pt``, ``meta.json``;
-an ensemble member's ``meta.json`` also records ``ensemble: {members: [folder names], index: k}``),
-and each member's ``state.pt`` is a single run's state (its slice of the parameters and of Adam's
-moments, its noise generator's state as the torch RNG state), so ``resume(member)`` continues a
-member alone and ``resume_ensemble`` stacks them again and continues exactly where they stopped.
+parameters. Each member's state is a single run's state (its slice of the parameters and of Adam's
+moments, its noise generator's state as the torch RNG state), so a member continues alone as a
+single run, and :meth:`Loop.load_states` stacks them again and continues exactly where they stopped.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
 import math
 import os
 import random
 import signal
 import threading
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,27 +36,10 @@ import torch
 
 from betavae.config import RunConfig
 from betavae.errors import BetavaeError
-from betavae.experiments.lock import TrainingLock
-from betavae.experiments.rundir import (
-    METRICS_FILE,
-    check_new_run_dir,
-    create_run_dir,
-    now,
-    read_meta,
-    read_run_config,
-    truncate_metrics,
-    write_meta,
-)
 from betavae.objectives.terms import beta_normalised
 from betavae.train.batches import BatchStream
 from betavae.train.callbacks import Callback
-from betavae.train.checkpoint import (
-    STATE_FILE,
-    load_state,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from betavae.train.checkpoint import rng_state, set_rng_state, training_state
 from betavae.train.ensemble import (
     Ensemble,
     MemberNoise,
@@ -76,8 +52,9 @@ from betavae.train.ensemble import (
 )
 from betavae.train.speed import Speed, plan_for, to_float32
 
-log = logging.getLogger(__name__)
-
+RowSink = Callable[[int, dict[str, Any]], None]  # (member k, its metrics row)
+Save = Callable[[int, dict[str, Any]], None]  # (member k, its training_state)
+Evaluate = Callable[[torch.nn.Module], dict[str, float]]  # a member's model -> scores for its row
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -98,83 +75,24 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-# ---------------------------------------------------------------- entry points
-
-
-def train(config: RunConfig, runs_root: str | Path = "runs", callbacks: Sequence[Callback] = ()) -> Path:
-    """Create ``runs_root/<run id>/`` and train; returns the run folder."""
-    return train_ensemble([config], runs_root, callbacks)[0]
-
-
-def train_ensemble(configs: Sequence[RunConfig], runs_root: str | Path = "runs",
-                   callbacks: Sequence[Callback] = ()) -> list[Path]:
-    """Train ``configs`` (e.g. :func:`~betavae.train.ensemble.seed_configs`) together; returns
-    their run folders (one config trains as a single run).
-
-    The data, models and objectives are built and every folder is checked before any folder is
-    made, so a config that cannot be built or a refusal leaves nothing behind.
-    """
-    configs = list(configs)
-    run_dirs = [check_new_run_dir(c, runs_root) for c in configs]
-    trainer = Trainer(configs, run_dirs, callbacks)
-    for c in configs:
-        write_meta(create_run_dir(c, runs_root), status="created")
-    trainer.run(resume=False)
-    return run_dirs
-
-
-def resume(run_dir: str | Path, callbacks: Sequence[Callback] = ()) -> Path:
-    """Continue a run (an ensemble member alone) from its ``state.pt``; a finished run is left as it is."""
-    return _resume([Path(run_dir)], callbacks)[0]
-
-
-def is_ensemble_member(run_dir: str | Path) -> bool:
-    return bool(read_meta(run_dir).get("ensemble"))
-
-
-def resume_ensemble(run_dir: str | Path, callbacks: Sequence[Callback] = ()) -> list[Path]:
-    """Continue the ensemble ``run_dir`` belongs to (all members, from their common checkpoint)."""
-    run_dir = Path(run_dir)
-    record = read_meta(run_dir).get("ensemble")
-    if not record:
-        raise BetavaeError(f"{run_dir} was not trained as part of an ensemble")
-    run_dirs = [run_dir.parent / name for name in record["members"]]
-    missing = [str(d) for d in run_dirs if not d.is_dir()]
-    if missing:
-        raise BetavaeError(f"ensemble members missing next to {run_dir}: {', '.join(missing)}")
-    return _resume(run_dirs, callbacks)
-
-
-def _resume(run_dirs: list[Path], callbacks: Sequence[Callback]) -> list[Path]:
-    if all(read_meta(d).get("status") == "finished" for d in run_dirs):
-        log.info("%s already finished; nothing to do", ", ".join(map(str, run_dirs)))
-        return run_dirs
-    trainer = Trainer([read_run_config(d) for d in run_dirs], run_dirs, callbacks)
-    trainer.run(resume=all((d / STATE_FILE).exists() for d in run_dirs))
-    return run_dirs
-
-
 # ---------------------------------------------------------------- the loop
 
 
-class Trainer:
+class Loop:
     """Builds data, K ≥ 1 member models, their objectives and the optimiser, and runs the steps.
 
-    ``Trainer(config, run_dir)`` is one run; ``Trainer(configs, run_dirs)`` K members (which
-    may differ only in seed and objective). One member: ``model`` (trained as it is; ``step_model``
-    is what the steps call, maybe compiled), ``objective``, ``aux_optimizer`` (an objective's own
-    optimiser, or None). K > 1: ``ensemble`` (the stacked parameters) and ``noise`` (member k's
-    ε generator); objectives with parameters or state of their own are refused.
+    ``Loop(config)`` is one run; ``Loop(configs)`` K members (which may differ only in seed and
+    objective). One member: ``model`` (trained as it is; ``step_model`` is what the steps call,
+    maybe compiled), ``objective``, ``aux_optimizer`` (an objective's own optimiser, or None).
+    K > 1: ``ensemble`` (the stacked parameters) and ``noise`` (member k's ε generator); objectives
+    with parameters or state of their own are refused. ``names`` name the members in messages.
     """
 
-    def __init__(self, configs: RunConfig | Sequence[RunConfig], run_dirs: str | Path | Sequence[Path],
-                 callbacks: Sequence[Callback] = ()) -> None:
+    def __init__(self, configs: RunConfig | Sequence[RunConfig], callbacks: Sequence[Callback] = ()) -> None:
         self.configs = [configs] if isinstance(configs, RunConfig) else list(configs)
-        self.run_dirs = [Path(run_dirs)] if isinstance(run_dirs, (str, Path)) else [Path(d) for d in run_dirs]
         check_members(self.configs)
-        if len(self.run_dirs) != len(self.configs):
-            raise BetavaeError(f"{len(self.configs)} configs but {len(self.run_dirs)} run folders")
         self.callbacks, self.k = list(callbacks), len(self.configs)
+        self.names = [str(k) for k in range(self.k)]
         c0 = self.configs[0]
         tc = self.tc = c0.train
         if tc.threads:
@@ -216,7 +134,6 @@ class Trainer:
             self.aux_optimizer = None
         self.data_dims = math.prod(shape)
         self.steps_per_epoch = tc.steps_per_epoch or max(1, len(self.source) // tc.batch_size)
-        self.config_json = [c.model_dump_json(by_alias=True) for c in self.configs]
         self.step = 0
 
     def _adam(self, groups: list[dict[str, Any]]) -> torch.optim.Adam:
@@ -253,23 +170,15 @@ class Trainer:
             state["torch"] = g
         return state
 
-    def checkpoint(self) -> None:
+    def states(self) -> Iterator[dict[str, Any]]:
+        """Each member's state as its single run saves it (a :func:`training_state`), in order."""
         ens_state = self.optimizer.state_dict() if self.k > 1 else None
-        for k, run_dir in enumerate(self.run_dirs):
-            save_checkpoint(run_dir, self.step, self.member(k), self.objectives[k],
-                            self._member_optimizer(k, ens_state), self.config_json[k],
-                            aux_optimizer=self.aux_optimizer, rng=self._member_rng(k))
-        for cb in self.callbacks:
-            cb.on_checkpoint(self.step)
+        for k in range(self.k):
+            yield training_state(self.step, self.member(k), self.objectives[k], self._member_optimizer(k, ens_state),
+                                 aux_optimizer=self.aux_optimizer, rng=self._member_rng(k))
 
-    def load(self) -> None:
-        states = [load_state(d) for d in self.run_dirs]
-        steps = [int(s["step"]) for s in states]
-        if len(set(steps)) != 1:
-            raise BetavaeError(
-                f"ensemble members were checkpointed at different steps ({', '.join(map(str, steps))}), e.g. by "
-                "a kill between their checkpoints; continue each alone with betavae.train.loop.resume(run_dir)"
-            )
+    def load_states(self, states: Sequence[dict[str, Any]]) -> None:
+        """Continue from the members' :meth:`states` (all saved at the same step)."""
         for objective, state in zip(self.objectives, states, strict=True):
             objective.load_state_dict(state["objective"])
         if self.k == 1:
@@ -285,68 +194,24 @@ class Trainer:
             key, index = ("cuda", self.device.index or 0) if self.device.type == "cuda" else ("torch", None)
             self.noise = MemberNoise([s["rng"][key] if index is None else s["rng"][key][index] for s in states],
                                      self.device)
-        self.step = steps[0]
+        self.step = int(states[0]["step"])
+
+    def _checkpoint(self, save: Save) -> None:
+        for k, state in enumerate(self.states()):
+            save(k, state)
+        for cb in self.callbacks:
+            cb.on_checkpoint(self.step)
 
     # ------------------------------------------------------------------ loop
 
-    def run(self, resume: bool) -> None:
-        """Train to ``train.steps`` (from the checkpoints if ``resume``), holding every member's
-        :class:`~betavae.experiments.lock.TrainingLock` throughout (so a dead run is told apart)."""
-        with contextlib.ExitStack() as locks:
-            for run_dir in self.run_dirs:
-                locks.enter_context(TrainingLock(run_dir))
-            self._run(resume)
+    def fit(self, log: RowSink, save: Save, evaluate: Evaluate | None = None) -> None:
+        """Train to ``train.steps`` from ``self.step``, or to the step boundary after SIGINT/SIGTERM.
 
-    def _run(self, resume: bool) -> None:
-        tc = self.tc
-        if resume:
-            self.load()
-        record = self.speed.record()
-        sessions = []
-        for k, run_dir in enumerate(self.run_dirs):
-            truncate_metrics(run_dir, self.step)
-            session = {"start": now(), "start_step": self.step, "device": str(self.device),
-                       "threads": torch.get_num_threads(), "speed": record}
-            extra = {}
-            if self.k > 1:
-                session["ensemble_size"] = self.k
-                extra["ensemble"] = {"members": [d.name for d in self.run_dirs], "index": k}
-            sessions.append(read_meta(run_dir).get("sessions", []) + [session])
-            write_meta(run_dir, status="running", sessions=sessions[k], device=str(self.device), speed=record,
-                       **extra)
-        for cb in self.callbacks:
-            cb.on_start(self.run_dirs[0] if self.k == 1 else list(self.run_dirs), self.step, tc.steps)
-        status = "failed"
-        try:
-            with StopOnSignal() as stop:
-                self._steps(stop)
-            status = "finished" if self.step >= tc.steps else "interrupted"
-            if status == "interrupted":
-                members = f" (continues all {self.k} members)" if self.k > 1 else ""
-                raise BetavaeError(
-                    f"interrupted at step {self.step}; checkpoint written, continue with "
-                    f"`bvae train --resume {self.run_dirs[0]}`{members}"
-                )
-        finally:
-            for k, run_dir in enumerate(self.run_dirs):
-                sessions[k][-1].update(end=now(), end_step=self.step)
-                write_meta(run_dir, status=status, sessions=sessions[k], end_time=now(), step=self.step)
-            for cb in self.callbacks:
-                cb.on_end(status)
-        if tc.report:
-            self.write_reports()
-
-    def write_reports(self) -> None:
-        """Refresh each member's report; a report never fails a finished run."""
-        from betavae.report import write_report
-
-        for run_dir in self.run_dirs:
-            try:
-                write_report(run_dir, device=str(self.device))
-            except Exception:
-                log.exception("could not write the report of %s", run_dir)
-
-    def _steps(self, stop: StopOnSignal) -> None:
+        Every ``log_every`` steps (and at the end) ``log(k, row)`` gets member k's metrics row, with
+        ``evaluate(member k's model)`` merged in every ``eval_every`` steps (and at the end) when
+        given; every ``checkpoint_every`` steps, at the end and when stopped, ``save(k, state)``
+        gets member k's :meth:`states`. Nothing is handed out for a step whose terms are not finite.
+        """
         tc = self.tc
         for model in self.models:
             model.train()
@@ -357,8 +222,7 @@ class Trainer:
                    for c in self.configs]
         windows = [Window(self.device) for _ in self.configs]
         pending: list[tuple[int, list[torch.Tensor], list[list[str]]]] = []
-        with contextlib.ExitStack() as files:
-            handles = [files.enter_context(open(d / METRICS_FILE, "a", encoding="utf-8")) for d in self.run_dirs]
+        with StopOnSignal() as stop:
             for xs in zip(*streams, strict=True):
                 x = self.speed.batch(xs[0] if self.k == 1 else torch.stack(xs))  # (B, ...) or (K, B, ...)
                 hypers = [o.hyper(self.step, self.step // self.steps_per_epoch) for o in self.objectives]
@@ -378,12 +242,11 @@ class Trainer:
                 at_end = self.step == tc.steps
                 if self.step % tc.log_every == 0 or at_end:
                     self._check_finite(pending)
-                    self._log(windows, hypers, handles, at_end)
+                    due = evaluate is not None and tc.eval_every and (self.step % tc.eval_every == 0 or at_end)
+                    self._log(windows, hypers, log, evaluate if due else None)
                 if self.step % tc.checkpoint_every == 0 or at_end or stop.requested:
                     self._check_finite(pending)
-                    for fh in handles:
-                        fh.flush()
-                    self.checkpoint()
+                    self._checkpoint(save)
                 if stop.requested:
                     for s in streams:
                         s.close()
@@ -417,20 +280,16 @@ class Trainer:
             outs = [to_float32(o) for o in outs]
         return [o(out, x[k], h) for k, (o, out, h) in enumerate(zip(self.objectives, outs, hypers, strict=True))]
 
-    def _log(self, windows: list[Window], hypers: list[dict[str, float]], handles: list, at_end: bool) -> None:
-        """One metrics row per member (with the ``train.eval_*`` scores when due)."""
-        from betavae.experiments.evaluate import evaluate_model
-
-        tc = self.tc
-        evaluate = tc.eval_every and (self.step % tc.eval_every == 0 or at_end)
-        for k, (window, hyper, fh) in enumerate(zip(windows, hypers, handles, strict=True)):
+    def _log(self, windows: list[Window], hypers: list[dict[str, float]], log: RowSink,
+             evaluate: Evaluate | None) -> None:
+        """One metrics row per member (with ``evaluate``'s scores when given)."""
+        for k, (window, hyper) in enumerate(zip(windows, hypers, strict=True)):
             row = window.row(self.step, self.step // self.steps_per_epoch, hyper)
             row["beta_norm"] = beta_normalised(hyper["beta"], self.configs[k].model.latent_dim, self.data_dims)
             row["lr"] = self.optimizer.param_groups[0]["lr"]
-            if evaluate:
-                row.update(evaluate_model(self.member(k), self.source, tc, self.device))
-            fh.write(json.dumps(row, allow_nan=True) + "\n")
-            fh.flush()
+            if evaluate is not None:
+                row.update(evaluate(self.member(k)))
+            log(k, row)
             if k == 0:  # the progress display follows the first member
                 for cb in self.callbacks:
                     cb.on_log(row)
@@ -450,11 +309,15 @@ class Trainer:
                 if all(ok):
                     continue
                 bad = [n for n, good in zip(member_names, ok, strict=True) if not good]
-                member = f" of member {self.run_dirs[k].name}" if self.k > 1 else ""
+                member = f" of member {self.names[k]}" if self.k > 1 else ""
                 raise BetavaeError(
-                    f"loss term {', '.join(bad)}{member} became NaN/inf at step {step}; training stopped, the "
-                    f"last good checkpoint in {self.run_dirs[k]} is kept (try a lower train.lr or a smaller β)"
+                    f"loss term {', '.join(bad)}{member} became NaN/inf at step {step}; training stopped, "
+                    f"{self.kept(k)} (try a lower train.lr or a smaller β)"
                 )
+
+    def kept(self, k: int) -> str:
+        """What of member k survives a failed step (for the NaN message); a wrapper that saves says where."""
+        return "nothing is handed out for that step"
 
 
 class StopOnSignal:

@@ -130,8 +130,8 @@ def run_task(task: RunTask) -> dict[str, Any]:
 def _complete(task: RunTask) -> str:
     """Do what the run folder still needs; returns what was done first."""
     from betavae.config import build_config
+    from betavae.experiments.run import resume, train
     from betavae.experiments.rundir import CONFIG_FILE
-    from betavae.train.loop import resume, train
 
     need = work_needed(task.run_dir, task.evaluate is not None, task.report)
     if need in ("train", "failed") and not (task.run_dir / CONFIG_FILE).is_file():
