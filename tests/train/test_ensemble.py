@@ -10,12 +10,12 @@ import torch
 
 from betavae.config import build_config
 from betavae.errors import BetavaeError
-from betavae.experiments.load import load_run
+from betavae.experiments.load import load_run, load_state
 from betavae.experiments.run import Trainer, resume, resume_ensemble, train, train_ensemble
 from betavae.experiments.rundir import read_meta, read_metrics
 from betavae.train.batches import make_batch
 from betavae.train.callbacks import Callback
-from betavae.train.checkpoint import load_state, load_weights
+from betavae.train.checkpoint import load_weights
 from betavae.train.ensemble import (
     member_optimizer_state,
     parse_seeds,

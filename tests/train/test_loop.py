@@ -7,9 +7,9 @@ import os
 import torch
 
 from betavae.config import build_config
+from betavae.experiments.load import load_state
 from betavae.experiments.run import train
 from betavae.experiments.rundir import read_metrics
-from betavae.train.checkpoint import load_state
 from betavae.train.loop import Loop
 
 from ..conftest import tiny_tree

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,9 +12,9 @@ import torch
 from betavae.config import RunConfig
 from betavae.data.base import GroundTruthData
 from betavae.errors import BetavaeError
-from betavae.experiments.rundir import read_run_config
+from betavae.experiments.rundir import STATE_FILE, WEIGHTS_FILE, read_run_config
 from betavae.models.base import GaussianVAE
-from betavae.train.checkpoint import WEIGHTS_FILE, load_weights
+from betavae.train.checkpoint import load_weights, read_state
 
 
 @dataclass
@@ -72,3 +73,8 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(dev).eval()
     return LoadedRun(run_dir, config, source, model, int(meta.get("step", 0)), dev)
+
+
+def load_state(run_dir: str | Path) -> dict[str, Any]:
+    """The run's resumable state (its ``state.pt``, see :func:`betavae.train.checkpoint.read_state`)."""
+    return read_state(Path(run_dir) / STATE_FILE)

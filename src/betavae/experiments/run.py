@@ -27,9 +27,12 @@ import torch
 from betavae.config import RunConfig
 from betavae.errors import BetavaeError
 from betavae.experiments.evaluate import evaluate_model
+from betavae.experiments.load import load_state
 from betavae.experiments.lock import TrainingLock
 from betavae.experiments.rundir import (
     METRICS_FILE,
+    STATE_FILE,
+    WEIGHTS_FILE,
     check_new_run_dir,
     create_run_dir,
     now,
@@ -39,7 +42,7 @@ from betavae.experiments.rundir import (
     write_meta,
 )
 from betavae.train.callbacks import Callback
-from betavae.train.checkpoint import STATE_FILE, load_state, save_checkpoint
+from betavae.train.checkpoint import save_checkpoint
 from betavae.train.loop import Loop
 
 log = logging.getLogger(__name__)
@@ -182,7 +185,7 @@ class Trainer(Loop):
             self.write_reports()
 
     def _save(self, k: int, state: dict[str, Any]) -> None:
-        save_checkpoint(self.run_dirs[k], state, self.config_json[k])
+        save_checkpoint(self.run_dirs[k] / STATE_FILE, self.run_dirs[k] / WEIGHTS_FILE, state, self.config_json[k])
 
     def _evaluate(self, model: torch.nn.Module) -> dict[str, float]:
         """A member's ``train.eval_metrics`` scores (own seeded generators: training RNG untouched)."""

@@ -26,6 +26,8 @@ from betavae.io import atomic_write_json, atomic_write_text
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 META_FILE = "meta.json"
+STATE_FILE = "state.pt"  # the resumable state (betavae.train.checkpoint)
+WEIGHTS_FILE = "weights.safetensors"  # the user-facing weights (betavae.train.checkpoint)
 
 
 def now() -> str:

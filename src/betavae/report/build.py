@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from betavae.errors import BetavaeError
-from betavae.experiments.rundir import now
+from betavae.experiments.rundir import WEIGHTS_FILE, now
 from betavae.experiments.summary import run_status
 from betavae.report.configs import config_diff, schedule_fields
 from betavae.report.inputs import RunFiles, is_number, read_run_files
 from betavae.report.render import write_pages
-from betavae.train.checkpoint import WEIGHTS_FILE
 from betavae.viz import figures as F
 
 log = logging.getLogger(__name__)

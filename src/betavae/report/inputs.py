@@ -18,11 +18,11 @@ from betavae.experiments.rundir import (
     CONFIG_FILE,
     META_FILE,
     METRICS_FILE,
+    WEIGHTS_FILE,
     read_meta,
     read_metrics,
     read_run_config,
 )
-from betavae.train.checkpoint import WEIGHTS_FILE
 
 EVAL_FILE = "eval.json"
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, META_FILE, WEIGHTS_FILE)

@@ -1,10 +1,12 @@
-"""Checkpoints: ``state.pt`` (resumable) and ``weights.safetensors`` (user-facing weights).
+"""Checkpoints: a state file (resumable) and a weights file (user-facing weights).
 
-``state.pt`` holds only tensors and primitives (model and objective state, optimiser state, an
-objective's auxiliary optimiser state if it has one, step, RNG states) and loads with ``torch.load(weights_only=True)``. ``weights.safetensors`` holds the
-model's tensors (objective tensors under ``objective.``) with the resolved config JSON and the
-step in its metadata. Both are written atomically; ``state.pt`` is written first and is the one
-resume reads, so a kill between the two writes never mixes steps.
+Where they live is the caller's (a run folder's ``state.pt`` and ``weights.safetensors``, named by
+the experiments layer's ``rundir.py``). The state file holds only tensors and primitives (model and
+objective state, optimiser state, an objective's auxiliary optimiser state if it has one, step, RNG
+states) and loads with ``torch.load(weights_only=True)``. The weights file (safetensors) holds the
+model's tensors (objective tensors under ``objective.``) with the resolved config JSON and the step
+in its metadata. Both are written atomically; the state file is written first and is the one resume
+reads, so a kill between the two writes never mixes steps.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from safetensors.torch import load_file, save_file
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write
 
-STATE_FILE = "state.pt"
-WEIGHTS_FILE = "weights.safetensors"
 OBJECTIVE_PREFIX = "objective."
 
 
@@ -86,19 +86,19 @@ def training_state(
     return state
 
 
-def save_checkpoint(run_dir: Path, state: dict[str, Any], config_json: str) -> None:
-    """Write a :func:`training_state` to ``run_dir/state.pt``, then its model and objective tensors
-    (with ``config_json`` and the step as metadata) to ``run_dir/weights.safetensors``, each atomically."""
-    atomic_write(run_dir / STATE_FILE, lambda tmp: torch.save(state, tmp))
+def save_checkpoint(state_path: Path, weights_path: Path, state: dict[str, Any], config_json: str) -> None:
+    """Write a :func:`training_state` to ``state_path``, then its model and objective tensors (with
+    ``config_json`` and the step as metadata) to ``weights_path`` (safetensors), each atomically."""
+    atomic_write(state_path, lambda tmp: torch.save(state, tmp))
     tensors = {k: v.contiguous() for k, v in state["model"].items()}
     tensors.update({OBJECTIVE_PREFIX + k: v.contiguous() for k, v in state["objective"].items()})
     meta = {"config": config_json, "step": str(state["step"]), "format": "betavae-1"}
-    atomic_write(run_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    atomic_write(weights_path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
-def load_state(run_dir: Path) -> dict[str, Any]:
-    """Read ``state.pt`` safely (``weights_only=True``); a clear error if missing or corrupt."""
-    path = Path(run_dir) / STATE_FILE
+def read_state(path: Path) -> dict[str, Any]:
+    """Read a state file safely (``weights_only=True``); a clear error if missing or corrupt."""
+    path = Path(path)
     if not path.is_file():
         raise BetavaeError(f"{path} is missing: this run has no checkpoint to resume from")
     try:
