@@ -66,7 +66,7 @@ class Clock(Callback):
     @torch.no_grad()
     def reconstruction(self) -> float:
         model, device = self.trainer.model, self.trainer.device
-        likelihood = self.trainer.config.model.likelihood
+        likelihood = self.trainer.configs[0].model.likelihood
         model.eval()
         try:
             nll = [likelihood.nll(model(x.to(device), sample=False).logits.float(), x.to(device)).cpu()
