@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from betavae.errors import BetavaeError
 from betavae.metrics._checks import (
+    CLASSIFIER_MIN_ROWS,
     DEFAULT_TRAIN_FRACTION,
     Seed,
     as_generator,
@@ -33,6 +34,9 @@ from betavae.metrics.estimators import (
 )
 
 Classifier = Literal["gbt", "hist_gbt"]
+
+#: 10 training and 5 test rows (a classifier metric).
+DCI_MIN_ROWS = CLASSIFIER_MIN_ROWS
 
 # seconds per (point x code dimension x tree) of GradientBoostingClassifier on this project's
 # 2-core reference machine; only the ratios between tasks matter for scheduling
@@ -177,7 +181,8 @@ def dci(
     if classifier not in ("gbt", "hist_gbt"):
         raise BetavaeError(f"dci: classifier must be 'gbt' or 'hist_gbt', got {classifier!r}")
     ctr, ftr, cte, fte = split(codes, factors, codes_test, factors_test, train_fraction)
-    keep = constant_factor_mask(ftr, "dci")
+    DCI_MIN_ROWS.check("dci", ctr.shape[0], cte.shape[0])
+    keep = constant_factor_mask(ftr, "dci", " in the training rows")
     ftr, fte = ftr[:, keep], fte[:, keep]
     defaults = GBT_DEFAULTS if classifier == "gbt" else HIST_GBT_DEFAULTS
     params = merged(defaults, classifier_params)

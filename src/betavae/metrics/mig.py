@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from betavae.metrics._checks import check_min_points, check_pair, constant_factor_mask
+from betavae.metrics._checks import HISTOGRAM_MIN_ROWS, check_pair, constant_factor_mask
 from betavae.metrics.discretize import (
     DEFAULT_NUM_BINS,
     discrete_entropy,
     histogram_discretize,
     mutual_info_matrix,
 )
+
+#: At least ``num_bins`` rows (20 by default).
+MIG_MIN_ROWS = HISTOGRAM_MIN_ROWS
 
 
 def mig_from_mi(mi: np.ndarray, entropy: np.ndarray) -> float:
@@ -44,7 +47,7 @@ def mig(
         ``{"mig": float}`` in [0, 1].
     """
     codes, factors = check_pair(codes, factors)
-    check_min_points(codes.shape[0], num_bins, "mig")
+    MIG_MIN_ROWS.check("mig", codes.shape[0], num_bins=num_bins)
     factors = factors[:, constant_factor_mask(factors, "mig")]
     mi = mutual_info_matrix(histogram_discretize(codes, num_bins), factors)
     return {"mig": mig_from_mi(mi, discrete_entropy(factors))}

@@ -18,22 +18,37 @@ from typing import Any
 import numpy as np
 
 from betavae.errors import BetavaeError
-from betavae.metrics._checks import Seed, constant_factor_mask, estimator_seeds, split
+from betavae.metrics._checks import (
+    ConstantFactorWarning,
+    RowMinimum,
+    Seed,
+    estimator_seeds,
+    split,
+    varying_factors,
+)
 from betavae.metrics._parallel import Backend, Task, resolve_n_jobs, run_tasks
-from betavae.metrics.dci import dci_summary, dci_tasks
+from betavae.metrics.dci import DCI_MIN_ROWS, dci_summary, dci_tasks
 from betavae.metrics.discretize import discrete_entropy, histogram_discretize, mutual_info_matrix
 from betavae.metrics.estimators import versions
-from betavae.metrics.irs import irs_from_binned
-from betavae.metrics.mig import mig_from_mi
+from betavae.metrics.irs import IRS_MIN_ROWS, irs_from_binned
+from betavae.metrics.mig import MIG_MIN_ROWS, mig_from_mi
 from betavae.metrics.modularity import (
+    EXPLICITNESS_MIN_ROWS,
+    MODULARITY_MIN_ROWS,
     explicitness_factor,
     explicitness_summary,
     modularity_from_mi,
     standardize,
 )
 from betavae.metrics.presets import Preset, get_preset
-from betavae.metrics.sap import continuous_score_matrix, sap_discrete_column, top_two_gap
-from betavae.metrics.unsupervised import unsupervised_from_binned
+from betavae.metrics.sap import (
+    SAP_CONTINUOUS_MIN_ROWS,
+    SAP_MIN_ROWS,
+    continuous_score_matrix,
+    sap_discrete_column,
+    top_two_gap,
+)
+from betavae.metrics.unsupervised import UNSUPERVISED_MIN_ROWS, unsupervised_from_binned
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +63,31 @@ ARRAY_METRICS = (
     "irs",
     "unsupervised",
 )
+
+#: The fewest rows each array metric accepts (declared in its module; docs/metrics.md).
+MIN_ROWS: dict[str, RowMinimum] = {
+    "mig": MIG_MIN_ROWS,
+    "dci": DCI_MIN_ROWS,
+    "sap": SAP_MIN_ROWS,
+    "sap_continuous": SAP_CONTINUOUS_MIN_ROWS,
+    "modularity": MODULARITY_MIN_ROWS,
+    "explicitness": EXPLICITNESS_MIN_ROWS,
+    "irs": IRS_MIN_ROWS,
+    "unsupervised": UNSUPERVISED_MIN_ROWS,
+}
+
+#: Rows each metric uses with one array: "all" rows, the "train" rows, or train and test
+#: rows ("split"). With separate test arrays "all" means the train arrays.
+ROWS_USED: dict[str, str] = {
+    "mig": "all",
+    "irs": "all",
+    "unsupervised": "all",
+    "modularity": "train",
+    "sap_continuous": "train",
+    "dci": "split",
+    "sap": "split",
+    "explicitness": "split",
+}
 
 # rough seconds per (point x dimension [x class]) on the 2-core reference machine
 _SVC_COST = 4e-8
@@ -93,6 +133,74 @@ def _sap_continuous_scores(codes: np.ndarray, factors: np.ndarray) -> dict[str, 
 
 
 Assembler = Callable[[dict[str, Any]], dict[str, float]]
+
+
+def check_rows(names: Sequence[str], p: Preset, n_all: int, n_train: int, n_test: int) -> None:
+    """Refuse, in one line naming each metric, rows given and minimum, too few rows for any
+    chosen metric (the classifier metrics count the rows they use: at most ``max_train`` /
+    ``max_test``)."""
+    problems = []
+    for name in names:
+        kind = ROWS_USED[name]
+        n, n_t = {"all": (n_all, 0), "train": (n_train, 0)}.get(
+            kind,
+            (min(n_train, p.max_train or n_train), min(n_test, p.max_test or n_test)),
+        )
+        problem = MIN_ROWS[name].shortfall(name, n, n_t, p.num_bins)
+        if problem is not None:
+            problems.append(problem)
+    if problems:
+        raise BetavaeError("too few rows: " + "; ".join(problems))
+
+
+def factor_masks(
+    names: Sequence[str],
+    all_factors: np.ndarray,
+    train_factors: np.ndarray,
+    factor_names: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kept factor columns for the all-row metrics and for the training-row metrics.
+
+    A factor is dropped only where it must be: from MIG and IRS if it is constant in all
+    their rows, from the metrics that fit or count on the training rows (DCI, SAP,
+    explicitness, modularity, continuous SAP) if it is constant there. One
+    :class:`ConstantFactorWarning` per case names the factors and the metrics that dropped
+    them. Raises :class:`BetavaeError` if a chosen metric keeps no factor.
+    """
+    keep_all, keep_train = varying_factors(all_factors), varying_factors(train_factors)
+    users = [n for n in ARRAY_METRICS if n in names and n != "unsupervised"]
+    all_users = [n for n in users if ROWS_USED[n] == "all"]
+    train_users = [n for n in users if ROWS_USED[n] != "all"]
+
+    def label(mask: np.ndarray) -> str:
+        ks = np.flatnonzero(mask).tolist()
+        return ", ".join(str(factor_names[k]) if factor_names else str(k) for k in ks)
+
+    if (~keep_all).any() and users:
+        warnings.warn(
+            f"factor column(s) {label(~keep_all)} are constant and were dropped from "
+            f"{', '.join(users)} (a constant factor has zero entropy)",
+            ConstantFactorWarning,
+            stacklevel=3,
+        )
+    train_only = keep_all & ~keep_train
+    if train_only.any() and train_users:
+        kept = f"; {', '.join(all_users)} use all rows and keep them" if all_users else ""
+        warnings.warn(
+            f"factor column(s) {label(train_only)} are constant in the training rows and were "
+            f"dropped from {', '.join(train_users)}{kept}",
+            ConstantFactorWarning,
+            stacklevel=3,
+        )
+    for name in users:
+        all_rows = ROWS_USED[name] == "all"
+        if not (keep_all if all_rows else keep_train).any():
+            where = "" if all_rows else " in the training rows"
+            raise BetavaeError(
+                f"{name}: every factor column is constant{where}; a metric needs at least one "
+                "factor that varies"
+            )
+    return keep_all, keep_train
 
 
 def _build_tasks(
@@ -185,6 +293,7 @@ def evaluate(
     seed: Seed = 0,
     n_jobs: int | None = None,
     backend: Backend = "threads",
+    factor_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Score codes with the array metrics.
 
@@ -205,6 +314,11 @@ def evaluate(
         n_jobs: workers (``None``: all cores; 1: sequential). Values do not depend on it.
         backend: ``"threads"`` or ``"processes"`` for the DCI classifiers (threads suit large
             sets; processes also scale small ones, after about a second of start-up).
+        factor_names: K names for the factor columns, used in messages (default: indices).
+
+    Raises:
+        BetavaeError: a chosen metric gets fewer rows than its :data:`MIN_ROWS`, or keeps no
+            varying factor (constant factors are dropped per metric: see :func:`factor_masks`).
 
     Returns:
         ``values`` (namespaced float scores), ``settings`` (resolved preset with estimator
@@ -228,12 +342,13 @@ def evaluate(
         separate = codes_test is not None
         all_c = ctr if separate else np.concatenate([ctr, cte])
         all_f = ftr if separate else np.concatenate([ftr, fte])
-        if {"mig", "modularity", "irs", "unsupervised"} & set(names) and all_c.shape[
-            0
-        ] < p.num_bins:
-            raise BetavaeError(f"{all_c.shape[0]} points are fewer than num_bins={p.num_bins}")
-        keep = constant_factor_mask(ftr, "evaluate")
-        ftr, fte, all_f = ftr[:, keep], fte[:, keep], all_f[:, keep]
+        if factor_names is not None and len(factor_names) != ftr.shape[1]:
+            raise BetavaeError(
+                f"{len(factor_names)} factor names for {ftr.shape[1]} factor columns"
+            )
+        check_rows(names, p, all_c.shape[0], ctr.shape[0], cte.shape[0])
+        keep_all, keep_train = factor_masks(names, all_f, ftr, factor_names)
+        ftr, fte, all_f = ftr[:, keep_train], fte[:, keep_train], all_f[:, keep_all]
         tasks, assemble = _build_tasks(
             names, p, base_seed, (all_c, all_f), (ctr, ftr), (cte, fte), separate
         )
