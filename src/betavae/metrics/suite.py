@@ -27,7 +27,7 @@ from betavae.metrics._checks import (
     varying_factors,
 )
 from betavae.metrics._parallel import Backend, Task, resolve_n_jobs, run_tasks
-from betavae.metrics.dci import DCI_MIN_ROWS, dci_summary, dci_tasks
+from betavae.metrics.dci import DCI_MIN_ROWS, dci_summary, dci_tasks, factor_seeds
 from betavae.metrics.discretize import discrete_entropy, histogram_discretize, mutual_info_matrix
 from betavae.metrics.estimators import versions
 from betavae.metrics.irs import IRS_MIN_ROWS, irs_from_binned
@@ -252,8 +252,9 @@ def _build_tasks(
     if "sap_continuous" in chosen:
         tasks.append(Task("sap_continuous", partial(_sap_continuous_scores, ctr, ftr), cheap))
     if "dci" in chosen:
-        seeds = _metric_seeds(seed, n_k)
-        dci_t = dci_tasks(xtr, ytr, xte, yte, seeds, p.dci_classifier, settings["dci_params"])
+        params = settings["dci_params"]
+        seeds = factor_seeds(seed, ytr, p.dci_classifier, params)
+        dci_t = dci_tasks(xtr, ytr, xte, yte, seeds, p.dci_classifier, params)
         tasks += dci_t
         assemble["dci"] = lambda r: dci_summary([r[t.key] for t in dci_t])
     if "sap" in chosen:
