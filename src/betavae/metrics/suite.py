@@ -211,11 +211,13 @@ def _build_tasks(
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
     train_is_all: bool,
+    prefix: str = "",
 ) -> tuple[list[Task], dict[str, Assembler]]:
     """The tasks of the chosen metrics and, per metric, how to assemble its scores.
 
     The codes of ``all_sets`` are discretised once and their MI with the factors computed
-    once, for MIG, the mean MI and (when the training rows are all rows) modularity.
+    once, for MIG, the mean MI and (when the training rows are all rows) modularity. Task
+    keys start with ``prefix`` (a bootstrap replicate's tasks run beside the others).
     """
     (all_c, all_f), (ctr, ftr), (cte, fte) = all_sets, train, test
     chosen = set(names)
@@ -237,24 +239,25 @@ def _build_tasks(
     tasks: list[Task] = []
     assemble: dict[str, Assembler] = {}
     if "mig" in chosen:
-        tasks.append(Task("mig", partial(_mig_scores, mi, all_f), cheap))
+        tasks.append(Task(f"{prefix}mig", partial(_mig_scores, mi, all_f), cheap))
     if "modularity" in chosen:
         shared_mi = mi if share_modularity else None
         fn = partial(_modularity_scores, shared_mi, ctr, ftr, p.num_bins)
-        tasks.append(Task("modularity", fn, cheap))
+        tasks.append(Task(f"{prefix}modularity", fn, cheap))
     if "unsupervised" in chosen:
         tasks.append(
-            Task("unsupervised", partial(unsupervised_from_binned, all_c, binned), 3 * cheap)
+            Task(f"{prefix}unsupervised", partial(unsupervised_from_binned, all_c, binned), 3 * cheap)
         )
     if "irs" in chosen:
         fn = partial(_irs_scores, all_c, all_f, p.num_bins, p.irs_quantile)
-        tasks.append(Task("irs", fn, 3 * cheap))
+        tasks.append(Task(f"{prefix}irs", fn, 3 * cheap))
     if "sap_continuous" in chosen:
-        tasks.append(Task("sap_continuous", partial(_sap_continuous_scores, ctr, ftr), cheap))
+        fn = partial(_sap_continuous_scores, ctr, ftr)
+        tasks.append(Task(f"{prefix}sap_continuous", fn, cheap))
     if "dci" in chosen:
         params = settings["dci_params"]
         seeds = factor_seeds(seed, ytr, p.dci_classifier, params)
-        dci_t = dci_tasks(xtr, ytr, xte, yte, seeds, p.dci_classifier, params)
+        dci_t = dci_tasks(xtr, ytr, xte, yte, seeds, p.dci_classifier, params, f"{prefix}dci")
         tasks += dci_t
         assemble["dci"] = lambda r: dci_summary([r[t.key] for t in dci_t])
     if "sap" in chosen:
@@ -262,10 +265,12 @@ def _build_tasks(
         for k in range(n_k):
             args = (xtr, ytr[:, k], xte, yte[:, k], settings["svc_params"], seeds[k])
             tasks.append(
-                Task(f"sap/{k}", partial(sap_discrete_column, *args), _SVC_COST * xtr.size)
+                Task(
+                    f"{prefix}sap/{k}", partial(sap_discrete_column, *args), _SVC_COST * xtr.size
+                )
             )
         assemble["sap"] = lambda r: {
-            "sap": top_two_gap(np.stack([r[f"sap/{k}"] for k in range(n_k)], axis=1))
+            "sap": top_two_gap(np.stack([r[f"{prefix}sap/{k}"] for k in range(n_k)], axis=1))
         }
     if "explicitness" in chosen:
         seeds = _metric_seeds(seed, n_k)
@@ -273,12 +278,13 @@ def _build_tasks(
         for k in range(n_k):
             args = (ztr, ytr[:, k], zte, yte[:, k], settings["logreg_params"], seeds[k])
             cost = _LOGREG_COST * ztr.size * len(np.unique(ytr[:, k]))
-            tasks.append(Task(f"explicitness/{k}", partial(explicitness_factor, *args), cost))
+            fn = partial(explicitness_factor, *args)
+            tasks.append(Task(f"{prefix}explicitness/{k}", fn, cost))
         assemble["explicitness"] = lambda r: explicitness_summary(
-            [r[f"explicitness/{k}"] for k in range(n_k)]
+            [r[f"{prefix}explicitness/{k}"] for k in range(n_k)]
         )
     for name in names:
-        assemble.setdefault(name, lambda r, name=name: r[name])
+        assemble.setdefault(name, lambda r, name=name: r[prefix + name])
     return tasks, assemble
 
 
@@ -295,8 +301,11 @@ def evaluate(
     n_jobs: int | None = None,
     backend: Backend = "threads",
     factor_names: Sequence[str] | None = None,
+    bootstrap: int = 0,
+    bootstrap_seed: int | None = None,
+    confidence: float = 0.95,
 ) -> dict[str, Any]:
-    """Score codes with the array metrics.
+    """Score codes with the array metrics, optionally with bootstrap confidence intervals.
 
     Rows: with separate test arrays, MIG, modularity, IRS, the unsupervised scores and
     continuous SAP use the train arrays (disentanglement_lib's 10,000 points) and DCI,
@@ -316,6 +325,13 @@ def evaluate(
         backend: ``"threads"`` or ``"processes"`` for the DCI classifiers (threads suit large
             sets; processes also scale small ones, after about a second of start-up).
         factor_names: K names for the factor columns, used in messages (default: indices).
+        bootstrap: number of bootstrap replicates (0: none). Replicate b resamples the
+            training rows and the test rows, each with replacement and to its own size, and
+            recomputes every chosen metric with the same estimator seeds; the interval of a
+            value is the (1 ± confidence)/2 percentile pair of its replicates.
+        bootstrap_seed: seed of the resampling (``numpy.random.default_rng``; default: the
+            int base seed). Per replicate: training indices, then test indices.
+        confidence: the intervals' coverage, in (0, 1).
 
     Raises:
         BetavaeError: a chosen metric gets fewer rows than its :data:`MIN_ROWS`, or keeps no
@@ -325,7 +341,9 @@ def evaluate(
         ``values`` (namespaced float scores), ``settings`` (resolved preset with estimator
         parameters), ``seed`` (the int base seed), ``versions``, ``seconds`` (per metric: its
         summed task time; ``shared`` = validation, discretisation, MI), ``wall_seconds``,
-        ``n_jobs``, ``n_train``/``n_test``/``n_all`` and ``warnings`` (messages raised).
+        ``n_jobs``, ``n_train``/``n_test``/``n_all`` and ``warnings`` (messages raised);
+        with ``bootstrap``: ``intervals`` (value key -> ``[low, high]``) and ``bootstrap``
+        (``n``, ``confidence``, ``seed``, ``method`` = "percentile", ``seconds``).
     """
     start = time.perf_counter()
     p = get_preset(preset, settings)
@@ -335,24 +353,42 @@ def evaluate(
         raise BetavaeError(f"unknown metric(s) {unknown}; choose from {', '.join(ARRAY_METRICS)}")
     base_seed = _as_seed_int(seed)
     jobs = resolve_n_jobs(n_jobs)
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int | np.integer) or bootstrap < 0:
+        raise BetavaeError(f"bootstrap must be a number of replicates >= 0, got {bootstrap!r}")
+    if not 0.0 < confidence < 1.0:
+        raise BetavaeError(f"confidence must lie in (0, 1), got {confidence}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ctr, ftr, cte, fte = split(
             codes_train, factors_train, codes_test, factors_test, p.train_fraction
         )
         separate = codes_test is not None
-        all_c = ctr if separate else np.concatenate([ctr, cte])
-        all_f = ftr if separate else np.concatenate([ftr, fte])
+        n_all = ctr.shape[0] + (0 if separate else cte.shape[0])
         if factor_names is not None and len(factor_names) != ftr.shape[1]:
             raise BetavaeError(
                 f"{len(factor_names)} factor names for {ftr.shape[1]} factor columns"
             )
-        check_rows(names, p, all_c.shape[0], ctr.shape[0], cte.shape[0])
-        keep_all, keep_train = factor_masks(names, all_f, ftr, factor_names)
-        ftr, fte, all_f = ftr[:, keep_train], fte[:, keep_train], all_f[:, keep_all]
-        tasks, assemble = _build_tasks(
-            names, p, base_seed, (all_c, all_f), (ctr, ftr), (cte, fte), separate
-        )
+        check_rows(names, p, n_all, ctr.shape[0], cte.shape[0])
+
+        def prepare(ctr, ftr, cte, fte, prefix=""):  # noqa: ANN001, ANN202
+            all_c = ctr if separate else np.concatenate([ctr, cte])
+            all_f = ftr if separate else np.concatenate([ftr, fte])
+            keep_all, keep_train = factor_masks(names, all_f, ftr, factor_names)
+            ftr, fte, all_f = ftr[:, keep_train], fte[:, keep_train], all_f[:, keep_all]
+            return _build_tasks(
+                names, p, base_seed, (all_c, all_f), (ctr, ftr), (cte, fte), separate, prefix
+            )
+
+        tasks, assemble = prepare(ctr, ftr, cte, fte)
+        replicates = []
+        if bootstrap:
+            rng = np.random.default_rng(base_seed if bootstrap_seed is None else bootstrap_seed)
+            for b in range(int(bootstrap)):
+                i = rng.integers(0, ctr.shape[0], ctr.shape[0])
+                j = rng.integers(0, cte.shape[0], cte.shape[0])
+                b_tasks, b_assemble = prepare(ctr[i], ftr[i], cte[j], fte[j], f"boot{b}:")
+                tasks += b_tasks
+                replicates.append(b_assemble)
         shared = time.perf_counter() - start
         results, task_seconds = run_tasks(tasks, jobs, backend)
         values: dict[str, float] = {}
@@ -360,6 +396,17 @@ def evaluate(
         for name in names:
             values.update(assemble[name](results))
             seconds[name] = sum(s for key, s in task_seconds.items() if key.split("/")[0] == name)
+        extra: dict[str, Any] = {}
+        if bootstrap:
+            draws = [{k: v for n in names for k, v in a[n](results).items()} for a in replicates]
+            extra["intervals"] = percentile_intervals(draws, confidence)
+            extra["bootstrap"] = {
+                "n": int(bootstrap),
+                "confidence": confidence,
+                "seed": base_seed if bootstrap_seed is None else int(bootstrap_seed),
+                "method": "percentile",
+                "seconds": sum(s for key, s in task_seconds.items() if ":" in key),
+            }
     messages = sorted({str(w.message) for w in caught})
     for message in messages:
         log.warning("%s", message)
@@ -374,6 +421,27 @@ def evaluate(
         "backend": backend,
         "n_train": int(ctr.shape[0]),
         "n_test": int(cte.shape[0]),
-        "n_all": int(all_c.shape[0]),
+        "n_all": int(n_all),
         "warnings": messages,
+        **extra,
     }
+
+
+def percentile_intervals(
+    draws: Sequence[dict[str, float]], confidence: float = 0.95
+) -> dict[str, list[float]]:
+    """Percentile bootstrap intervals: per key, the (1 − c)/2 and (1 + c)/2 quantiles
+    (NumPy's linear interpolation) of its replicate values, NaN replicates left out (NaN if
+    all are NaN).
+
+    Args:
+        draws: one dict of values per replicate.
+        confidence: coverage c in (0, 1).
+    """
+    out = {}
+    q = [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)]
+    for key in draws[0]:
+        vals = np.array([d[key] for d in draws], dtype=np.float64)
+        vals = vals[~np.isnan(vals)]
+        out[key] = [float(x) for x in np.percentile(vals, q)] if vals.size else [np.nan] * 2
+    return out
