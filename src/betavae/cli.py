@@ -149,29 +149,51 @@ cli.add_command(vsa)
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path(path_type=Path), required=False)
 @click.option("--codes", type=click.Path(path_type=Path),
-              help="Score a .npz with arrays codes (N, D) and factors (N, K) instead of a run.")
+              help="Score a .npz (arrays codes, factors[, codes_test, factors_test, factor_names]) or a .csv "
+                   "(header: factor:NAME and code:NAME columns, optional split column) instead of a run.")
 @click.option("--metrics", help="Comma-separated metric names (default: all).")
-@click.option("--fast", is_flag=True, help="The fast preset (fewer points, histogram boosting for DCI).")
+@click.option("--preset", type=click.Choice(["default", "fast"]), default=None,
+              help="Settings and sizes: default (disentanglement_lib) or fast.  [default: default]")
+@click.option("--fast", is_flag=True, help="Same as --preset fast.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Bootstrap replicates for percentile 95% intervals of the array metrics (0: none).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: one line per value (with its interval); json: the whole result.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
-def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, fast: bool, seed: int,
-                 device: str, out: Path | None) -> None:
-    """Score a run (writes RUN_DIR/eval.json) or arrays from --codes FILE.npz."""
+def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, preset: str | None, fast: bool,
+                 bootstrap: int, fmt: str, seed: int, device: str, out: Path | None) -> None:
+    """Score a run (writes RUN_DIR/eval.json) or codes from --codes FILE (.npz or .csv)."""
+    import json
+
     from betavae.experiments.evaluate import evaluate_codes_file, evaluate_run
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    preset = "fast" if fast else "default"
+    if fast and preset not in (None, "fast"):
+        raise BetavaeError("--fast and --preset default contradict each other; give one")
+    preset = "fast" if fast else (preset or "default")
     if (run_dir is None) == (codes is None):
-        raise BetavaeError("give either a RUN_DIR or --codes FILE.npz")
+        raise BetavaeError("give either a RUN_DIR or --codes FILE (.npz or .csv)")
     if codes is not None:
-        result = evaluate_codes_file(codes, names, preset, seed, out)
+        result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap)
         where = result["written_to"]
     else:
-        result = evaluate_run(run_dir, names, preset, seed, device)
+        result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap)
         where = str(run_dir / "eval.json")
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    intervals = result.get("intervals", {})
     for key, value in result["values"].items():
-        click.echo(f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}")
+        line = f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}"
+        if key in intervals:
+            lo, hi = intervals[key]
+            line += f"  [{lo:.4f}, {hi:.4f}]"
+        click.echo(line)
+    if intervals:
+        b = result["bootstrap"]
+        click.echo(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")
     click.echo(f"wrote {where}")
 
 
