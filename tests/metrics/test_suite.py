@@ -8,6 +8,7 @@ import pytest
 from betavae.metrics import (
     ARRAY_METRICS,
     dci,
+    dci_es,
     evaluate,
     explicitness,
     irs,
@@ -59,6 +60,7 @@ def test_suite_equals_individual_functions(data, parallel):
         **explicitness(codes, factors, seed=4),
         **irs(codes, factors),
         **unsupervised(codes),
+        **dci_es(codes, factors, seed=4),
     }
     assert parallel["values"] == individual
 

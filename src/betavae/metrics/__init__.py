@@ -16,6 +16,7 @@ function                  keys
 :func:`explicitness`      ``explicitness.train``, ``explicitness.test``,
                           ``explicitness.test_factors_skipped``
 :func:`irs`               ``irs``, ``irs.num_active_dims`` (Suter et al. 2019)
+:func:`dci_es`            ``dci_es.explicitness``, ``dci_es.size`` (Eastwood et al. 2023)
 :func:`unsupervised`      ``unsupervised.gaussian_total_correlation``,
                           ``unsupervised.gaussian_wasserstein_correlation``,
                           ``unsupervised.gaussian_wasserstein_correlation_norm``,
@@ -34,6 +35,7 @@ builds the synthetic grid of the spec's reference values; :func:`evaluate` runs 
 from betavae.metrics._checks import ConstantFactorWarning
 from betavae.metrics.beta_vae import beta_vae_score
 from betavae.metrics.dci import completeness, dci, disentanglement
+from betavae.metrics.dci_es import dci_es, explicitness_from_curve
 from betavae.metrics.discretize import discrete_entropy, histogram_discretize, mutual_info_matrix
 from betavae.metrics.factor_vae import factor_vae_score
 from betavae.metrics.irs import irs
@@ -59,10 +61,12 @@ __all__ = [
     "beta_vae_score",
     "completeness",
     "dci",
+    "dci_es",
     "discrete_entropy",
     "disentanglement",
     "evaluate",
     "explicitness",
+    "explicitness_from_curve",
     "factor_vae_score",
     "gaussian_total_correlation",
     "gaussian_wasserstein_correlation",

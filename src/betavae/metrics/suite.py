@@ -28,6 +28,7 @@ from betavae.metrics._checks import (
 )
 from betavae.metrics._parallel import Backend, Task, resolve_n_jobs, run_tasks
 from betavae.metrics.dci import DCI_MIN_ROWS, dci_summary, dci_tasks, factor_seeds
+from betavae.metrics.dci_es import DCI_ES_MIN_ROWS, dci_es_summary, loss_capacity_curve
 from betavae.metrics.discretize import discrete_entropy, histogram_discretize, mutual_info_matrix
 from betavae.metrics.estimators import versions
 from betavae.metrics.irs import IRS_MIN_ROWS, irs_from_binned
@@ -62,6 +63,7 @@ ARRAY_METRICS = (
     "explicitness",
     "irs",
     "unsupervised",
+    "dci_es",
 )
 
 #: The fewest rows each array metric accepts (declared in its module; docs/metrics.md).
@@ -74,6 +76,7 @@ MIN_ROWS: dict[str, RowMinimum] = {
     "explicitness": EXPLICITNESS_MIN_ROWS,
     "irs": IRS_MIN_ROWS,
     "unsupervised": UNSUPERVISED_MIN_ROWS,
+    "dci_es": DCI_ES_MIN_ROWS,
 }
 
 #: Rows each metric uses with one array: "all" rows, the "train" rows, or train and test
@@ -87,11 +90,13 @@ ROWS_USED: dict[str, str] = {
     "dci": "split",
     "sap": "split",
     "explicitness": "split",
+    "dci_es": "split",
 }
 
 # rough seconds per (point x dimension [x class]) on the 2-core reference machine
 _SVC_COST = 4e-8
 _LOGREG_COST = 4e-7
+_TREE_COST = 3e-8
 _CHEAP_COST = 1e-7
 
 
@@ -282,6 +287,15 @@ def _build_tasks(
             tasks.append(Task(f"{prefix}explicitness/{k}", fn, cost))
         assemble["explicitness"] = lambda r: explicitness_summary(
             [r[f"{prefix}explicitness/{k}"] for k in range(n_k)]
+        )
+    if "dci_es" in chosen:
+        seeds = _metric_seeds(seed, n_k)
+        cap = p.dci_es_capacities
+        for k in range(n_k):
+            fn = partial(loss_capacity_curve, xtr, ytr[:, k], xte, yte[:, k], cap, seeds[k])
+            tasks.append(Task(f"{prefix}dci_es/{k}", fn, _TREE_COST * xtr.size * cap))
+        assemble["dci_es"] = lambda r: dci_es_summary(
+            [r[f"{prefix}dci_es/{k}"] for k in range(n_k)], xtr.shape[1]
         )
     for name in names:
         assemble.setdefault(name, lambda r, name=name: r[prefix + name])
