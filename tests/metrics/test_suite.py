@@ -11,6 +11,7 @@ from betavae.metrics import (
     dci_es,
     evaluate,
     explicitness,
+    infomec,
     irs,
     mig,
     modularity,
@@ -61,6 +62,7 @@ def test_suite_equals_individual_functions(data, parallel):
         **irs(codes, factors),
         **unsupervised(codes),
         **dci_es(codes, factors, seed=4),
+        **infomec(codes, factors),
     }
     assert parallel["values"] == individual
 

@@ -17,6 +17,7 @@ function                  keys
                           ``explicitness.test_factors_skipped``
 :func:`irs`               ``irs``, ``irs.num_active_dims`` (Suter et al. 2019)
 :func:`dci_es`            ``dci_es.explicitness``, ``dci_es.size`` (Eastwood et al. 2023)
+:func:`infomec`           ``infomec.infom``, ``infomec.infoc``, ``infomec.infoe`` (Hsu et al. 2023)
 :func:`unsupervised`      ``unsupervised.gaussian_total_correlation``,
                           ``unsupervised.gaussian_wasserstein_correlation``,
                           ``unsupervised.gaussian_wasserstein_correlation_norm``,
@@ -38,6 +39,7 @@ from betavae.metrics.dci import completeness, dci, disentanglement
 from betavae.metrics.dci_es import dci_es, explicitness_from_curve
 from betavae.metrics.discretize import discrete_entropy, histogram_discretize, mutual_info_matrix
 from betavae.metrics.factor_vae import factor_vae_score
+from betavae.metrics.infomec import infomec
 from betavae.metrics.irs import irs
 from betavae.metrics.mig import mig, mig_from_mi
 from betavae.metrics.modularity import explicitness, modularity, modularity_from_mi
@@ -71,6 +73,7 @@ __all__ = [
     "gaussian_total_correlation",
     "gaussian_wasserstein_correlation",
     "histogram_discretize",
+    "infomec",
     "irs",
     "mig",
     "mig_from_mi",

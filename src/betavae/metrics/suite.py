@@ -31,6 +31,15 @@ from betavae.metrics.dci import DCI_MIN_ROWS, dci_summary, dci_tasks, factor_see
 from betavae.metrics.dci_es import DCI_ES_MIN_ROWS, dci_es_summary, loss_capacity_curve
 from betavae.metrics.discretize import discrete_entropy, histogram_discretize, mutual_info_matrix
 from betavae.metrics.estimators import versions
+from betavae.metrics.infomec import (
+    INFOMEC_MIN_ROWS,
+    active_dimensions,
+    bin_codes,
+    infoe_factor,
+    infom_infoc,
+    normalized_mi,
+    standardize_codes,
+)
 from betavae.metrics.irs import IRS_MIN_ROWS, irs_from_binned
 from betavae.metrics.mig import MIG_MIN_ROWS, mig_from_mi
 from betavae.metrics.modularity import (
@@ -64,6 +73,7 @@ ARRAY_METRICS = (
     "irs",
     "unsupervised",
     "dci_es",
+    "infomec",
 )
 
 #: The fewest rows each array metric accepts (declared in its module; docs/metrics.md).
@@ -77,6 +87,7 @@ MIN_ROWS: dict[str, RowMinimum] = {
     "irs": IRS_MIN_ROWS,
     "unsupervised": UNSUPERVISED_MIN_ROWS,
     "dci_es": DCI_ES_MIN_ROWS,
+    "infomec": INFOMEC_MIN_ROWS,
 }
 
 #: Rows each metric uses with one array: "all" rows, the "train" rows, or train and test
@@ -91,6 +102,7 @@ ROWS_USED: dict[str, str] = {
     "sap": "split",
     "explicitness": "split",
     "dci_es": "split",
+    "infomec": "all",
 }
 
 # rough seconds per (point x dimension [x class]) on the 2-core reference machine
@@ -131,6 +143,10 @@ def _irs_scores(
     codes: np.ndarray, factors: np.ndarray, num_bins: int, quantile: float
 ) -> dict[str, float]:
     return irs_from_binned(codes, histogram_discretize(factors, num_bins), quantile)
+
+
+def _infom_infoc_scores(codes: np.ndarray, factors: np.ndarray, num_bins: int) -> dict[str, float]:
+    return infom_infoc(normalized_mi(bin_codes(codes, num_bins), factors), active_dimensions(codes))
 
 
 def _sap_continuous_scores(codes: np.ndarray, factors: np.ndarray) -> dict[str, float]:
@@ -297,6 +313,20 @@ def _build_tasks(
         assemble["dci_es"] = lambda r: dci_es_summary(
             [r[f"{prefix}dci_es/{k}"] for k in range(n_k)], xtr.shape[1]
         )
+    if "infomec" in chosen:
+        fn = partial(_infom_infoc_scores, all_c, all_f, p.num_bins)
+        tasks.append(Task(f"{prefix}infomec/mc", fn, 2 * cheap))
+        z = standardize_codes(all_c.astype(np.float64))
+        dense = np.stack([np.unique(all_f[:, k], return_inverse=True)[1].reshape(-1)
+                          for k in range(all_f.shape[1])], axis=1)
+        for k in range(all_f.shape[1]):
+            cost = _LOGREG_COST * z.size * len(np.unique(dense[:, k]))
+            tasks.append(Task(f"{prefix}infomec/e{k}", partial(infoe_factor, z, dense[:, k]), cost))
+        n_all_k = all_f.shape[1]
+        assemble["infomec"] = lambda r: {
+            **r[f"{prefix}infomec/mc"],
+            "infomec.infoe": float(np.mean([r[f"{prefix}infomec/e{k}"] for k in range(n_all_k)])),
+        }
     for name in names:
         assemble.setdefault(name, lambda r, name=name: r[prefix + name])
     return tasks, assemble
