@@ -157,13 +157,16 @@ cli.add_command(vsa)
 @click.option("--fast", is_flag=True, help="Same as --preset fast.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
               help="Bootstrap replicates for percentile 95% intervals of the array metrics (0: none).")
+@click.option("--breakdown", is_flag=True,
+              help="Also per-factor and per-pair values of MIG, DCI and InfoMEC (which factor is captured, "
+                   "which pairs share a code dimension).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table: one line per value (with its interval); json: the whole result.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
 def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, preset: str | None, fast: bool,
-                 bootstrap: int, fmt: str, seed: int, device: str, out: Path | None) -> None:
+                 bootstrap: int, breakdown: bool, fmt: str, seed: int, device: str, out: Path | None) -> None:
     """Score a run (writes RUN_DIR/eval.json) or codes from --codes FILE (.npz or .csv)."""
     import json
 
@@ -176,21 +179,23 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
     if (run_dir is None) == (codes is None):
         raise BetavaeError("give either a RUN_DIR or --codes FILE (.npz or .csv)")
     if codes is not None:
-        result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap)
+        result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap, breakdown=breakdown)
         where = result["written_to"]
     else:
-        result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap)
+        result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap, breakdown=breakdown)
         where = str(run_dir / "eval.json")
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, default=str))
         return
+    for values_key, intervals_key in (("values", "intervals"), ("breakdown", "breakdown_intervals")):
+        intervals = result.get(intervals_key, {})
+        for key, value in result.get(values_key, {}).items():
+            line = f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}"
+            if key in intervals:
+                lo, hi = intervals[key]
+                line += f"  [{lo:.4f}, {hi:.4f}]"
+            click.echo(line)
     intervals = result.get("intervals", {})
-    for key, value in result["values"].items():
-        line = f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}"
-        if key in intervals:
-            lo, hi = intervals[key]
-            line += f"  [{lo:.4f}, {hi:.4f}]"
-        click.echo(line)
     if intervals:
         b = result["bootstrap"]
         click.echo(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")

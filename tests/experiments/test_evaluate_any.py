@@ -150,3 +150,14 @@ def test_cli_csv_bootstrap_and_formats(tmp_path, capsys):
     assert lines[0].split()[0] == "mig" and lines[0].endswith(f"[{lo:.4f}, {hi:.4f}]")
     assert lines[-2] == "intervals: percentile 95% over 5 bootstrap replicates"
     assert main([*args, "--fast", "--preset", "default"]) == 2
+
+
+def test_cli_breakdown_names_the_factors(tmp_path, capsys):
+    codes, factors = grid_arrays(300)
+    write_csv(tmp_path / "c.csv", codes, factors, ["shape", "scale", "rot", "x", "y"])
+    assert main(["eval", "--codes", str(tmp_path / "c.csv"), "--metrics", "mig", "--breakdown"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    keys = [line.split()[0] for line in lines[:-1]]
+    assert keys[0] == "mig" and "mig[shape]" in keys and "mig.shared[x,y]" in keys
+    saved = json.loads((tmp_path / "c.eval.json").read_text())
+    assert saved["breakdown"]["mig.top_code[scale]"] == 1.0  # the code columns are the factors

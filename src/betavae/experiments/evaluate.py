@@ -128,6 +128,7 @@ def evaluate_encoder(
     seed: int = 0,
     sizes: dict[str, int] | None = None,
     bootstrap: int = 0,
+    breakdown: bool = False,
 ) -> dict[str, Any]:
     """Score any encoder on a ground-truth data set with every metric, sampled ones included.
 
@@ -142,6 +143,7 @@ def evaluate_encoder(
         sizes: overrides of :data:`SIZES` for the preset (e.g. ``{"num_train": 2000}``).
         bootstrap: replicates for percentile intervals of the array metrics (see
             :func:`betavae.metrics.evaluate`).
+        breakdown: also per-factor and per-pair values of MIG, DCI and InfoMEC.
 
     Returns:
         ``values``, ``seconds``, ``settings``, ``seed``; with array metrics also
@@ -168,9 +170,10 @@ def evaluate_encoder(
         codes_te, factors_te = sample_codes(encode, source, size["num_test"], seed=rng)
         result["seconds"]["sampling"] = time.perf_counter() - t0
         scored = evaluate(codes_tr, factors_tr, codes_te, factors_te, metrics=array_names, preset=preset, seed=seed,
-                          bootstrap=bootstrap, factor_names=_factor_names(source, factors_tr.shape[1]))
+                          bootstrap=bootstrap, factor_names=_factor_names(source, factors_tr.shape[1]),
+                          breakdown=breakdown)
         result["values"].update(scored["values"])
-        for key in ("intervals", "bootstrap"):
+        for key in ("intervals", "bootstrap", "breakdown", "breakdown_intervals"):
             if key in scored:
                 result[key] = scored[key]
         result["seconds"].update(scored["seconds"])
@@ -206,13 +209,14 @@ def evaluate_run(
     device: str = "cpu",
     sizes: dict[str, int] | None = None,
     bootstrap: int = 0,
+    breakdown: bool = False,
 ) -> dict[str, Any]:
     """Encode the run's data set with its trained model, score it, write ``eval.json``."""
     from betavae.experiments.load import load_run
 
     run = load_run(run_dir, device=device)
     t0 = time.perf_counter()
-    result = evaluate_encoder(run.encode_mean, run.source, metrics, preset, seed, sizes, bootstrap)
+    result = evaluate_encoder(run.encode_mean, run.source, metrics, preset, seed, sizes, bootstrap, breakdown)
     result.update(
         run=run.run_dir.name,
         step=run.step,
@@ -298,7 +302,7 @@ def load_codes_csv(path: str | Path) -> dict[str, Any]:
 
 def evaluate_codes_file(
     path: str | Path, metrics: Sequence[str] | None = None, preset: str = "default", seed: int = 0,
-    out: str | Path | None = None, bootstrap: int = 0,
+    out: str | Path | None = None, bootstrap: int = 0, breakdown: bool = False,
 ) -> dict[str, Any]:
     """Score arrays a user brings (``.npz`` or ``.csv``, see :func:`load_codes_file`); writes
     ``<file stem>.eval.json`` beside the file (or ``out``)."""
@@ -310,7 +314,7 @@ def evaluate_codes_file(
     result = evaluate(
         arrays["codes"], arrays["factors"], arrays.get("codes_test"), arrays.get("factors_test"),
         metrics=[m for m in names if m in ARRAY_METRICS], preset=preset, seed=seed, bootstrap=bootstrap,
-        factor_names=arrays.get("factor_names"),
+        factor_names=arrays.get("factor_names"), breakdown=breakdown,
     )
     result["source"] = str(path)
     out = Path(out) if out is not None else Path(path).with_suffix(".eval.json")

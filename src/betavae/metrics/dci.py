@@ -70,6 +70,16 @@ def _one_minus_entropy(columns: np.ndarray) -> np.ndarray:
     return 1.0 - entropy(columns + 1e-11, base=columns.shape[0])
 
 
+def disentanglement_per_code(importance: np.ndarray) -> np.ndarray:
+    """(D,) per-code disentanglement 1 − H_K(R_d· / Σ_k R_dk) of a (D, K) importance matrix."""
+    return _one_minus_entropy(importance.T)
+
+
+def completeness_per_factor(importance: np.ndarray) -> np.ndarray:
+    """(K,) per-factor completeness 1 − H_D(R_·k / Σ_d R_dk) of a (D, K) importance matrix."""
+    return _one_minus_entropy(importance)
+
+
 def disentanglement(importance: np.ndarray) -> float:
     """D = Σ_d ρ_d (1 − H_K(R_d· / Σ_k R_dk)), ρ_d = Σ_k R_dk / ΣR (uniform if ΣR = 0).
 
@@ -78,7 +88,7 @@ def disentanglement(importance: np.ndarray) -> float:
     Args:
         importance: (D, K) non-negative importance matrix R.
     """
-    per_code = _one_minus_entropy(importance.T)
+    per_code = disentanglement_per_code(importance)
     weights = importance if importance.sum() != 0.0 else np.ones_like(importance)
     return float(np.sum(per_code * weights.sum(axis=1) / weights.sum()))
 
@@ -88,7 +98,7 @@ def completeness(importance: np.ndarray) -> float:
 
     Entropy base D (D = 1 gives 1). ``importance``: (D, K).
     """
-    per_factor = _one_minus_entropy(importance)
+    per_factor = completeness_per_factor(importance)
     weights = importance if importance.sum() != 0.0 else np.ones_like(importance)
     return float(np.sum(per_factor * weights.sum(axis=0) / weights.sum()))
 

@@ -98,17 +98,25 @@ def normalized_mi(binned_codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return out
 
 
-def _preference(nmi: np.ndarray, axis: int) -> float:
-    """Normalised mean of max/sum along ``axis`` over the lines with a positive sum."""
+def preferences(nmi: np.ndarray, axis: int) -> np.ndarray:
+    """Per line, (max/sum along ``axis`` − 1/n) / (1 − 1/n), n the length along ``axis``:
+    1 when one entry holds all, 0 when all are equal; NaN for a line with zero sum; 1 if n = 1.
+    ``axis=0`` gives InfoM's per-dimension values of a (K, D) NMI, ``axis=1`` InfoC's per
+    factor."""
     n = nmi.shape[axis]
+    sums = nmi.sum(axis=axis)
+    if n == 1:
+        return np.where(sums > 0, 1.0, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(sums > 0, nmi.max(axis=axis) / sums, np.nan)
+    return (ratio - 1.0 / n) / (1.0 - 1.0 / n)
+
+
+def _mean_defined(values: np.ndarray, n: int) -> float:
     if n == 1:
         return 1.0
-    sums = nmi.sum(axis=axis)
-    ok = sums > 0
-    if not ok.any():
-        return 0.0
-    ratio = nmi.max(axis=axis)[ok] / sums[ok]
-    return float((ratio.mean() - 1.0 / n) / (1.0 - 1.0 / n))
+    ok = ~np.isnan(values)
+    return float(values[ok].mean()) if ok.any() else 0.0
 
 
 def infom_infoc(nmi: np.ndarray, active: np.ndarray) -> dict[str, float]:
@@ -116,7 +124,10 @@ def infom_infoc(nmi: np.ndarray, active: np.ndarray) -> dict[str, float]:
     pruned = nmi[:, active]
     if pruned.shape[1] == 0:
         return {"infomec.infom": 0.0, "infomec.infoc": 0.0}
-    return {"infomec.infom": _preference(pruned, 0), "infomec.infoc": _preference(pruned, 1)}
+    return {
+        "infomec.infom": _mean_defined(preferences(pruned, 0), pruned.shape[0]),
+        "infomec.infoc": _mean_defined(preferences(pruned, 1), pruned.shape[1]),
+    }
 
 
 def infoe_factor(standardized_codes: np.ndarray, labels: np.ndarray) -> float:

@@ -21,16 +21,21 @@ from betavae.metrics.discretize import (
 MIG_MIN_ROWS = HISTOGRAM_MIN_ROWS
 
 
-def mig_from_mi(mi: np.ndarray, entropy: np.ndarray) -> float:
-    """MIG from a (D, K) code-factor MI matrix and the (K,) factor entropies (nats).
+def mig_per_factor(mi: np.ndarray, entropy: np.ndarray) -> np.ndarray:
+    """(K,) per-factor gaps: (largest − second largest ``mi[:, k]``) / ``entropy[k]``.
 
-    Per factor k, the gap between the largest and second largest ``mi[:, k]``, divided by
-    ``entropy[k]``; the mean over factors. With a single code dimension the second largest
-    is taken as 0. Factors must have ``entropy > 0`` (drop constant factors first).
+    ``mi``: (D, K) code-factor MI (nats); ``entropy``: (K,) factor entropies, > 0 (drop
+    constant factors first). With a single code dimension the second largest is 0.
     """
     ordered = np.sort(mi, axis=0)[::-1]
     second = ordered[1] if ordered.shape[0] > 1 else np.zeros(ordered.shape[1])
-    return float(np.mean((ordered[0] - second) / entropy))
+    return (ordered[0] - second) / entropy
+
+
+def mig_from_mi(mi: np.ndarray, entropy: np.ndarray) -> float:
+    """MIG from a (D, K) code-factor MI matrix and the (K,) factor entropies (nats): the mean
+    over factors of :func:`mig_per_factor`."""
+    return float(np.mean(mig_per_factor(mi, entropy)))
 
 
 def mig(

@@ -27,6 +27,7 @@ from betavae.metrics._checks import (
     varying_factors,
 )
 from betavae.metrics._parallel import Backend, Task, resolve_n_jobs, run_tasks
+from betavae.metrics.breakdown import dci_breakdown, infomec_breakdown, mig_breakdown
 from betavae.metrics.dci import DCI_MIN_ROWS, dci_summary, dci_tasks, factor_seeds
 from betavae.metrics.dci_es import DCI_ES_MIN_ROWS, dci_es_summary, loss_capacity_curve
 from betavae.metrics.discretize import discrete_entropy, histogram_discretize, mutual_info_matrix
@@ -145,8 +146,12 @@ def _irs_scores(
     return irs_from_binned(codes, histogram_discretize(factors, num_bins), quantile)
 
 
-def _infom_infoc_scores(codes: np.ndarray, factors: np.ndarray, num_bins: int) -> dict[str, float]:
-    return infom_infoc(normalized_mi(bin_codes(codes, num_bins), factors), active_dimensions(codes))
+def _infom_infoc_scores(
+    codes: np.ndarray, factors: np.ndarray, num_bins: int
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """InfoM and InfoC, with the NMI matrix and active mask (for the breakdown)."""
+    nmi, active = normalized_mi(bin_codes(codes, num_bins), factors), active_dimensions(codes)
+    return infom_infoc(nmi, active), nmi, active
 
 
 def _sap_continuous_scores(codes: np.ndarray, factors: np.ndarray) -> dict[str, float]:
@@ -233,14 +238,22 @@ def _build_tasks(
     test: tuple[np.ndarray, np.ndarray],
     train_is_all: bool,
     prefix: str = "",
-) -> tuple[list[Task], dict[str, Assembler]]:
-    """The tasks of the chosen metrics and, per metric, how to assemble its scores.
+    labels: tuple[list[str], list[str]] | None = None,
+) -> tuple[list[Task], dict[str, Assembler], dict[str, Assembler]]:
+    """The tasks of the chosen metrics and, per metric, how to assemble its scores and (for
+    MIG, DCI, InfoMEC) its breakdown (:mod:`betavae.metrics.breakdown`).
 
     The codes of ``all_sets`` are discretised once and their MI with the factors computed
     once, for MIG, the mean MI and (when the training rows are all rows) modularity. Task
     keys start with ``prefix`` (a bootstrap replicate's tasks run beside the others).
+    ``labels``: names of the kept factor columns of the all-row and the training-row metrics.
     """
     (all_c, all_f), (ctr, ftr), (cte, fte) = all_sets, train, test
+    names_all, names_train = labels or (
+        [str(k) for k in range(all_f.shape[1])],
+        [str(k) for k in range(ftr.shape[1])],
+    )
+    breakdown: dict[str, Assembler] = {}
     chosen = set(names)
     n_k = ftr.shape[1]
     settings = p.resolved()
@@ -261,6 +274,7 @@ def _build_tasks(
     assemble: dict[str, Assembler] = {}
     if "mig" in chosen:
         tasks.append(Task(f"{prefix}mig", partial(_mig_scores, mi, all_f), cheap))
+        breakdown["mig"] = lambda r: mig_breakdown(mi, discrete_entropy(all_f), names_all)
     if "modularity" in chosen:
         shared_mi = mi if share_modularity else None
         fn = partial(_modularity_scores, shared_mi, ctr, ftr, p.num_bins)
@@ -281,6 +295,12 @@ def _build_tasks(
         dci_t = dci_tasks(xtr, ytr, xte, yte, seeds, p.dci_classifier, params, f"{prefix}dci")
         tasks += dci_t
         assemble["dci"] = lambda r: dci_summary([r[t.key] for t in dci_t])
+        breakdown["dci"] = lambda r: dci_breakdown(
+            np.stack([r[t.key][0] for t in dci_t], axis=1),
+            [r[t.key][1] for t in dci_t],
+            [r[t.key][2] for t in dci_t],
+            names_train,
+        )
     if "sap" in chosen:
         seeds = _metric_seeds(seed, n_k)
         for k in range(n_k):
@@ -324,12 +344,18 @@ def _build_tasks(
             tasks.append(Task(f"{prefix}infomec/e{k}", partial(infoe_factor, z, dense[:, k]), cost))
         n_all_k = all_f.shape[1]
         assemble["infomec"] = lambda r: {
-            **r[f"{prefix}infomec/mc"],
+            **r[f"{prefix}infomec/mc"][0],
             "infomec.infoe": float(np.mean([r[f"{prefix}infomec/e{k}"] for k in range(n_all_k)])),
         }
+        breakdown["infomec"] = lambda r: infomec_breakdown(
+            r[f"{prefix}infomec/mc"][1],
+            r[f"{prefix}infomec/mc"][2],
+            [r[f"{prefix}infomec/e{k}"] for k in range(n_all_k)],
+            names_all,
+        )
     for name in names:
         assemble.setdefault(name, lambda r, name=name: r[prefix + name])
-    return tasks, assemble
+    return tasks, assemble, breakdown
 
 
 def evaluate(
@@ -348,6 +374,7 @@ def evaluate(
     bootstrap: int = 0,
     bootstrap_seed: int | None = None,
     confidence: float = 0.95,
+    breakdown: bool = False,
 ) -> dict[str, Any]:
     """Score codes with the array metrics, optionally with bootstrap confidence intervals.
 
@@ -376,6 +403,8 @@ def evaluate(
         bootstrap_seed: seed of the resampling (``numpy.random.default_rng``; default: the
             int base seed). Per replicate: training indices, then test indices.
         confidence: the intervals' coverage, in (0, 1).
+        breakdown: also return per-factor and per-pair values of MIG, DCI and InfoMEC
+            (:mod:`betavae.metrics.breakdown`), with intervals when bootstrapping.
 
     Raises:
         BetavaeError: a chosen metric gets fewer rows than its :data:`MIN_ROWS`, or keeps no
@@ -387,7 +416,9 @@ def evaluate(
         summed task time; ``shared`` = validation, discretisation, MI), ``wall_seconds``,
         ``n_jobs``, ``n_train``/``n_test``/``n_all`` and ``warnings`` (messages raised);
         with ``bootstrap``: ``intervals`` (value key -> ``[low, high]``) and ``bootstrap``
-        (``n``, ``confidence``, ``seed``, ``method`` = "percentile", ``seconds``).
+        (``n``, ``confidence``, ``seed``, ``method`` = "percentile", ``seconds``); with
+        ``breakdown``: ``breakdown`` (flat key -> float) and, bootstrapping,
+        ``breakdown_intervals``.
     """
     start = time.perf_counter()
     p = get_preset(preset, settings)
@@ -419,20 +450,25 @@ def evaluate(
             all_f = ftr if separate else np.concatenate([ftr, fte])
             keep_all, keep_train = factor_masks(names, all_f, ftr, factor_names)
             ftr, fte, all_f = ftr[:, keep_train], fte[:, keep_train], all_f[:, keep_all]
+            labels = [str(n) for n in factor_names] if factor_names is not None else [
+                str(k) for k in range(len(keep_all))
+            ]
+            kept = ([labels[k] for k in np.flatnonzero(keep_all)],
+                    [labels[k] for k in np.flatnonzero(keep_train)])
             return _build_tasks(
-                names, p, base_seed, (all_c, all_f), (ctr, ftr), (cte, fte), separate, prefix
+                names, p, base_seed, (all_c, all_f), (ctr, ftr), (cte, fte), separate, prefix, kept
             )
 
-        tasks, assemble = prepare(ctr, ftr, cte, fte)
+        tasks, assemble, breakdowns = prepare(ctr, ftr, cte, fte)
         replicates = []
         if bootstrap:
             rng = np.random.default_rng(base_seed if bootstrap_seed is None else bootstrap_seed)
             for b in range(int(bootstrap)):
                 i = rng.integers(0, ctr.shape[0], ctr.shape[0])
                 j = rng.integers(0, cte.shape[0], cte.shape[0])
-                b_tasks, b_assemble = prepare(ctr[i], ftr[i], cte[j], fte[j], f"boot{b}:")
+                b_tasks, b_assemble, b_breakdowns = prepare(ctr[i], ftr[i], cte[j], fte[j], f"boot{b}:")
                 tasks += b_tasks
-                replicates.append(b_assemble)
+                replicates.append((b_assemble, b_breakdowns))
         shared = time.perf_counter() - start
         results, task_seconds = run_tasks(tasks, jobs, backend)
         values: dict[str, float] = {}
@@ -441,9 +477,20 @@ def evaluate(
             values.update(assemble[name](results))
             seconds[name] = sum(s for key, s in task_seconds.items() if key.split("/")[0] == name)
         extra: dict[str, Any] = {}
+
+        def broken_down(parts: dict[str, Assembler]) -> dict[str, float]:
+            return {k: v for n in names if n in parts for k, v in parts[n](results).items()}
+
+        if breakdown:
+            extra["breakdown"] = broken_down(breakdowns)
         if bootstrap:
-            draws = [{k: v for n in names for k, v in a[n](results).items()} for a in replicates]
+            draws = [{k: v for n in names for k, v in a[n](results).items()} for a, _ in replicates]
             extra["intervals"] = percentile_intervals(draws, confidence)
+            if breakdown:
+                b_draws = [broken_down(parts) for _, parts in replicates]
+                extra["breakdown_intervals"] = percentile_intervals(
+                    [{k: d.get(k, np.nan) for k in extra["breakdown"]} for d in b_draws], confidence
+                )
             extra["bootstrap"] = {
                 "n": int(bootstrap),
                 "confidence": confidence,
