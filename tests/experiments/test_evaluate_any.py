@@ -161,3 +161,20 @@ def test_cli_breakdown_names_the_factors(tmp_path, capsys):
     assert keys[0] == "mig" and "mig[shape]" in keys and "mig.shared[x,y]" in keys
     saved = json.loads((tmp_path / "c.eval.json").read_text())
     assert saved["breakdown"]["mig.top_code[scale]"] == 1.0  # the code columns are the factors
+
+
+def test_evaluate_udr_of_encoders_with_and_without_variance():
+    from betavae.experiments.evaluate import evaluate_udr
+
+    perm = Identity()
+    with torch.no_grad():
+        perm.linear.weight.copy_(torch.eye(3)[[2, 0, 1]])
+    r = evaluate_udr([Identity(), perm, lambda x: -x], IdentitySource(), num_points=300, correlation="spearman")
+    # the same as udr() on the drawn factor vectors, which the three encoders only permute
+    f = IdentitySource().sample_factors_uniform(300, np.random.default_rng(0)).astype(float)
+    direct = bm.udr([f, f[:, [2, 0, 1]], -f], correlation="spearman")
+    assert r["model_scores"] == pytest.approx(direct["model_scores"], abs=1e-12)
+    assert len(set(np.round(r["model_scores"], 12))) == 1
+    assert r["kl_filtered"] is False  # the NumPy encoder gives no log-variance
+    r = evaluate_udr([Identity(), perm], IdentitySource(), num_points=300)
+    assert r["kl_filtered"] is True

@@ -73,7 +73,7 @@ def resolve_data(data: Any) -> Any:
     return data.build()
 
 
-def as_encoder(encode: Any, source: Any) -> Callable[[np.ndarray], np.ndarray]:
+def as_encoder(encode: Any, source: Any, full: bool = False) -> Callable[[np.ndarray], Any]:
     """Any encoder as ``observations (n, C, H, W) -> codes (n, D) ndarray``.
 
     * A ``torch.nn.Module`` is called without gradients, in eval mode (its mode is restored
@@ -82,19 +82,23 @@ def as_encoder(encode: Any, source: Any) -> Callable[[np.ndarray], np.ndarray]:
     * Any other callable gets the observations as the source renders them (uint8, or the
       source's dtype) and scales them itself.
     * Outputs: a torch tensor becomes a NumPy array; a tuple or list gives its first element
-      (the posterior mean of encoders that return ``(mean, log_variance)``).
+      (the posterior mean of encoders that return ``(mean, log_variance)``), or with
+      ``full=True`` a tuple of all its elements as arrays (a single array stays one).
     """
     if not callable(encode):
         raise BetavaeError(f"encode must be a callable from observations to codes, got {type(encode).__name__}")
 
-    def to_array(out: Any) -> np.ndarray:
-        if isinstance(out, tuple | list):
-            if not out:
-                raise BetavaeError("encode returned an empty tuple; return (n, D) codes")
-            out = out[0]
+    def one(out: Any) -> np.ndarray:
         if hasattr(out, "detach"):  # a torch tensor
             out = out.detach().float().cpu().numpy()
         return np.asarray(out)
+
+    def to_array(out: Any) -> Any:
+        if isinstance(out, tuple | list):
+            if not out:
+                raise BetavaeError("encode returned an empty tuple; return (n, D) codes")
+            return tuple(one(o) for o in out) if full else one(out[0])
+        return one(out)
 
     try:
         import torch
@@ -193,6 +197,45 @@ def evaluate_encoder(
         )
         result["seconds"]["factor_vae"] = time.perf_counter() - t0
     result["seed"] = seed
+    return result
+
+
+def evaluate_udr(
+    encoders: Sequence[Any],
+    data: Any,
+    num_points: int = 1000,
+    seed: int = 0,
+    correlation: str = "lasso",
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """UDR (:func:`betavae.metrics.udr`) of several encoders on the same observations.
+
+    ``num_points`` factor vectors are drawn uniformly from ``data`` (disentanglement_lib:
+    1,000) and rendered once; every encoder encodes them. An encoder returning
+    ``(mean, log_variance)`` (a betavae model, a VAE from elsewhere) gives the per-dimension
+    KL that filters inactive dimensions; one returning codes alone is not filtered.
+    """
+    from betavae.metrics.udr import gaussian_kl, udr
+
+    if len(encoders) < 2:
+        raise BetavaeError(f"UDR compares models: give at least 2 encoders, got {len(encoders)}")
+    source = resolve_data(data)
+    factors = np.asarray(source.sample_factors_uniform(num_points, np.random.default_rng(seed)))
+    means, kls = [], []
+    for encode in encoders:
+        call = as_encoder(encode, source, full=True)
+        parts = [call(source.observations(factors[s : s + batch_size]))
+                 for s in range(0, num_points, batch_size)]
+        if isinstance(parts[0], tuple):
+            means.append(np.concatenate([p[0] for p in parts]))
+            kls.append(gaussian_kl(means[-1], np.concatenate([p[1] for p in parts]))
+                       if len(parts[0]) > 1 else None)
+        else:
+            means.append(np.concatenate(parts))
+            kls.append(None)
+    kl = None if any(k is None for k in kls) else kls
+    result = udr(means, kl, correlation=correlation)
+    result.update(num_points=num_points, seed=seed, kl_filtered=kl is not None)
     return result
 
 

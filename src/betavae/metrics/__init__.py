@@ -18,6 +18,7 @@ function                  keys
 :func:`irs`               ``irs``, ``irs.num_active_dims`` (Suter et al. 2019)
 :func:`dci_es`            ``dci_es.explicitness``, ``dci_es.size`` (Eastwood et al. 2023)
 :func:`infomec`           ``infomec.infom``, ``infomec.infoc``, ``infomec.infoe`` (Hsu et al. 2023)
+:func:`udr`               across models (no factors): ``model_scores``, ``pairwise`` (Duan et al. 2020)
 :func:`unsupervised`      ``unsupervised.gaussian_total_correlation``,
                           ``unsupervised.gaussian_wasserstein_correlation``,
                           ``unsupervised.gaussian_wasserstein_correlation_norm``,
@@ -48,6 +49,7 @@ from betavae.metrics.reference import reference_grid
 from betavae.metrics.sampling import FactorSource, sample_codes
 from betavae.metrics.sap import sap, sap_continuous
 from betavae.metrics.suite import ARRAY_METRICS, evaluate
+from betavae.metrics.udr import gaussian_kl, udr
 from betavae.metrics.unsupervised import (
     gaussian_total_correlation,
     gaussian_wasserstein_correlation,
@@ -84,5 +86,7 @@ __all__ = [
     "sample_codes",
     "sap",
     "sap_continuous",
+    "udr",
+    "gaussian_kl",
     "unsupervised",
 ]
