@@ -160,13 +160,19 @@ cli.add_command(vsa)
 @click.option("--breakdown", is_flag=True,
               help="Also per-factor and per-pair values of MIG, DCI and InfoMEC (which factor is captured, "
                    "which pairs share a code dimension).")
+@click.option("--udr", is_flag=True,
+              help="RUN_DIR is a sweep folder: score its runs with UDR (no labels), write RUN_DIR/udr.json "
+                   "for the index's 'What this sweep says' section.")
+@click.option("--udr-points", type=click.IntRange(min=10), default=1000, show_default=True,
+              help="With --udr: observations every run encodes.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table: one line per value (with its interval); json: the whole result.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
 def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, preset: str | None, fast: bool,
-                 bootstrap: int, breakdown: bool, fmt: str, seed: int, device: str, out: Path | None) -> None:
+                 bootstrap: int, breakdown: bool, udr: bool, udr_points: int, fmt: str, seed: int, device: str,
+                 out: Path | None) -> None:
     """Score a run (writes RUN_DIR/eval.json) or codes from --codes FILE (.npz or .csv)."""
     import json
 
@@ -178,6 +184,19 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
     preset = "fast" if fast else (preset or "default")
     if (run_dir is None) == (codes is None):
         raise BetavaeError("give either a RUN_DIR or --codes FILE (.npz or .csv)")
+    if udr:
+        from betavae.report.lessons import sweep_udr
+
+        if run_dir is None:
+            raise BetavaeError("--udr scores the runs of a sweep folder: give RUNS_DIR, not --codes")
+        scores = sweep_udr(run_dir, num_points=udr_points, seed=seed, device=device)
+        if fmt == "json":
+            click.echo(json.dumps(scores, indent=2))
+            return
+        for run, value in scores["model_scores"].items():
+            click.echo(f"{run:48s} {value:.4f}  (against {'its seeds' if scores['mode'][run] == 'seeds' else 'all runs'})")
+        click.echo(f"wrote {run_dir / 'udr.json'}")
+        return
     if codes is not None:
         result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap, breakdown=breakdown)
         where = result["written_to"]

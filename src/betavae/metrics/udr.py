@@ -62,13 +62,15 @@ def lasso_matrix(a: np.ndarray, b: np.ndarray, alpha: float = 0.1) -> np.ndarray
     return np.abs(np.atleast_2d(model.coef_)).T
 
 
-def spearman_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(D_a, D_b) |Spearman ρ| (average ranks for ties); NaN for a constant column."""
+def spearman_matrix(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> np.ndarray:
+    """(D_a, D_b) |Spearman ρ| (signed with ``absolute=False``; average ranks for ties); NaN
+    for a constant column."""
     ra, rb = rankdata(a, axis=0), rankdata(b, axis=0)
     ra, rb = ra - ra.mean(axis=0), rb - rb.mean(axis=0)
     na, nb = np.sqrt((ra**2).sum(axis=0)), np.sqrt((rb**2).sum(axis=0))
     with np.errstate(divide="ignore", invalid="ignore"), single_threaded_blas():
-        return np.abs((ra.T @ rb) / np.outer(na, nb))
+        rho = (ra.T @ rb) / np.outer(na, nb)
+    return np.abs(rho) if absolute else rho
 
 
 def gaussian_kl(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:

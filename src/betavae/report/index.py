@@ -123,6 +123,10 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
         log.exception("index figures failed")
         figs, fig_notes = [], [f"index figures could not be drawn ({type(exc).__name__}: {exc})"]
     notes += fig_notes
+    from betavae.report.lessons import load_lessons
+
+    lessons, lesson_notes = load_lessons(runs_dir, rows)
+    notes += lesson_notes
     notes += [f"{r['run']}: {r['missing']} file problem(s); see its report" for r in rows if r["missing"]]
     context = {
         "title": runs_dir.resolve().name,
@@ -134,5 +138,6 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
         "eval_keys": eval_keys,
         "figures": figs,
         "notes": notes,
+        "lessons": lessons,
     }
     return write_pages(runs_dir / "index.html", runs_dir / "index.md", "index", context)
