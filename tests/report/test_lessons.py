@@ -106,3 +106,20 @@ def test_index_shows_the_lessons_and_udr_choice(runs_folder, tmp_path, capsys):
     assert "UDR (no labels) would choose <b>" in html
     md = (folder / "index.md").read_text()
     assert "## What this sweep says" in md and "| mig | 75 % | 25 % | 0 % |" in md
+
+
+def test_run_report_shows_bootstrap_intervals(runs_folder, tmp_path):
+    import json
+    import shutil
+
+    from betavae.report import write_report
+
+    run = next(p for p in sorted(runs_folder.iterdir()) if (p / "config.yaml").is_file())
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy)
+    (copy / "eval.json").write_text(json.dumps({"values": {"mig": 0.25, "sap": 0.1},
+                                                "intervals": {"mig": [0.2, 0.3125]}}))
+    html = write_report(copy, n_images=16, n_seeds=1).read_text()
+    assert "95 % bootstrap interval" in html and "<td>[0.2, 0.3125]</td>" in html
+    md = (copy / "report.md").read_text()
+    assert "| mig | 0.25 | [0.2, 0.3125] |" in md and "| sap | 0.1 | — |" in md
