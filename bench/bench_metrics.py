@@ -275,13 +275,19 @@ def _busy_seconds() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+OWN_CPU: list[float] = []  # CPU seconds this process used in each timed() call, in order
+
+
 def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
-    """(wall seconds, CPU seconds used by OTHER processes meanwhile, result)."""
+    """(wall seconds, CPU seconds used by OTHER processes meanwhile, result); the CPU seconds
+    this process used are appended to :data:`OWN_CPU`."""
     busy, own = _busy_seconds(), sum(os.times()[:4])
     start = time.perf_counter()
     result = fn(*args, **kwargs)
     wall = time.perf_counter() - start
-    others = (_busy_seconds() - busy) - (sum(os.times()[:4]) - own)
+    used = sum(os.times()[:4]) - own
+    OWN_CPU.append(used)
+    others = (_busy_seconds() - busy) - used
     return wall, max(0.0, others), result
 
 
@@ -327,6 +333,7 @@ def main() -> None:
             tb, ob, base = timed(baseline, *arrays)
         ts, os_, suite = timed(evaluate, *arrays, seed=0, metrics=DL_METRICS)
         tf, of, fast = timed(evaluate, *arrays, seed=0, preset="fast", metrics=DL_METRICS)
+        cpu_base, cpu_suite = OWN_CPU[-3], OWN_CPU[-2]
         t_base.append(tb)
         t_suite.append(ts)
         t_fast.append(tf)
@@ -357,6 +364,8 @@ def main() -> None:
         "suite seconds per metric (summed task time): "
         + ", ".join(f"{k} {v:.2f}" for k, v in suite["seconds"].items())
     )
+    print(f"CPU seconds of this process: baseline {cpu_base:.1f}, suite {cpu_suite:.1f} "
+          f"(the work done; on an idle 2-core machine the suite's wall time is about half its CPU)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(
         "CPU seconds used by other processes during baseline / suite / fast: "
