@@ -1,6 +1,14 @@
-"""Benchmark of the array-metric suite (issue 10): default settings vs a sequential baseline.
+"""Benchmark of the array-metric suite (issues 10, 20): default settings vs disentanglement_lib.
 
-    python bench/bench_metrics.py [--points 10000] [--repeats 1] [--grid]
+    python bench/bench_metrics.py [--points 10000] [--repeats 1] [--grid] [--dl-src DIR]
+        [--bootstrap 20] [--udr-models 5]
+
+With ``--dl-src DIR`` (a disentanglement_lib checkout or unzipped wheel: the directory that
+holds the ``disentanglement_lib`` package; see docs/metrics.md) the baseline is
+disentanglement_lib's OWN ``compute_*`` functions on the same arrays in the same run (gin,
+absl and six stubbed, its discretiser set to the 20-bin histogram), each timed; its DCI runs
+after ``np.random.seed(seed)``, so every value must equal the suite's. Without it, the
+stand-in below.
 
 Prints, measured in one run on the same arrays (10,000 train + 5,000 test points, 10 code
 dimensions, 5 factors of 3, 4, 6, 8 and 10 classes, as disentanglement_lib draws them):
@@ -19,17 +27,25 @@ dimensions, 5 factors of 3, 4, 6, 8 and 10 classes, as disentanglement_lib draws
 * ``fast``: the fast preset on the same arrays (target < 3 s) and its deviation;
 * with ``--grid``: the fast preset's deviation from the exact values on the spec section 7
   grid (perfect / mixed / random codes);
+* the new metrics (issue 20): DCI-ES, InfoMEC, UDR over ``--udr-models`` models (codes of
+  the same rows, each a rotation of the benchmark codes), and the bootstrap
+  (``--bootstrap`` replicates of every metric but the three classifier metrics, and one
+  replicate of the whole suite's cost for scale);
 * the CPU seconds other processes used meanwhile: the figures assume an idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
+import sys
 import time
+import types
 import warnings
 
 import numpy as np
+from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import mutual_info_score
 
 from betavae.metrics import (
@@ -40,10 +56,9 @@ from betavae.metrics import (
     irs,
     reference_grid,
     sap,
+    udr,
 )
-from betavae.metrics._checks import estimator_seeds
 from betavae.metrics.discretize import histogram_discretize
-from betavae.metrics.estimators import GBT_DEFAULTS, make_gbt
 from betavae.metrics.mig import mig_from_mi
 from betavae.metrics.modularity import modularity_from_mi
 from betavae.metrics.sap import top_two_gap
@@ -53,6 +68,9 @@ from betavae.metrics.unsupervised import (
 )
 
 SIZES = (3, 4, 6, 8, 10)
+
+#: disentanglement_lib's metrics (the suite's first eight): the ratio compares these.
+DL_METRICS = ["mig", "dci", "sap", "sap_continuous", "modularity", "explicitness", "irs", "unsupervised"]
 
 
 def make_arrays(n_train: int, n_test: int, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -77,13 +95,14 @@ def _pairwise_mi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _dci_sequential(ctr, ftr, cte, fte, seed: int) -> dict[str, float]:  # noqa: ANN001
-    """One GradientBoostingClassifier per factor, one after another, with the library's
-    default thread settings (as disentanglement_lib; the per-factor seeds are ours)."""
-    seeds = estimator_seeds(np.random.default_rng(seed), ftr.shape[1])
+    """One ``GradientBoostingClassifier()`` per factor, one after another, drawing from
+    NumPy's global stream seeded once, with the library's default thread settings (as
+    disentanglement_lib)."""
+    np.random.seed(seed)
     importance = np.zeros((ctr.shape[1], ftr.shape[1]))
     acc_train, acc_test = [], []
     for k in range(ftr.shape[1]):
-        model = make_gbt(GBT_DEFAULTS, seeds[k]).fit(ctr, ftr[:, k])
+        model = GradientBoostingClassifier().fit(ctr, ftr[:, k])
         importance[:, k] = np.abs(model.feature_importances_)
         acc_train.append(np.mean(model.predict(ctr) == ftr[:, k]))
         acc_test.append(np.mean(model.predict(cte) == fte[:, k]))
@@ -136,6 +155,114 @@ def baseline(
     return out
 
 
+def load_disentanglement_lib(src: str) -> types.SimpleNamespace:
+    """disentanglement_lib's metric modules from ``src`` with gin, absl and six stubbed."""
+
+    def stub(name: str, **attrs: object) -> types.ModuleType:
+        module = types.ModuleType(name)
+        module.__dict__.update(attrs)
+        sys.modules[name] = module
+        return module
+
+    def configurable(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        return a[0] if a and callable(a[0]) else (lambda f: f)
+
+    gin = stub("gin", REQUIRED=object(), configurable=configurable)
+    gin.tf = stub("gin.tf", REQUIRED=gin.REQUIRED, configurable=configurable)
+    stub("absl").logging = stub("absl.logging", info=lambda *a, **k: None)
+    stub("six").moves = stub("six.moves", range=builtins.range)
+    sys.path.insert(0, src)
+    from disentanglement_lib.evaluation.metrics import (  # noqa: PLC0415
+        dci,
+        irs,
+        mig,
+        modularity_explicitness,
+        sap_score,
+        unsupervised_metrics,
+        utils,
+    )
+
+    utils.make_discretizer = lambda target, num_bins=20: utils._histogram_discretize(target, num_bins)
+    return types.SimpleNamespace(
+        dci=dci, irs=irs, mig=mig, modex=modularity_explicitness, sap=sap_score,
+        unsup=unsupervised_metrics,
+    )
+
+
+class Rows:
+    """A ground-truth source that hands disentanglement_lib the next rows of fixed arrays."""
+
+    def __init__(self, codes: np.ndarray, factors: np.ndarray) -> None:
+        self.c, self.f, self.i = codes, factors, 0
+
+    def sample(self, n: int, random_state: object) -> tuple[np.ndarray, np.ndarray]:
+        s = slice(self.i, self.i + n)
+        self.i += n
+        return self.f[s], self.c[s]
+
+
+def dl_baseline(dl: types.SimpleNamespace, ctr, ftr, cte, fte, seed: int = 0):  # noqa: ANN001, ANN201
+    """disentanglement_lib's own functions on the arrays: (values, seconds per metric)."""
+    codes, factors = np.concatenate([ctr, cte]), np.concatenate([ftr, fte])
+    n, m = len(ctr), len(cte)
+
+    def rows() -> Rows:
+        return Rows(codes, factors)
+
+    rs = np.random.RandomState
+    ident = lambda x: x  # noqa: E731
+    calls = {
+        "mig": lambda: {"mig": dl.mig.compute_mig(rows(), ident, rs(0), num_train=n, batch_size=16)["discrete_mig"]},
+        "dci": lambda: (np.random.seed(seed), dl.dci.compute_dci(rows(), ident, rs(0), num_train=n, num_test=m))[1],
+        "sap": lambda: {"sap": dl.sap.compute_sap(rows(), ident, rs(0), num_train=n, num_test=m,
+                                                  continuous_factors=False)["SAP_score"]},
+        "sap_continuous": lambda: {"sap.continuous": dl.sap.compute_sap(
+            rows(), ident, rs(0), num_train=n, num_test=m, continuous_factors=True)["SAP_score"]},
+        "modularity_explicitness": lambda: dl.modex.compute_modularity_explicitness(
+            rows(), ident, rs(0), num_train=n, num_test=m),
+        "irs": lambda: dl.irs.compute_irs(rows(), ident, rs(0), num_train=n, batch_size=16),
+        "unsupervised": lambda: dl.unsup.unsupervised_metrics(rows(), ident, rs(0), num_train=n, batch_size=16),
+    }
+    rename = {
+        "disentanglement": "dci.disentanglement", "completeness": "dci.completeness",
+        "informativeness_train": "dci.informativeness_train",
+        "informativeness_test": "dci.informativeness_test", "modularity_score": "modularity",
+        "explicitness_score_train": "explicitness.train", "explicitness_score_test": "explicitness.test",
+        "IRS": "irs", "gaussian_total_correlation": "unsupervised.gaussian_total_correlation",
+        "gaussian_wasserstein_correlation": "unsupervised.gaussian_wasserstein_correlation",
+        "gaussian_wasserstein_correlation_norm": "unsupervised.gaussian_wasserstein_correlation_norm",
+        "mutual_info_score": "unsupervised.mutual_info_score",
+    }
+    values, seconds = {}, {}
+    for name, call in calls.items():
+        start = time.perf_counter()
+        out = call()
+        seconds[name] = time.perf_counter() - start
+        values.update({rename.get(k, k): float(v) for k, v in out.items() if rename.get(k, k) != "num_active_dims"})
+    return values, seconds
+
+
+def new_metric_rows(arrays: tuple[np.ndarray, ...], bootstrap: int, udr_models: int) -> None:
+    """Time DCI-ES, InfoMEC, UDR and the bootstrap on the benchmark arrays."""
+    print("\nnew metrics (issue 20) on the same arrays:")
+    for name in ("dci_es", "infomec"):
+        wall, others, r = timed(evaluate, *arrays, metrics=[name], seed=0)
+        vals = ", ".join(f"{k} {v:.4f}" for k, v in r["values"].items())
+        print(f"  {name:12s} {wall:7.2f} s  ({vals}; others used {others:.1f} CPU-s)")
+    rng = np.random.default_rng(0)
+    codes = arrays[0]
+    models = [codes @ np.linalg.qr(rng.standard_normal((codes.shape[1],) * 2))[0] for _ in range(udr_models)]
+    wall, others, r = timed(udr, models)
+    print(f"  udr          {wall:7.2f} s  ({udr_models} models x {codes.shape[0]} rows, lasso; "
+          f"others used {others:.1f} CPU-s)")
+    cheap = [m for m in DL_METRICS + ["dci_es", "infomec"] if m not in ("dci", "sap", "explicitness")]
+    wall0, _, _ = timed(evaluate, *arrays, metrics=cheap, seed=0)
+    wall, others, r = timed(evaluate, *arrays, metrics=cheap, seed=0, bootstrap=bootstrap)
+    print(f"  bootstrap    {wall:7.2f} s  ({bootstrap} replicates of {', '.join(cheap)}: "
+          f"{(wall - wall0) / bootstrap:.3f} s per replicate; without: {wall0:.2f} s; "
+          f"others used {others:.1f} CPU-s)")
+
+
 def _busy_seconds() -> float:
     """CPU seconds all processes spent busy so far (Linux /proc/stat; 0 elsewhere)."""
     try:
@@ -148,13 +275,19 @@ def _busy_seconds() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+OWN_CPU: list[float] = []  # CPU seconds this process used in each timed() call, in order
+
+
 def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
-    """(wall seconds, CPU seconds used by OTHER processes meanwhile, result)."""
+    """(wall seconds, CPU seconds used by OTHER processes meanwhile, result); the CPU seconds
+    this process used are appended to :data:`OWN_CPU`."""
     busy, own = _busy_seconds(), sum(os.times()[:4])
     start = time.perf_counter()
     result = fn(*args, **kwargs)
     wall = time.perf_counter() - start
-    others = (_busy_seconds() - busy) - (sum(os.times()[:4]) - own)
+    used = sum(os.times()[:4]) - own
+    OWN_CPU.append(used)
+    others = (_busy_seconds() - busy) - used
     return wall, max(0.0, others), result
 
 
@@ -179,6 +312,10 @@ def main() -> None:
     parser.add_argument(
         "--grid", action="store_true", help="also print the fast preset's grid deviations"
     )
+    parser.add_argument("--dl-src", help="disentanglement_lib source dir: use its own functions")
+    parser.add_argument("--bootstrap", type=int, default=20, help="replicates for the bootstrap row")
+    parser.add_argument("--udr-models", type=int, default=5, help="models for the UDR row")
+    parser.add_argument("--skip-new", action="store_true", help="skip the issue-20 metric rows")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     arrays = make_arrays(args.points, args.points // 2)
@@ -186,11 +323,17 @@ def main() -> None:
         f"arrays: train {arrays[0].shape}, test {arrays[2].shape}, factor sizes {SIZES}; "
         f"cores: {len(os.sched_getaffinity(0))}; load average before: {os.getloadavg()[0]:.2f}"
     )
+    dl = load_disentanglement_lib(args.dl_src) if args.dl_src else None
     t_base, t_suite, t_fast, t_others = [], [], [], []
+    dl_seconds: dict[str, float] = {}
     for _ in range(args.repeats):
-        tb, ob, base = timed(baseline, *arrays)
-        ts, os_, suite = timed(evaluate, *arrays, seed=0)
-        tf, of, fast = timed(evaluate, *arrays, seed=0, preset="fast")
+        if dl is not None:
+            tb, ob, (base, dl_seconds) = timed(dl_baseline, dl, *arrays)
+        else:
+            tb, ob, base = timed(baseline, *arrays)
+        ts, os_, suite = timed(evaluate, *arrays, seed=0, metrics=DL_METRICS)
+        tf, of, fast = timed(evaluate, *arrays, seed=0, preset="fast", metrics=DL_METRICS)
+        cpu_base, cpu_suite = OWN_CPU[-3], OWN_CPU[-2]
         t_base.append(tb)
         t_suite.append(ts)
         t_fast.append(tf)
@@ -198,7 +341,11 @@ def main() -> None:
     worst = max(base, key=lambda k: abs(base[k] - suite["values"][k]))
     diff = abs(base[worst] - suite["values"][worst])
     b, s = min(t_base), min(t_suite)
-    print(f"baseline (sequential stand-in for disentanglement_lib): {b:8.2f} s")
+    what = "disentanglement_lib's own functions" if dl else "sequential stand-in for disentanglement_lib"
+    print(f"baseline ({what}): {b:8.2f} s")
+    if dl_seconds:
+        print("  disentanglement_lib seconds per metric: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in dl_seconds.items()))
     print(f"suite, default settings, n_jobs={suite['n_jobs']}:                {s:8.2f} s")
     print(f"ratio suite / baseline:                                 {s / b:8.3f}  (target <= 0.55)")
     print(f"max |suite - baseline| over {len(base)} values:              {diff:8.1e}  ({worst})")
@@ -217,12 +364,16 @@ def main() -> None:
         "suite seconds per metric (summed task time): "
         + ", ".join(f"{k} {v:.2f}" for k, v in suite["seconds"].items())
     )
+    print(f"CPU seconds of this process: baseline {cpu_base:.1f}, suite {cpu_suite:.1f} "
+          f"(the work done; on an idle 2-core machine the suite's wall time is about half its CPU)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(
         "CPU seconds used by other processes during baseline / suite / fast: "
         + "; ".join(f"{a:.1f} / {b:.1f} / {c:.1f}" for a, b, c in t_others)
         + "  (should be ~0: the figures assume an otherwise idle machine)"
     )
+    if not args.skip_new:
+        new_metric_rows(arrays, args.bootstrap, args.udr_models)
     if args.grid:
         grid_deviation()
 

@@ -210,33 +210,80 @@ cli.add_command(vsa)
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path(path_type=Path), required=False)
 @click.option("--codes", type=click.Path(path_type=Path),
-              help="Score a .npz with arrays codes (N, D) and factors (N, K) instead of a run.")
+              help="Score a .npz (arrays codes, factors[, codes_test, factors_test, factor_names]) or a .csv "
+                   "(header: factor:NAME and code:NAME columns, optional split column) instead of a run.")
 @click.option("--metrics", help="Comma-separated metric names (default: all).")
-@click.option("--fast", is_flag=True, help="The fast preset (fewer points, histogram boosting for DCI).")
+@click.option("--preset", type=click.Choice(["default", "fast"]), default=None,
+              help="Settings and sizes: default (disentanglement_lib) or fast.  [default: default]")
+@click.option("--fast", is_flag=True, help="Same as --preset fast.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Bootstrap replicates for percentile 95% intervals of the array metrics (0: none).")
+@click.option("--breakdown", is_flag=True,
+              help="Also per-factor and per-pair values of MIG, DCI and InfoMEC (which factor is captured, "
+                   "which pairs share a code dimension).")
+@click.option("--udr", is_flag=True,
+              help="RUN_DIR is a sweep folder: score its runs with UDR (no labels), write RUN_DIR/udr.json "
+                   "for the index's 'What this sweep says' section.")
+@click.option("--udr-points", type=click.IntRange(min=10), default=1000, show_default=True,
+              help="With --udr: observations every run encodes.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: one line per value (with its interval); json: the whole result.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
-def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, fast: bool, seed: int,
-                 device: str, out: Path | None) -> None:
-    """Score a run or arrays from --codes FILE.npz; prints each score, and each stage (stderr).
+def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, preset: str | None, fast: bool,
+                 bootstrap: int, breakdown: bool, udr: bool, udr_points: int, fmt: str, seed: int, device: str,
+                 out: Path | None) -> None:
+    """Score a run or codes from --codes FILE (.npz or .csv); prints each score, and each stage (stderr).
 
-    Writes: RUN_DIR/eval.json, or with --codes FILE.npz FILE.eval.json beside it (or --out).
+    Writes: RUN_DIR/eval.json, or with --codes FILE FILE.eval.json beside it (or --out); with --udr,
+    RUN_DIR/udr.json.
     """
+    import json
+
     from betavae.experiments.evaluate import evaluate_codes_file, evaluate_run
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    preset = "fast" if fast else "default"
+    if fast and preset not in (None, "fast"):
+        raise BetavaeError("--fast and --preset default contradict each other; give one")
+    preset = "fast" if fast else (preset or "default")
     if (run_dir is None) == (codes is None):
-        raise BetavaeError("give either a RUN_DIR or --codes FILE.npz")
+        raise BetavaeError("give either a RUN_DIR or --codes FILE (.npz or .csv)")
+    if udr:
+        from betavae.report.lessons import sweep_udr
+
+        if run_dir is None:
+            raise BetavaeError("--udr scores the runs of a sweep folder: give RUNS_DIR, not --codes")
+        scores = sweep_udr(run_dir, num_points=udr_points, seed=seed, device=device)
+        if fmt == "json":
+            click.echo(json.dumps(scores, indent=2))
+            return
+        for run, value in scores["model_scores"].items():
+            click.echo(f"{run:48s} {value:.4f}  (against {'its seeds' if scores['mode'][run] == 'seeds' else 'all runs'})")
+        click.echo(f"wrote {run_dir / 'udr.json'}")
+        return
     if codes is not None:
-        result = evaluate_codes_file(codes, names, preset, seed, out)
+        result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap, breakdown=breakdown)
         where = result["written_to"]
     else:
-        result = evaluate_run(run_dir, names, preset, seed, device,
+        result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap, breakdown=breakdown,
                               progress=lambda line: click.echo(f"eval: {line}", err=True))
         where = str(run_dir / "eval.json")
-    for key, value in result["values"].items():
-        click.echo(f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}")
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    for values_key, intervals_key in (("values", "intervals"), ("breakdown", "breakdown_intervals")):
+        intervals = result.get(intervals_key, {})
+        for key, value in result.get(values_key, {}).items():
+            line = f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}"
+            if key in intervals:
+                lo, hi = intervals[key]
+                line += f"  [{lo:.4f}, {hi:.4f}]"
+            click.echo(line)
+    intervals = result.get("intervals", {})
+    if intervals:
+        b = result["bootstrap"]
+        click.echo(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")
     click.echo(f"wrote {where}")
 
 

@@ -97,3 +97,13 @@ def test_evaluate_run_writes_eval_json_and_cli_prints(tmp_path, capsys):
     assert out.startswith("mig") and float(out.split()[1]) > 0.9
     assert main(["eval"]) == 2
     assert "RUN_DIR or --codes" in capsys.readouterr().err
+
+
+def test_cli_codes_file_with_too_few_rows_is_a_one_line_error(tmp_path, capsys):
+    codes, factors = grid_arrays(3)
+    np.savez(tmp_path / "three.npz", codes=codes, factors=factors)
+    for metric in ("dci", "sap"):
+        assert main(["eval", "--codes", str(tmp_path / "three.npz"), "--metrics", metric]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and f"{metric}: 2 training rows given, at least 10 needed" in err
+    assert not (tmp_path / "three.eval.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -236,3 +237,100 @@ def test_single_code_dimension_or_single_factor(small):
     assert mig(codes[:, :1], factors)["mig"] > 0
     assert 0 < sap_continuous(codes[:, :1], factors)["sap.continuous"] <= 1
     assert modularity(codes, factors[:, :1])["modularity"] == 1.0
+
+
+# --- issue #18: minimum rows, constant-in-the-training-rows factors, float32 constant codes
+
+
+@pytest.mark.parametrize(
+    ("metric", "fn", "minimum"),
+    [("dci", dci, 10), ("sap", sap, 10), ("explicitness", explicitness, 10)],
+)
+def test_classifier_metrics_refuse_too_few_rows(small, metric, fn, minimum):
+    codes, factors = small
+    # 3 rows: 2 training rows, 1 test row
+    message = rf"{metric}: 2 training rows given, at least {minimum} needed"
+    with pytest.raises(BetavaeError, match=message):
+        fn(codes[:3], factors[:3])
+    with pytest.raises(BetavaeError, match=rf"too few rows: {message}"):
+        evaluate(codes[:3], factors[:3], metrics=[metric])
+    with pytest.raises(BetavaeError, match=rf"{metric}: 4 test rows given, at least 5 needed"):
+        fn(codes[:10], factors[:10], codes[10:14], factors[10:14])
+
+
+def test_minimum_rows_are_declared_and_exactly_enough(small):
+    from betavae.metrics.suite import MIN_ROWS
+
+    codes, factors = small
+    assert set(MIN_ROWS) == set(bm_array_metrics())
+    assert (MIN_ROWS["dci"].rows, MIN_ROWS["dci"].test) == (10, 5)
+    # 15 rows split 2/3: exactly 10 training and 5 test rows, accepted
+    r = dci(codes[:15], factors[:15], classifier_params={"n_estimators": 2})
+    assert 0.0 <= r["dci.informativeness_test"] <= 1.0
+    with pytest.raises(BetavaeError, match="sap_continuous: 2 rows given, at least 3 needed"):
+        sap_continuous(codes[:2], factors[:2])
+    # every failing metric is named in one line
+    with pytest.raises(BetavaeError, match=r"dci: .*; sap: .*; mig: 3 rows given, at least 20"):
+        evaluate(codes[:3], factors[:3], metrics=["dci", "sap", "mig"])
+
+
+def bm_array_metrics():
+    from betavae.metrics import ARRAY_METRICS
+
+    return ARRAY_METRICS
+
+
+def test_factor_constant_only_in_training_rows_is_kept_by_all_row_metrics(small):
+    codes, factors = small
+    factors = factors.copy()
+    factors[:200, 1] = 0  # constant in the first 200 (training) rows, varies in the rest
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # IRS uses all rows: the factor varies there, no warning
+        alone = irs(codes, factors)
+    r = evaluate(codes, factors, metrics=["irs", "mig", "modularity"], n_jobs=1)
+    assert r["values"]["irs"] == alone["irs"]
+    assert r["values"]["mig"] == mig(codes, factors)["mig"]
+    # modularity uses the training rows, where the factor is constant: it is dropped there
+    kept = [0, 2]
+    assert r["values"]["modularity"] == modularity(codes[:200], factors[:200, kept])["modularity"]
+    (message,) = r["warnings"]
+    assert "factor column(s) 1 are constant in the training rows" in message
+    assert "dropped from modularity" in message and "mig, irs use all rows and keep them" in message
+    named = evaluate(
+        codes, factors, metrics=["modularity"], n_jobs=1, factor_names=["shape", "scale", "x"]
+    )
+    assert named["warnings"] == [
+        "factor column(s) scale are constant in the training rows and were dropped from "
+        "modularity"
+    ]
+
+
+def test_factor_constant_everywhere_is_dropped_from_every_metric(small):
+    codes, factors = small
+    factors = np.hstack([factors, np.full((300, 1), 4)])
+    r = evaluate(codes, factors, metrics=["irs", "modularity"], n_jobs=1)
+    assert r["warnings"] == [
+        "factor column(s) 3 are constant and were dropped from modularity, irs "
+        "(a constant factor has zero entropy)"
+    ]
+    assert r["values"]["irs"] == irs(codes, factors[:, :3])["irs"]
+
+
+def test_unsupervised_alone_ignores_constant_factors(small):
+    codes, _ = small
+    r = evaluate(codes, np.zeros((300, 2), dtype=int), metrics=["unsupervised"])
+    assert r["warnings"] == [] and r["values"] == unsupervised(codes)
+    with pytest.raises(BetavaeError, match="dci: every factor column is constant in the training"):
+        evaluate(codes, np.r_[np.zeros((200, 1)), np.ones((100, 1))], metrics=["dci"])
+
+
+def test_irs_counts_a_constant_float32_column_as_inactive(small):
+    codes, factors = small
+    c32 = np.hstack([codes, np.full((300, 1), 0.3)]).astype(np.float32)
+    assert c32.var(axis=0)[-1] > 0.0  # float32 rounding: the variance test alone would pass it
+    r = irs(c32, factors)
+    assert r["irs.num_active_dims"] == 5
+    assert r["irs"] == pytest.approx(irs(c32[:, :5], factors)["irs"], abs=1e-12)
+    # a tiny but real spread is not rounding: still active
+    tiny = np.hstack([codes, 1e-20 * np.arange(300.0)[:, None]])
+    assert irs(tiny, factors)["irs.num_active_dims"] == 6

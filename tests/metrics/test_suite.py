@@ -8,8 +8,10 @@ import pytest
 from betavae.metrics import (
     ARRAY_METRICS,
     dci,
+    dci_es,
     evaluate,
     explicitness,
+    infomec,
     irs,
     mig,
     modularity,
@@ -59,6 +61,8 @@ def test_suite_equals_individual_functions(data, parallel):
         **explicitness(codes, factors, seed=4),
         **irs(codes, factors),
         **unsupervised(codes),
+        **dci_es(codes, factors, seed=4),
+        **infomec(codes, factors),
     }
     assert parallel["values"] == individual
 

@@ -16,6 +16,9 @@ function                  keys
 :func:`explicitness`      ``explicitness.train``, ``explicitness.test``,
                           ``explicitness.test_factors_skipped``
 :func:`irs`               ``irs``, ``irs.num_active_dims`` (Suter et al. 2019)
+:func:`dci_es`            ``dci_es.explicitness``, ``dci_es.size`` (Eastwood et al. 2023)
+:func:`infomec`           ``infomec.infom``, ``infomec.infoc``, ``infomec.infoe`` (Hsu et al. 2023)
+:func:`udr`               across models (no factors): ``model_scores``, ``pairwise`` (Duan et al. 2020)
 :func:`unsupervised`      ``unsupervised.gaussian_total_correlation``,
                           ``unsupervised.gaussian_wasserstein_correlation``,
                           ``unsupervised.gaussian_wasserstein_correlation_norm``,
@@ -34,8 +37,10 @@ builds the synthetic grid of the spec's reference values; :func:`evaluate` runs 
 from betavae.metrics._checks import ConstantFactorWarning
 from betavae.metrics.beta_vae import beta_vae_score
 from betavae.metrics.dci import completeness, dci, disentanglement
+from betavae.metrics.dci_es import dci_es, explicitness_from_curve
 from betavae.metrics.discretize import discrete_entropy, histogram_discretize, mutual_info_matrix
 from betavae.metrics.factor_vae import factor_vae_score
+from betavae.metrics.infomec import infomec
 from betavae.metrics.irs import irs
 from betavae.metrics.mig import mig, mig_from_mi
 from betavae.metrics.modularity import explicitness, modularity, modularity_from_mi
@@ -44,6 +49,7 @@ from betavae.metrics.reference import reference_grid
 from betavae.metrics.sampling import FactorSource, sample_codes
 from betavae.metrics.sap import sap, sap_continuous
 from betavae.metrics.suite import ARRAY_METRICS, evaluate
+from betavae.metrics.udr import gaussian_kl, udr
 from betavae.metrics.unsupervised import (
     gaussian_total_correlation,
     gaussian_wasserstein_correlation,
@@ -59,14 +65,17 @@ __all__ = [
     "beta_vae_score",
     "completeness",
     "dci",
+    "dci_es",
     "discrete_entropy",
     "disentanglement",
     "evaluate",
     "explicitness",
+    "explicitness_from_curve",
     "factor_vae_score",
     "gaussian_total_correlation",
     "gaussian_wasserstein_correlation",
     "histogram_discretize",
+    "infomec",
     "irs",
     "mig",
     "mig_from_mi",
@@ -77,5 +86,7 @@ __all__ = [
     "sample_codes",
     "sap",
     "sap_continuous",
+    "udr",
+    "gaussian_kl",
     "unsupervised",
 ]

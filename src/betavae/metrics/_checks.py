@@ -11,14 +11,18 @@ Conventions (see ``docs/metrics.md``):
   ``numpy.random.default_rng(seed)`` inside the metric (disentanglement_lib's fresh
   ``RandomState(0)`` per metric); a Generator is used as the stream and advanced.
 * Constant factors carry no information and make several metrics divide by zero (MIG by
-  H(v_k) = 0, classifiers refuse one class): every supervised metric drops them with a
+  H(v_k) = 0, classifiers refuse one class): every supervised metric drops the factors that
+  are constant *in the rows it uses* (a classifier metric: its training rows) with a
   :class:`ConstantFactorWarning`; if none is left it raises :class:`BetavaeError`.
+* Minimum rows: every array metric declares a :class:`RowMinimum` (``MIN_ROWS`` in its
+  module) and refuses fewer rows with a one-line :class:`BetavaeError`.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,6 +35,69 @@ DEFAULT_TRAIN_FRACTION = 2.0 / 3.0
 
 class ConstantFactorWarning(UserWarning):
     """A factor column takes a single value and was dropped from a metric."""
+
+
+@dataclass(frozen=True)
+class RowMinimum:
+    """The fewest rows an array metric accepts.
+
+    Attributes:
+        rows: rows the metric fits on or counts over (its training rows if it has a test set).
+        test: held-out rows it scores on (0: no test set).
+        bins: whether it also needs ``num_bins`` rows (histogram metrics: fewer rows than
+            bins give every point its own bin and a meaningless mutual information).
+    """
+
+    rows: int
+    test: int = 0
+    bins: bool = False
+
+    def shortfall(self, metric: str, n: int, n_test: int = 0, num_bins: int = 0) -> str | None:
+        """``None`` if ``n`` (and ``n_test``) rows suffice, else why not, naming the metric."""
+        need = max(self.rows, num_bins if self.bins else 0)
+        if n < need:
+            what = "training rows" if self.test else "rows"
+            extra = (
+                f" (with fewer than num_bins={num_bins} rows the histogram mutual information "
+                "is meaningless; or lower num_bins)"
+                if self.bins and num_bins > self.rows
+                else ""
+            )
+            return f"{metric}: {n} {what} given, at least {need} needed{extra}"
+        if n_test < self.test:
+            return f"{metric}: {n_test} test rows given, at least {self.test} needed"
+        return None
+
+    def check(self, metric: str, n: int, n_test: int = 0, num_bins: int = 0) -> None:
+        """Raise :class:`BetavaeError` if the rows fall short."""
+        if num_bins < 0 or (self.bins and num_bins < 1):
+            raise BetavaeError(f"{metric}: num_bins must be >= 1, got {num_bins}")
+        problem = self.shortfall(metric, n, n_test, num_bins)
+        if problem is not None:
+            raise BetavaeError(f"{problem}; pass more rows")
+
+
+#: Classifier metrics (DCI, discrete SAP, explicitness): below 10 training rows a classifier
+#: sees one or two examples per class, and an accuracy on fewer than 5 test rows moves in
+#: steps of 0.2 or more.
+CLASSIFIER_MIN_ROWS = RowMinimum(rows=10, test=5)
+
+#: Histogram metrics (MIG, modularity, IRS): at least ``num_bins`` rows (20 by default).
+HISTOGRAM_MIN_ROWS = RowMinimum(rows=2, bins=True)
+
+
+def varying_columns(x: np.ndarray) -> np.ndarray:
+    """Boolean mask of the columns of (N, D) ``x`` that are not constant up to rounding.
+
+    A column varies when its range exceeds 4 units in the last place of its largest
+    magnitude (``4 * eps(dtype) * max|x_d|``): a float32 column of one value, whose computed
+    variance is ~1e-14 rather than 0, is constant; a column that varies by more than a
+    rounding error is not. Scale-aware, so tiny but real codes (1e-20 apart) still count.
+    """
+    x = np.asarray(x)
+    eps = np.finfo(x.dtype).eps if x.dtype.kind == "f" else np.finfo(np.float64).eps
+    spread = x.max(axis=0) - x.min(axis=0)
+    return spread > 4.0 * eps * np.abs(x).max(axis=0)
 
 
 def as_generator(seed: Seed | None) -> np.random.Generator:
@@ -139,18 +206,30 @@ def split(
     return c[:n_train], f[:n_train], c[n_train:], f[n_train:]
 
 
-def constant_factor_mask(factors: np.ndarray, metric: str) -> np.ndarray:
-    """Boolean mask of non-constant factor columns; warns for dropped ones, raises if none left."""
-    keep = np.any(factors != factors[:1], axis=0)
+def varying_factors(factors: np.ndarray) -> np.ndarray:
+    """Boolean mask of the factor columns of (N, K) ``factors`` that take more than one value."""
+    return np.any(factors != factors[:1], axis=0)
+
+
+def constant_factor_mask(
+    factors: np.ndarray, metric: str, where: str = "", names: list[str] | None = None
+) -> np.ndarray:
+    """Boolean mask of non-constant factor columns; warns for dropped ones, raises if none left.
+
+    ``where`` qualifies "constant" in the messages (e.g. ``" in the training rows"``);
+    ``names`` labels the columns (default: their indices).
+    """
+    keep = varying_factors(factors)
     if not keep.all():
         dropped = np.flatnonzero(~keep).tolist()
+        label = [names[k] for k in dropped] if names is not None else dropped
         if not keep.any():
             raise BetavaeError(
-                f"{metric}: every factor column is constant (columns {dropped}); "
+                f"{metric}: every factor column is constant{where} (columns {label}); "
                 "a metric needs at least one factor that varies"
             )
         warnings.warn(
-            f"{metric}: factor columns {dropped} are constant and were dropped "
+            f"{metric}: factor columns {label} are constant{where} and were dropped "
             "(a constant factor has zero entropy; disentanglement_lib drops dSprites' colour)",
             ConstantFactorWarning,
             stacklevel=3,
@@ -160,11 +239,4 @@ def constant_factor_mask(factors: np.ndarray, metric: str) -> np.ndarray:
 
 def check_min_points(n: int, num_bins: int, metric: str) -> None:
     """Histogram metrics need at least ``num_bins`` points, or the bins are meaningless."""
-    if num_bins < 1:
-        raise BetavaeError(f"{metric}: num_bins must be >= 1, got {num_bins}")
-    if n < num_bins:
-        raise BetavaeError(
-            f"{metric}: {n} points are fewer than num_bins={num_bins}; every point would get "
-            "its own bin and the mutual information would be meaningless. Pass more points "
-            "or lower num_bins"
-        )
+    HISTOGRAM_MIN_ROWS.check(metric, n, num_bins=num_bins)

@@ -81,6 +81,38 @@ def mutual_info_matrix(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray
     return m
 
 
+def contingency_mutual_info(counts: np.ndarray) -> float:
+    """Mutual information (nats) of a 2-D contingency table, in NumPy alone.
+
+    I = Σ_ab (n_ab / n) log(n n_ab / (n_a n_b)) over the non-zero cells: the plug-in
+    estimator, the formula ``sklearn.metrics.mutual_info_score`` implements, but computed
+    here so that no scikit-learn version can change it. 0 for a table with one row or column.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    n = counts.sum()
+    if n == 0 or min(counts.shape) < 2:
+        return 0.0
+    rows, cols = counts.sum(axis=1), counts.sum(axis=0)
+    a, b = np.nonzero(counts)
+    nab = counts[a, b]
+    mi = float(np.sum(nab / n * (np.log(nab) + np.log(n) - np.log(rows[a]) - np.log(cols[b]))))
+    return max(mi, 0.0)
+
+
+def contingency_tables(x: np.ndarray, y: np.ndarray) -> list[list[np.ndarray]]:
+    """The (n_a, n_b) contingency table of every column pair of (N, A) ``x`` and (N, B) ``y``
+    integer labels, counted once with ``np.bincount``."""
+    xd, nx = _dense_labels(np.asarray(x))
+    yd, ny = _dense_labels(np.asarray(y))
+    return [
+        [
+            np.bincount(xd[:, a] * ny[b] + yd[:, b], minlength=nx[a] * ny[b]).reshape(nx[a], ny[b])
+            for b in range(yd.shape[1])
+        ]
+        for a in range(xd.shape[1])
+    ]
+
+
 def discrete_entropy(labels: np.ndarray) -> np.ndarray:
     """Entropy (nats) of each column of (N, K) integer labels: H(v_k) = MI(v_k, v_k)."""
     labels = np.asarray(labels)

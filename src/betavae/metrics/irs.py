@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from betavae.metrics._checks import check_min_points, check_pair, constant_factor_mask
+from betavae.metrics._checks import (
+    HISTOGRAM_MIN_ROWS,
+    check_pair,
+    constant_factor_mask,
+    varying_columns,
+)
 from betavae.metrics.discretize import DEFAULT_NUM_BINS, histogram_discretize
+
+#: At least ``num_bins`` rows (the factors are binned).
+IRS_MIN_ROWS = HISTOGRAM_MIN_ROWS
 
 
 def irs_from_binned(
@@ -16,7 +24,9 @@ def irs_from_binned(
 ) -> dict[str, float]:
     """IRS of codes against already discretised factors.
 
-    Code dimensions with zero variance are dropped. M_d = max_n |z_nd − mean_d|. For factor k
+    Constant code dimensions (:func:`~betavae.metrics._checks.varying_columns`: equal up to
+    rounding, so a float32 constant column whose variance computes as ~1e-14 is constant)
+    are dropped. M_d = max_n |z_nd − mean_d|. For factor k
     and each of its (binned) values u: e = mean code over the points with v_k = u and
     dev_u = the ``quantile`` of |z − e| per dimension; cum_dk = mean over u of dev_u. IRS
     matrix = 1 − cum / M; per-dimension score = its max over factors; IRS = average of the
@@ -32,7 +42,7 @@ def irs_from_binned(
         non-constant code dimensions (disentanglement_lib reports the *sum of the active
         code values* under that name, a bug).
     """
-    active = codes[:, codes.var(axis=0) > 0.0]
+    active = codes[:, varying_columns(codes)]
     num_active = active.shape[1]
     if num_active == 0:
         return {"irs": 0.0, "irs.num_active_dims": 0.0}
@@ -73,6 +83,6 @@ def irs(
         ``irs`` in [0, 1] and ``irs.num_active_dims``.
     """
     codes, factors = check_pair(codes, factors)
-    check_min_points(codes.shape[0], num_bins, "irs")
+    IRS_MIN_ROWS.check("irs", codes.shape[0], num_bins=num_bins)
     factors = factors[:, constant_factor_mask(factors, "irs")]
     return irs_from_binned(codes, histogram_discretize(factors, num_bins), quantile)

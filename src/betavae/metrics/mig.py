@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from betavae.metrics._checks import check_min_points, check_pair, constant_factor_mask
+from betavae.metrics._checks import HISTOGRAM_MIN_ROWS, check_pair, constant_factor_mask
 from betavae.metrics.discretize import (
     DEFAULT_NUM_BINS,
     discrete_entropy,
@@ -17,17 +17,25 @@ from betavae.metrics.discretize import (
     mutual_info_matrix,
 )
 
+#: At least ``num_bins`` rows (20 by default).
+MIG_MIN_ROWS = HISTOGRAM_MIN_ROWS
 
-def mig_from_mi(mi: np.ndarray, entropy: np.ndarray) -> float:
-    """MIG from a (D, K) code-factor MI matrix and the (K,) factor entropies (nats).
 
-    Per factor k, the gap between the largest and second largest ``mi[:, k]``, divided by
-    ``entropy[k]``; the mean over factors. With a single code dimension the second largest
-    is taken as 0. Factors must have ``entropy > 0`` (drop constant factors first).
+def mig_per_factor(mi: np.ndarray, entropy: np.ndarray) -> np.ndarray:
+    """(K,) per-factor gaps: (largest − second largest ``mi[:, k]``) / ``entropy[k]``.
+
+    ``mi``: (D, K) code-factor MI (nats); ``entropy``: (K,) factor entropies, > 0 (drop
+    constant factors first). With a single code dimension the second largest is 0.
     """
     ordered = np.sort(mi, axis=0)[::-1]
     second = ordered[1] if ordered.shape[0] > 1 else np.zeros(ordered.shape[1])
-    return float(np.mean((ordered[0] - second) / entropy))
+    return (ordered[0] - second) / entropy
+
+
+def mig_from_mi(mi: np.ndarray, entropy: np.ndarray) -> float:
+    """MIG from a (D, K) code-factor MI matrix and the (K,) factor entropies (nats): the mean
+    over factors of :func:`mig_per_factor`."""
+    return float(np.mean(mig_per_factor(mi, entropy)))
 
 
 def mig(
@@ -44,7 +52,7 @@ def mig(
         ``{"mig": float}`` in [0, 1].
     """
     codes, factors = check_pair(codes, factors)
-    check_min_points(codes.shape[0], num_bins, "mig")
+    MIG_MIN_ROWS.check("mig", codes.shape[0], num_bins=num_bins)
     factors = factors[:, constant_factor_mask(factors, "mig")]
     mi = mutual_info_matrix(histogram_discretize(codes, num_bins), factors)
     return {"mig": mig_from_mi(mi, discrete_entropy(factors))}

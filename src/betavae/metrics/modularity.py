@@ -12,10 +12,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from betavae.metrics._checks import (
+    CLASSIFIER_MIN_ROWS,
     DEFAULT_TRAIN_FRACTION,
+    HISTOGRAM_MIN_ROWS,
     Seed,
     as_generator,
-    check_min_points,
     check_pair,
     constant_factor_mask,
     estimator_seeds,
@@ -30,6 +31,11 @@ from betavae.metrics.estimators import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Modularity: at least ``num_bins`` training rows.
+MODULARITY_MIN_ROWS = HISTOGRAM_MIN_ROWS
+#: Explicitness: 10 training and 5 test rows (a classifier metric).
+EXPLICITNESS_MIN_ROWS = CLASSIFIER_MIN_ROWS
 
 
 def modularity_from_mi(mi: np.ndarray) -> float:
@@ -63,7 +69,7 @@ def modularity(
         ``{"modularity": float}`` in [0, 1].
     """
     codes, factors = check_pair(codes, factors)
-    check_min_points(codes.shape[0], num_bins, "modularity")
+    MODULARITY_MIN_ROWS.check("modularity", codes.shape[0], num_bins=num_bins)
     factors = factors[:, constant_factor_mask(factors, "modularity")]
     return {
         "modularity": modularity_from_mi(
@@ -151,7 +157,8 @@ def explicitness(
         factor's test AUC is defined) and ``explicitness.test_factors_skipped``.
     """
     ctr, ftr, cte, fte = split(codes, factors, codes_test, factors_test, train_fraction)
-    keep = constant_factor_mask(ftr, "explicitness")
+    EXPLICITNESS_MIN_ROWS.check("explicitness", ctr.shape[0], cte.shape[0])
+    keep = constant_factor_mask(ftr, "explicitness", " in the training rows")
     ftr, fte = ftr[:, keep], fte[:, keep]
     xtr, xte = standardize(ctr, cte)
     params = merged(LOGREG_DEFAULTS, logreg_params)

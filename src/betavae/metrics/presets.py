@@ -29,8 +29,9 @@ class Preset:
         dci_classifier: ``"gbt"`` or ``"hist_gbt"``.
         dci_params, svc_params, logreg_params: overrides of the estimator defaults in
             :mod:`betavae.metrics.estimators`.
-        max_train, max_test: if set, the classifier metrics (DCI, discrete SAP, explicitness)
-            use only the first ``max_train`` / ``max_test`` rows (the rows are i.i.d. draws).
+        max_train, max_test: if set, the classifier metrics (DCI, discrete SAP, explicitness,
+            DCI-ES) use only the first ``max_train`` / ``max_test`` rows (i.i.d. draws).
+        dci_es_capacities: DCI-ES probes: trees of 2**1 .. 2**C leaves.
     """
 
     name: str = "default"
@@ -43,6 +44,7 @@ class Preset:
     logreg_params: dict[str, Any] = field(default_factory=dict)
     max_train: int | None = None
     max_test: int | None = None
+    dci_es_capacities: int = 8
 
     def resolved(self) -> dict[str, Any]:
         """The full settings, estimator parameters merged with their defaults (for records)."""
@@ -85,6 +87,9 @@ def get_preset(preset: str | Preset, overrides: dict[str, Any] | None = None) ->
                 f"unknown metrics setting(s) {unknown}; known: {', '.join(sorted(known))}"
             )
         preset = dataclasses.replace(preset, **overrides)
+    caps = preset.dci_es_capacities
+    if isinstance(caps, bool) or not isinstance(caps, int) or caps < 2:
+        raise BetavaeError(f"dci_es_capacities must be an int >= 2, got {caps!r}")
     if preset.dci_classifier not in ("gbt", "hist_gbt"):
         raise BetavaeError(
             f"dci_classifier must be 'gbt' or 'hist_gbt', got {preset.dci_classifier!r}"

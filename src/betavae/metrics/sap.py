@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from betavae.metrics._checks import (
+    CLASSIFIER_MIN_ROWS,
     DEFAULT_TRAIN_FRACTION,
+    RowMinimum,
     Seed,
     as_generator,
     check_pair,
@@ -21,6 +23,11 @@ from betavae.metrics._checks import (
     split,
 )
 from betavae.metrics.estimators import SVC_DEFAULTS, make_svc, merged, single_threaded_blas
+
+#: Discrete SAP: 10 training and 5 test rows (a classifier metric).
+SAP_MIN_ROWS = CLASSIFIER_MIN_ROWS
+#: Continuous SAP: 3 rows (two points are always perfectly correlated).
+SAP_CONTINUOUS_MIN_ROWS = RowMinimum(rows=3)
 
 
 def top_two_gap(score: np.ndarray) -> float:
@@ -90,7 +97,8 @@ def sap(
         ``{"sap": float}``.
     """
     ctr, ftr, cte, fte = split(codes, factors, codes_test, factors_test, train_fraction)
-    keep = constant_factor_mask(ftr, "sap")
+    SAP_MIN_ROWS.check("sap", ctr.shape[0], cte.shape[0])
+    keep = constant_factor_mask(ftr, "sap", " in the training rows")
     ftr, fte = ftr[:, keep], fte[:, keep]
     params = merged(SVC_DEFAULTS, svc_params)
     seeds = estimator_seeds(as_generator(seed), ftr.shape[1])
@@ -112,5 +120,6 @@ def sap_continuous(codes: np.ndarray, factors: np.ndarray) -> dict[str, float]:
         ``{"sap.continuous": float}`` in [0, 1].
     """
     codes, factors = check_pair(codes, factors)
+    SAP_CONTINUOUS_MIN_ROWS.check("sap_continuous", codes.shape[0])
     factors = factors[:, constant_factor_mask(factors, "sap_continuous")]
     return {"sap.continuous": top_two_gap(continuous_score_matrix(codes, factors))}

@@ -18,22 +18,48 @@ from typing import Any
 import numpy as np
 
 from betavae.errors import BetavaeError
-from betavae.metrics._checks import Seed, constant_factor_mask, estimator_seeds, split
+from betavae.metrics._checks import (
+    ConstantFactorWarning,
+    RowMinimum,
+    Seed,
+    estimator_seeds,
+    split,
+    varying_factors,
+)
 from betavae.metrics._parallel import Backend, Task, resolve_n_jobs, run_tasks
-from betavae.metrics.dci import dci_summary, dci_tasks
+from betavae.metrics.breakdown import dci_breakdown, infomec_breakdown, mig_breakdown
+from betavae.metrics.dci import DCI_MIN_ROWS, dci_summary, dci_tasks, factor_seeds
+from betavae.metrics.dci_es import DCI_ES_MIN_ROWS, dci_es_summary, loss_capacity_curve
 from betavae.metrics.discretize import discrete_entropy, histogram_discretize, mutual_info_matrix
 from betavae.metrics.estimators import versions
-from betavae.metrics.irs import irs_from_binned
-from betavae.metrics.mig import mig_from_mi
+from betavae.metrics.infomec import (
+    INFOMEC_MIN_ROWS,
+    active_dimensions,
+    bin_codes,
+    infoe_factor,
+    infom_infoc,
+    normalized_mi,
+    standardize_codes,
+)
+from betavae.metrics.irs import IRS_MIN_ROWS, irs_from_binned
+from betavae.metrics.mig import MIG_MIN_ROWS, mig_from_mi
 from betavae.metrics.modularity import (
+    EXPLICITNESS_MIN_ROWS,
+    MODULARITY_MIN_ROWS,
     explicitness_factor,
     explicitness_summary,
     modularity_from_mi,
     standardize,
 )
 from betavae.metrics.presets import Preset, get_preset
-from betavae.metrics.sap import continuous_score_matrix, sap_discrete_column, top_two_gap
-from betavae.metrics.unsupervised import unsupervised_from_binned
+from betavae.metrics.sap import (
+    SAP_CONTINUOUS_MIN_ROWS,
+    SAP_MIN_ROWS,
+    continuous_score_matrix,
+    sap_discrete_column,
+    top_two_gap,
+)
+from betavae.metrics.unsupervised import UNSUPERVISED_MIN_ROWS, unsupervised_from_binned
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +73,43 @@ ARRAY_METRICS = (
     "explicitness",
     "irs",
     "unsupervised",
+    "dci_es",
+    "infomec",
 )
+
+#: The fewest rows each array metric accepts (declared in its module; docs/metrics.md).
+MIN_ROWS: dict[str, RowMinimum] = {
+    "mig": MIG_MIN_ROWS,
+    "dci": DCI_MIN_ROWS,
+    "sap": SAP_MIN_ROWS,
+    "sap_continuous": SAP_CONTINUOUS_MIN_ROWS,
+    "modularity": MODULARITY_MIN_ROWS,
+    "explicitness": EXPLICITNESS_MIN_ROWS,
+    "irs": IRS_MIN_ROWS,
+    "unsupervised": UNSUPERVISED_MIN_ROWS,
+    "dci_es": DCI_ES_MIN_ROWS,
+    "infomec": INFOMEC_MIN_ROWS,
+}
+
+#: Rows each metric uses with one array: "all" rows, the "train" rows, or train and test
+#: rows ("split"). With separate test arrays "all" means the train arrays.
+ROWS_USED: dict[str, str] = {
+    "mig": "all",
+    "irs": "all",
+    "unsupervised": "all",
+    "modularity": "train",
+    "sap_continuous": "train",
+    "dci": "split",
+    "sap": "split",
+    "explicitness": "split",
+    "dci_es": "split",
+    "infomec": "all",
+}
 
 # rough seconds per (point x dimension [x class]) on the 2-core reference machine
 _SVC_COST = 4e-8
 _LOGREG_COST = 4e-7
+_TREE_COST = 3e-8
 _CHEAP_COST = 1e-7
 
 
@@ -88,11 +146,87 @@ def _irs_scores(
     return irs_from_binned(codes, histogram_discretize(factors, num_bins), quantile)
 
 
+def _infom_infoc_scores(
+    codes: np.ndarray, factors: np.ndarray, num_bins: int
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """InfoM and InfoC, with the NMI matrix and active mask (for the breakdown)."""
+    nmi, active = normalized_mi(bin_codes(codes, num_bins), factors), active_dimensions(codes)
+    return infom_infoc(nmi, active), nmi, active
+
+
 def _sap_continuous_scores(codes: np.ndarray, factors: np.ndarray) -> dict[str, float]:
     return {"sap.continuous": top_two_gap(continuous_score_matrix(codes, factors))}
 
 
 Assembler = Callable[[dict[str, Any]], dict[str, float]]
+
+
+def check_rows(names: Sequence[str], p: Preset, n_all: int, n_train: int, n_test: int) -> None:
+    """Refuse, in one line naming each metric, rows given and minimum, too few rows for any
+    chosen metric (the classifier metrics count the rows they use: at most ``max_train`` /
+    ``max_test``)."""
+    problems = []
+    for name in names:
+        kind = ROWS_USED[name]
+        n, n_t = {"all": (n_all, 0), "train": (n_train, 0)}.get(
+            kind,
+            (min(n_train, p.max_train or n_train), min(n_test, p.max_test or n_test)),
+        )
+        problem = MIN_ROWS[name].shortfall(name, n, n_t, p.num_bins)
+        if problem is not None:
+            problems.append(problem)
+    if problems:
+        raise BetavaeError("too few rows: " + "; ".join(problems))
+
+
+def factor_masks(
+    names: Sequence[str],
+    all_factors: np.ndarray,
+    train_factors: np.ndarray,
+    factor_names: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kept factor columns for the all-row metrics and for the training-row metrics.
+
+    A factor is dropped only where it must be: from MIG and IRS if it is constant in all
+    their rows, from the metrics that fit or count on the training rows (DCI, SAP,
+    explicitness, modularity, continuous SAP) if it is constant there. One
+    :class:`ConstantFactorWarning` per case names the factors and the metrics that dropped
+    them. Raises :class:`BetavaeError` if a chosen metric keeps no factor.
+    """
+    keep_all, keep_train = varying_factors(all_factors), varying_factors(train_factors)
+    users = [n for n in ARRAY_METRICS if n in names and n != "unsupervised"]
+    all_users = [n for n in users if ROWS_USED[n] == "all"]
+    train_users = [n for n in users if ROWS_USED[n] != "all"]
+
+    def label(mask: np.ndarray) -> str:
+        ks = np.flatnonzero(mask).tolist()
+        return ", ".join(str(factor_names[k]) if factor_names else str(k) for k in ks)
+
+    if (~keep_all).any() and users:
+        warnings.warn(
+            f"factor column(s) {label(~keep_all)} are constant and were dropped from "
+            f"{', '.join(users)} (a constant factor has zero entropy)",
+            ConstantFactorWarning,
+            stacklevel=3,
+        )
+    train_only = keep_all & ~keep_train
+    if train_only.any() and train_users:
+        kept = f"; {', '.join(all_users)} use all rows and keep them" if all_users else ""
+        warnings.warn(
+            f"factor column(s) {label(train_only)} are constant in the training rows and were "
+            f"dropped from {', '.join(train_users)}{kept}",
+            ConstantFactorWarning,
+            stacklevel=3,
+        )
+    for name in users:
+        all_rows = ROWS_USED[name] == "all"
+        if not (keep_all if all_rows else keep_train).any():
+            where = "" if all_rows else " in the training rows"
+            raise BetavaeError(
+                f"{name}: every factor column is constant{where}; a metric needs at least one "
+                "factor that varies"
+            )
+    return keep_all, keep_train
 
 
 def _build_tasks(
@@ -103,13 +237,23 @@ def _build_tasks(
     train: tuple[np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray],
     train_is_all: bool,
-) -> tuple[list[Task], dict[str, Assembler]]:
-    """The tasks of the chosen metrics and, per metric, how to assemble its scores.
+    prefix: str = "",
+    labels: tuple[list[str], list[str]] | None = None,
+) -> tuple[list[Task], dict[str, Assembler], dict[str, Assembler]]:
+    """The tasks of the chosen metrics and, per metric, how to assemble its scores and (for
+    MIG, DCI, InfoMEC) its breakdown (:mod:`betavae.metrics.breakdown`).
 
     The codes of ``all_sets`` are discretised once and their MI with the factors computed
-    once, for MIG, the mean MI and (when the training rows are all rows) modularity.
+    once, for MIG, the mean MI and (when the training rows are all rows) modularity. Task
+    keys start with ``prefix`` (a bootstrap replicate's tasks run beside the others).
+    ``labels``: names of the kept factor columns of the all-row and the training-row metrics.
     """
     (all_c, all_f), (ctr, ftr), (cte, fte) = all_sets, train, test
+    names_all, names_train = labels or (
+        [str(k) for k in range(all_f.shape[1])],
+        [str(k) for k in range(ftr.shape[1])],
+    )
+    breakdown: dict[str, Assembler] = {}
     chosen = set(names)
     n_k = ftr.shape[1]
     settings = p.resolved()
@@ -129,34 +273,45 @@ def _build_tasks(
     tasks: list[Task] = []
     assemble: dict[str, Assembler] = {}
     if "mig" in chosen:
-        tasks.append(Task("mig", partial(_mig_scores, mi, all_f), cheap))
+        tasks.append(Task(f"{prefix}mig", partial(_mig_scores, mi, all_f), cheap))
+        breakdown["mig"] = lambda r: mig_breakdown(mi, discrete_entropy(all_f), names_all)
     if "modularity" in chosen:
         shared_mi = mi if share_modularity else None
         fn = partial(_modularity_scores, shared_mi, ctr, ftr, p.num_bins)
-        tasks.append(Task("modularity", fn, cheap))
+        tasks.append(Task(f"{prefix}modularity", fn, cheap))
     if "unsupervised" in chosen:
         tasks.append(
-            Task("unsupervised", partial(unsupervised_from_binned, all_c, binned), 3 * cheap)
+            Task(f"{prefix}unsupervised", partial(unsupervised_from_binned, all_c, binned), 3 * cheap)
         )
     if "irs" in chosen:
         fn = partial(_irs_scores, all_c, all_f, p.num_bins, p.irs_quantile)
-        tasks.append(Task("irs", fn, 3 * cheap))
+        tasks.append(Task(f"{prefix}irs", fn, 3 * cheap))
     if "sap_continuous" in chosen:
-        tasks.append(Task("sap_continuous", partial(_sap_continuous_scores, ctr, ftr), cheap))
+        fn = partial(_sap_continuous_scores, ctr, ftr)
+        tasks.append(Task(f"{prefix}sap_continuous", fn, cheap))
     if "dci" in chosen:
-        seeds = _metric_seeds(seed, n_k)
-        dci_t = dci_tasks(xtr, ytr, xte, yte, seeds, p.dci_classifier, settings["dci_params"])
+        params = settings["dci_params"]
+        seeds = factor_seeds(seed, ytr, p.dci_classifier, params)
+        dci_t = dci_tasks(xtr, ytr, xte, yte, seeds, p.dci_classifier, params, f"{prefix}dci")
         tasks += dci_t
         assemble["dci"] = lambda r: dci_summary([r[t.key] for t in dci_t])
+        breakdown["dci"] = lambda r: dci_breakdown(
+            np.stack([r[t.key][0] for t in dci_t], axis=1),
+            [r[t.key][1] for t in dci_t],
+            [r[t.key][2] for t in dci_t],
+            names_train,
+        )
     if "sap" in chosen:
         seeds = _metric_seeds(seed, n_k)
         for k in range(n_k):
             args = (xtr, ytr[:, k], xte, yte[:, k], settings["svc_params"], seeds[k])
             tasks.append(
-                Task(f"sap/{k}", partial(sap_discrete_column, *args), _SVC_COST * xtr.size)
+                Task(
+                    f"{prefix}sap/{k}", partial(sap_discrete_column, *args), _SVC_COST * xtr.size
+                )
             )
         assemble["sap"] = lambda r: {
-            "sap": top_two_gap(np.stack([r[f"sap/{k}"] for k in range(n_k)], axis=1))
+            "sap": top_two_gap(np.stack([r[f"{prefix}sap/{k}"] for k in range(n_k)], axis=1))
         }
     if "explicitness" in chosen:
         seeds = _metric_seeds(seed, n_k)
@@ -164,13 +319,43 @@ def _build_tasks(
         for k in range(n_k):
             args = (ztr, ytr[:, k], zte, yte[:, k], settings["logreg_params"], seeds[k])
             cost = _LOGREG_COST * ztr.size * len(np.unique(ytr[:, k]))
-            tasks.append(Task(f"explicitness/{k}", partial(explicitness_factor, *args), cost))
+            fn = partial(explicitness_factor, *args)
+            tasks.append(Task(f"{prefix}explicitness/{k}", fn, cost))
         assemble["explicitness"] = lambda r: explicitness_summary(
-            [r[f"explicitness/{k}"] for k in range(n_k)]
+            [r[f"{prefix}explicitness/{k}"] for k in range(n_k)]
+        )
+    if "dci_es" in chosen:
+        seeds = _metric_seeds(seed, n_k)
+        cap = p.dci_es_capacities
+        for k in range(n_k):
+            fn = partial(loss_capacity_curve, xtr, ytr[:, k], xte, yte[:, k], cap, seeds[k])
+            tasks.append(Task(f"{prefix}dci_es/{k}", fn, _TREE_COST * xtr.size * cap))
+        assemble["dci_es"] = lambda r: dci_es_summary(
+            [r[f"{prefix}dci_es/{k}"] for k in range(n_k)], xtr.shape[1]
+        )
+    if "infomec" in chosen:
+        fn = partial(_infom_infoc_scores, all_c, all_f, p.num_bins)
+        tasks.append(Task(f"{prefix}infomec/mc", fn, 2 * cheap))
+        z = standardize_codes(all_c.astype(np.float64))
+        dense = np.stack([np.unique(all_f[:, k], return_inverse=True)[1].reshape(-1)
+                          for k in range(all_f.shape[1])], axis=1)
+        for k in range(all_f.shape[1]):
+            cost = _LOGREG_COST * z.size * len(np.unique(dense[:, k]))
+            tasks.append(Task(f"{prefix}infomec/e{k}", partial(infoe_factor, z, dense[:, k]), cost))
+        n_all_k = all_f.shape[1]
+        assemble["infomec"] = lambda r: {
+            **r[f"{prefix}infomec/mc"][0],
+            "infomec.infoe": float(np.mean([r[f"{prefix}infomec/e{k}"] for k in range(n_all_k)])),
+        }
+        breakdown["infomec"] = lambda r: infomec_breakdown(
+            r[f"{prefix}infomec/mc"][1],
+            r[f"{prefix}infomec/mc"][2],
+            [r[f"{prefix}infomec/e{k}"] for k in range(n_all_k)],
+            names_all,
         )
     for name in names:
-        assemble.setdefault(name, lambda r, name=name: r[name])
-    return tasks, assemble
+        assemble.setdefault(name, lambda r, name=name: r[prefix + name])
+    return tasks, assemble, breakdown
 
 
 def evaluate(
@@ -185,8 +370,13 @@ def evaluate(
     seed: Seed = 0,
     n_jobs: int | None = None,
     backend: Backend = "threads",
+    factor_names: Sequence[str] | None = None,
+    bootstrap: int = 0,
+    bootstrap_seed: int | None = None,
+    confidence: float = 0.95,
+    breakdown: bool = False,
 ) -> dict[str, Any]:
-    """Score codes with the array metrics.
+    """Score codes with the array metrics, optionally with bootstrap confidence intervals.
 
     Rows: with separate test arrays, MIG, modularity, IRS, the unsupervised scores and
     continuous SAP use the train arrays (disentanglement_lib's 10,000 points) and DCI,
@@ -205,12 +395,30 @@ def evaluate(
         n_jobs: workers (``None``: all cores; 1: sequential). Values do not depend on it.
         backend: ``"threads"`` or ``"processes"`` for the DCI classifiers (threads suit large
             sets; processes also scale small ones, after about a second of start-up).
+        factor_names: K names for the factor columns, used in messages (default: indices).
+        bootstrap: number of bootstrap replicates (0: none). Replicate b resamples the
+            training rows and the test rows, each with replacement and to its own size, and
+            recomputes every chosen metric with the same estimator seeds; the interval of a
+            value is the (1 ± confidence)/2 percentile pair of its replicates.
+        bootstrap_seed: seed of the resampling (``numpy.random.default_rng``; default: the
+            int base seed). Per replicate: training indices, then test indices.
+        confidence: the intervals' coverage, in (0, 1).
+        breakdown: also return per-factor and per-pair values of MIG, DCI and InfoMEC
+            (:mod:`betavae.metrics.breakdown`), with intervals when bootstrapping.
+
+    Raises:
+        BetavaeError: a chosen metric gets fewer rows than its :data:`MIN_ROWS`, or keeps no
+            varying factor (constant factors are dropped per metric: see :func:`factor_masks`).
 
     Returns:
         ``values`` (namespaced float scores), ``settings`` (resolved preset with estimator
         parameters), ``seed`` (the int base seed), ``versions``, ``seconds`` (per metric: its
         summed task time; ``shared`` = validation, discretisation, MI), ``wall_seconds``,
-        ``n_jobs``, ``n_train``/``n_test``/``n_all`` and ``warnings`` (messages raised).
+        ``n_jobs``, ``n_train``/``n_test``/``n_all`` and ``warnings`` (messages raised);
+        with ``bootstrap``: ``intervals`` (value key -> ``[low, high]``) and ``bootstrap``
+        (``n``, ``confidence``, ``seed``, ``method`` = "percentile", ``seconds``); with
+        ``breakdown``: ``breakdown`` (flat key -> float) and, bootstrapping,
+        ``breakdown_intervals``.
     """
     start = time.perf_counter()
     p = get_preset(preset, settings)
@@ -220,23 +428,47 @@ def evaluate(
         raise BetavaeError(f"unknown metric(s) {unknown}; choose from {', '.join(ARRAY_METRICS)}")
     base_seed = _as_seed_int(seed)
     jobs = resolve_n_jobs(n_jobs)
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int | np.integer) or bootstrap < 0:
+        raise BetavaeError(f"bootstrap must be a number of replicates >= 0, got {bootstrap!r}")
+    if not 0.0 < confidence < 1.0:
+        raise BetavaeError(f"confidence must lie in (0, 1), got {confidence}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ctr, ftr, cte, fte = split(
             codes_train, factors_train, codes_test, factors_test, p.train_fraction
         )
         separate = codes_test is not None
-        all_c = ctr if separate else np.concatenate([ctr, cte])
-        all_f = ftr if separate else np.concatenate([ftr, fte])
-        if {"mig", "modularity", "irs", "unsupervised"} & set(names) and all_c.shape[
-            0
-        ] < p.num_bins:
-            raise BetavaeError(f"{all_c.shape[0]} points are fewer than num_bins={p.num_bins}")
-        keep = constant_factor_mask(ftr, "evaluate")
-        ftr, fte, all_f = ftr[:, keep], fte[:, keep], all_f[:, keep]
-        tasks, assemble = _build_tasks(
-            names, p, base_seed, (all_c, all_f), (ctr, ftr), (cte, fte), separate
-        )
+        n_all = ctr.shape[0] + (0 if separate else cte.shape[0])
+        if factor_names is not None and len(factor_names) != ftr.shape[1]:
+            raise BetavaeError(
+                f"{len(factor_names)} factor names for {ftr.shape[1]} factor columns"
+            )
+        check_rows(names, p, n_all, ctr.shape[0], cte.shape[0])
+
+        def prepare(ctr, ftr, cte, fte, prefix=""):  # noqa: ANN001, ANN202
+            all_c = ctr if separate else np.concatenate([ctr, cte])
+            all_f = ftr if separate else np.concatenate([ftr, fte])
+            keep_all, keep_train = factor_masks(names, all_f, ftr, factor_names)
+            ftr, fte, all_f = ftr[:, keep_train], fte[:, keep_train], all_f[:, keep_all]
+            labels = [str(n) for n in factor_names] if factor_names is not None else [
+                str(k) for k in range(len(keep_all))
+            ]
+            kept = ([labels[k] for k in np.flatnonzero(keep_all)],
+                    [labels[k] for k in np.flatnonzero(keep_train)])
+            return _build_tasks(
+                names, p, base_seed, (all_c, all_f), (ctr, ftr), (cte, fte), separate, prefix, kept
+            )
+
+        tasks, assemble, breakdowns = prepare(ctr, ftr, cte, fte)
+        replicates = []
+        if bootstrap:
+            rng = np.random.default_rng(base_seed if bootstrap_seed is None else bootstrap_seed)
+            for b in range(int(bootstrap)):
+                i = rng.integers(0, ctr.shape[0], ctr.shape[0])
+                j = rng.integers(0, cte.shape[0], cte.shape[0])
+                b_tasks, b_assemble, b_breakdowns = prepare(ctr[i], ftr[i], cte[j], fte[j], f"boot{b}:")
+                tasks += b_tasks
+                replicates.append((b_assemble, b_breakdowns))
         shared = time.perf_counter() - start
         results, task_seconds = run_tasks(tasks, jobs, backend)
         values: dict[str, float] = {}
@@ -244,6 +476,28 @@ def evaluate(
         for name in names:
             values.update(assemble[name](results))
             seconds[name] = sum(s for key, s in task_seconds.items() if key.split("/")[0] == name)
+        extra: dict[str, Any] = {}
+
+        def broken_down(parts: dict[str, Assembler]) -> dict[str, float]:
+            return {k: v for n in names if n in parts for k, v in parts[n](results).items()}
+
+        if breakdown:
+            extra["breakdown"] = broken_down(breakdowns)
+        if bootstrap:
+            draws = [{k: v for n in names for k, v in a[n](results).items()} for a, _ in replicates]
+            extra["intervals"] = percentile_intervals(draws, confidence)
+            if breakdown:
+                b_draws = [broken_down(parts) for _, parts in replicates]
+                extra["breakdown_intervals"] = percentile_intervals(
+                    [{k: d.get(k, np.nan) for k in extra["breakdown"]} for d in b_draws], confidence
+                )
+            extra["bootstrap"] = {
+                "n": int(bootstrap),
+                "confidence": confidence,
+                "seed": base_seed if bootstrap_seed is None else int(bootstrap_seed),
+                "method": "percentile",
+                "seconds": sum(s for key, s in task_seconds.items() if ":" in key),
+            }
     messages = sorted({str(w.message) for w in caught})
     for message in messages:
         log.warning("%s", message)
@@ -258,6 +512,27 @@ def evaluate(
         "backend": backend,
         "n_train": int(ctr.shape[0]),
         "n_test": int(cte.shape[0]),
-        "n_all": int(all_c.shape[0]),
+        "n_all": int(n_all),
         "warnings": messages,
+        **extra,
     }
+
+
+def percentile_intervals(
+    draws: Sequence[dict[str, float]], confidence: float = 0.95
+) -> dict[str, list[float]]:
+    """Percentile bootstrap intervals: per key, the (1 − c)/2 and (1 + c)/2 quantiles
+    (NumPy's linear interpolation) of its replicate values, NaN replicates left out (NaN if
+    all are NaN).
+
+    Args:
+        draws: one dict of values per replicate.
+        confidence: coverage c in (0, 1).
+    """
+    out = {}
+    q = [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)]
+    for key in draws[0]:
+        vals = np.array([d[key] for d in draws], dtype=np.float64)
+        vals = vals[~np.isnan(vals)]
+        out[key] = [float(x) for x in np.percentile(vals, q)] if vals.size else [np.nan] * 2
+    return out

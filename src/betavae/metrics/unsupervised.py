@@ -8,10 +8,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from betavae.errors import BetavaeError
-from betavae.metrics._checks import check_codes, check_min_points
+from betavae.metrics._checks import RowMinimum, check_codes, varying_columns
 from betavae.metrics.discretize import DEFAULT_NUM_BINS, histogram_discretize, mutual_info_matrix
 from betavae.metrics.estimators import single_threaded_blas
+
+#: A covariance needs 2 rows, the mean mutual information ``num_bins`` rows.
+UNSUPERVISED_MIN_ROWS = RowMinimum(rows=2, bins=True)
 
 
 def gaussian_total_correlation(cov: np.ndarray) -> float:
@@ -37,14 +39,15 @@ def gaussian_wasserstein_correlation(cov: np.ndarray) -> float:
 def unsupervised_from_binned(codes: np.ndarray, binned: np.ndarray) -> dict[str, float]:
     """The four unsupervised scores from codes and their discretisation.
 
-    Zero-variance dimensions are left out of the two Gaussian scores (a constant is
+    Constant dimensions (:func:`~betavae.metrics._checks.varying_columns`) are left out of
+    the two Gaussian scores (a constant is
     independent of everything; keeping it would give log 0). ``..._norm`` divides by
     tr Σ (0.0 if every dimension is constant). The mean MI averages over ordered pairs
     i ≠ j (0.0 for D = 1).
     """
     with single_threaded_blas():
         cov = np.atleast_2d(np.cov(codes, rowvar=False))
-    active = np.diag(cov) > 0.0
+    active = varying_columns(codes)
     sub = cov[np.ix_(active, active)]
     if active.any():
         tc = gaussian_total_correlation(sub)
@@ -79,7 +82,5 @@ def unsupervised(
         ``unsupervised.mutual_info_score`` (nats).
     """
     codes = check_codes(codes)
-    if codes.shape[0] < 2:
-        raise BetavaeError("unsupervised: a covariance needs at least 2 points")
-    check_min_points(codes.shape[0], num_bins, "unsupervised")
+    UNSUPERVISED_MIN_ROWS.check("unsupervised", codes.shape[0], num_bins=num_bins)
     return unsupervised_from_binned(codes, histogram_discretize(codes, num_bins))

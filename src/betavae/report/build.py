@@ -242,6 +242,7 @@ def write_report(run_dir: str | Path, n_images: int = 512, n_seeds: int = 3, rng
         "batch_n": stats["n"] if stats else None,
         "eval": sorted(files.eval_values.items()) if files.eval_values else [],
         "eval_present": files.eval_values is not None,
+        "eval_intervals": files.eval_intervals,
         "sections": b.sections,
         "config_yaml": config.to_yaml() if config is not None else None,
         "diff": b.attempt("config difference", lambda: config_diff(config)) if config is not None else None,

@@ -157,6 +157,10 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
             if stale.name not in drawn:
                 stale.unlink()
     notes += fig_notes
+    from betavae.report.lessons import load_lessons
+
+    lessons, lesson_notes = load_lessons(runs_dir, rows)
+    notes += lesson_notes
     notes += [f"{r['run']}: {r['missing']} file problem(s); see its report" for r in rows if r["missing"]]
     context = {
         "title": runs_dir.resolve().name,
@@ -171,5 +175,6 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
         "detail_keys": detail_keys,
         "figures": figs,
         "notes": notes,
+        "lessons": lessons,
     }
     return write_pages(runs_dir / "index.html", runs_dir / "index.md", "index", context)

@@ -34,7 +34,8 @@ class RunFiles:
 
     config: the resolved config (None if missing/invalid); rows: metrics rows; bad_lines: lines
     of metrics.jsonl that could not be parsed; meta: meta.json (empty if missing); eval_values:
-    ``eval.json``'s ``values`` (None if absent); notes: what is missing or damaged.
+    ``eval.json``'s ``values`` (None if absent); eval_intervals: its bootstrap ``intervals``
+    ({} if none); notes: what is missing or damaged.
     """
 
     run_dir: Path
@@ -43,6 +44,7 @@ class RunFiles:
     bad_lines: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
     eval_values: dict[str, Any] | None = None
+    eval_intervals: dict[str, list[float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -71,6 +73,17 @@ def read_eval(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(values, dict):
         return None, f"{EVAL_FILE} has no 'values' mapping; evaluation figures are left out"
     return flatten(values), None
+
+
+def read_eval_intervals(path: Path) -> dict[str, list[float]]:
+    """``intervals`` of an eval.json (bootstrap ``[low, high]`` per value), {} if none or unreadable."""
+    try:
+        intervals = json.loads(path.read_text(encoding="utf-8")).get("intervals") or {}
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, OSError):
+        return {}
+    if not isinstance(intervals, dict):
+        return {}
+    return {k: v for k, v in intervals.items() if isinstance(v, list) and len(v) == 2}
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -118,4 +131,5 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
     files.eval_values, note = read_eval(run_dir / EVAL_FILE)
     if note:
         notes.append(note)
+    files.eval_intervals = read_eval_intervals(run_dir / EVAL_FILE) if files.eval_values else {}
     return files
