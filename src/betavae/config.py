@@ -100,7 +100,7 @@ class TrainConfig(Strict):
             value = getattr(self, name)
             if value is not None and value % self.log_every:
                 raise ValueError(f"{name} ({value}) must be a multiple of log_every ({self.log_every})")
-        from betavae.experiments.evaluate import check_metric_names
+        from betavae.metrics.suite import check_metric_names
 
         try:
             check_metric_names(self.eval_metrics)

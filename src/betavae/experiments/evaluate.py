@@ -26,10 +26,9 @@ import numpy as np
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write_json
 from betavae.metrics import ARRAY_METRICS, beta_vae_score, evaluate, factor_vae_score, sample_codes
+from betavae.metrics.suite import SAMPLED_METRICS, check_metric_names
 
 EVAL_FILE = "eval.json"
-SAMPLED_METRICS = ("beta_vae", "factor_vae")
-ALL_METRICS = (*ARRAY_METRICS, *SAMPLED_METRICS)
 
 #: Points drawn per preset. ``default`` is disentanglement_lib's: 10,000 train / 5,000 test
 #: for the array metrics; 10,000 / 5,000 points of L = 64 pairs (BetaVAE, 1.9 M images to
@@ -42,14 +41,6 @@ SIZES = {
     "fast": {"num_train": 5_000, "num_test": 2_500, "sampled_train": 500, "sampled_eval": 250,
              "sampled_batch": 16, "num_variance_estimate": 5_000},
 }
-
-
-def check_metric_names(metrics: Sequence[str] | None) -> list[str]:
-    names = list(ALL_METRICS if metrics is None else metrics)
-    unknown = [m for m in names if m not in ALL_METRICS]
-    if unknown or not names:
-        raise BetavaeError(f"unknown metric(s) {unknown}; choose from: {', '.join(ALL_METRICS)}")
-    return names
 
 
 def resolve_data(data: Any) -> Any:

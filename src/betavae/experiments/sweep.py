@@ -56,7 +56,7 @@ class EvaluateOptions(_Strict):
     @field_validator("metrics")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        from betavae.experiments.evaluate import check_metric_names
+        from betavae.metrics.suite import check_metric_names
 
         try:
             return check_metric_names(v)

@@ -77,6 +77,19 @@ ARRAY_METRICS = (
     "infomec",
 )
 
+#: scores that draw their own observations through an encoder (not arrays)
+SAMPLED_METRICS = ("beta_vae", "factor_vae")
+ALL_METRICS = (*ARRAY_METRICS, *SAMPLED_METRICS)
+
+
+def check_metric_names(metrics: Sequence[str] | None) -> list[str]:
+    """The metric names asked for (default: all of :data:`ALL_METRICS`); unknown names raise."""
+    names = list(ALL_METRICS if metrics is None else metrics)
+    unknown = [m for m in names if m not in ALL_METRICS]
+    if unknown or not names:
+        raise BetavaeError(f"unknown metric(s) {unknown}; choose from: {', '.join(ALL_METRICS)}")
+    return names
+
 #: The fewest rows each array metric accepts (declared in its module; docs/metrics.md).
 MIN_ROWS: dict[str, RowMinimum] = {
     "mig": MIG_MIN_ROWS,
