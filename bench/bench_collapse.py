@@ -93,6 +93,39 @@ def run_one(setting: str, init: str, seed: int, budget: int, log_every: int, thr
     return result
 
 
+def diagnose(init: str, seed: int, config_name: str = "dsprites_capacity_g100", batch: int = 256) -> dict[str, float]:
+    """Signal statistics of a freshly initialised model on one batch (why the init matters).
+
+    mu_sd: sd of the posterior means over the batch (how much the code depends on the image),
+    mean over latents; logit_sd_over_images: sd over the batch of the decoder logits given
+    z = μ, mean over pixels; grad_enc / grad_dec: norms of the reconstruction term's gradient
+    with respect to the first encoder layer's and the last decoder layer's weights.
+    """
+    import numpy as np
+    import torch
+
+    from betavae.cli import resolve_config_path
+    from betavae.config import load_config
+
+    config = load_config(resolve_config_path(config_name), [f"model.init={init}", f"seed={seed}"])
+    source = config.data.build()
+    torch.manual_seed(seed)
+    model = config.model.build(tuple(source.observation_shape))
+    obs = source.observations(source.sample_factors(batch, np.random.default_rng(seed)))
+    x = torch.from_numpy(np.ascontiguousarray(obs)).float() / source.pixel_max
+    mu, logvar = model.encode(x)
+    logits = model.decode(mu)
+    recon = config.model.likelihood.nll(model(x).logits, x).mean()
+    first = next(m for m in model.encoder.modules() if hasattr(m, "weight"))
+    last = [m for m in model.decoder.modules() if hasattr(m, "weight")][-1]
+    g_enc, g_dec = torch.autograd.grad(recon, [first.weight, last.weight])
+    mu, logvar, logits, recon = mu.detach(), logvar.detach(), logits.detach(), recon.detach()
+    return {"mu_sd": float(mu.std(0).mean()), "mu_abs_mean": float(mu.mean(0).abs().mean()),
+            "logvar_mean": float(logvar.mean()), "logit_sd_over_images": float(logits.std(0).mean()),
+            "logit_mean": float(logits.mean()), "recon": float(recon),
+            "grad_enc": float(g_enc.norm()), "grad_dec": float(g_dec.norm())}
+
+
 def load_results(out: str | Path) -> list[dict[str, Any]]:
     folder = Path(out) / "results"
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
@@ -159,7 +192,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speed", default="fast", choices=["plain", "fast", "fastest"])
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (each on one thread)")
     parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="print signal statistics at initialisation per init and seed, then stop")
     args = parser.parse_args(argv)
+    if args.diagnose:
+        for init in args.inits.split(","):
+            for seed in args.seeds.split(","):
+                stats = diagnose(init, int(seed))
+                print(f"{init:16s} seed {seed}: " + "  ".join(f"{k} {v:.4g}" for k, v in stats.items()), flush=True)
+        return
     settings = [s for s in args.settings.split(",") if s]
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:
