@@ -9,7 +9,8 @@ import torch
 import yaml
 from torch import nn
 
-from betavae.config import build_config
+from betavae.cli import SHIPPED
+from betavae.config import build_config, load_config
 from betavae.errors import BetavaeError
 from betavae.models.init import LAYERS, fan_in
 from betavae.train.loop import train
@@ -108,3 +109,8 @@ def test_init_is_recorded_in_the_run_config_and_an_old_config_reads_as_torch(tmp
     old = yaml.safe_load((run / "config.yaml").read_text())
     del old["model"]["init"]
     assert build_config(old).model.init == "torch"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SHIPPED.glob("dsprites_*.yaml")))
+def test_shipped_dsprites_configs_choose_kaiming_uniform(name):
+    assert load_config(SHIPPED / f"{name}.yaml").model.init == "kaiming_uniform"
