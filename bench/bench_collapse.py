@@ -139,7 +139,7 @@ def summarise(results: list[dict[str, Any]], baseline: str = "torch") -> list[di
     """One row per (setting, init): steps per seed, median, range, and median(baseline) / median.
 
     A run that never left counts as ``budget`` in the median and range (shown as ``>budget``), so
-    a median with such runs is a lower bound.
+    a median with such runs is a lower bound, and a ratio against it a bound too (``≥`` / ``≤``).
     """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:
@@ -157,9 +157,13 @@ def summarise(results: list[dict[str, Any]], baseline: str = "torch") -> list[di
                      "steps": [r["left_at"] for r in rs], "budget": budget, "median": median,
                      "median_is_lower_bound": censored and median >= budget,
                      "left": sum(r["left_at"] is not None for r in rs), "min": min(steps), "max": max(steps)})
+    bounded = {(r["setting"], r["init"]) for r in rows if r["median_is_lower_bound"]}
     for row in rows:
         base = medians.get((row["setting"], baseline))
         row["speedup"] = None if base is None or row["median"] == 0 else base / row["median"]
+        # a censored baseline median makes the ratio a lower bound, a censored own median an upper one
+        row["speedup_bound"] = ("≥" if (row["setting"], baseline) in bounded else "") + (
+            "≤" if row["median_is_lower_bound"] else "")
     return rows
 
 
@@ -170,7 +174,8 @@ def format_table(rows: list[dict[str, Any]], baseline: str = "torch") -> str:
     for r in rows:
         per_seed = ", ".join(f"s{s}: {_fmt(v, r['budget'])}" for s, v in zip(r["seeds"], r["steps"], strict=True))
         median = f"{'≥' if r['median_is_lower_bound'] else ''}{r['median']:g}"
-        speedup = "—" if r["speedup"] is None else f"{r['speedup']:.2f}×"
+        bound = r["speedup_bound"] if r["init"] != baseline and len(r["speedup_bound"]) == 1 else ""
+        speedup = "—" if r["speedup"] is None else f"{bound}{r['speedup']:.2f}×"
         all_left = r["left"] == len(r["seeds"])
         low = _fmt(r["min"] if r["left"] else None, r["budget"])
         span = f"{low}–{_fmt(r['max'] if all_left else None, r['budget'])}"

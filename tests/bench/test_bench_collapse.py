@@ -47,8 +47,13 @@ def test_summary_median_range_and_ratio_with_a_run_that_never_left():
 
 def test_a_median_of_runs_that_never_left_is_a_lower_bound():
     bench = load_script()
-    rows = bench.summarise([result("s", "torch", i, v) for i, v in enumerate([None, None, 500])])
-    assert rows[0]["median_is_lower_bound"] and "| ≥3000 |" in bench.format_table(rows)
+    results = [result("s", "torch", i, v) for i, v in enumerate([None, None, 500])]
+    results += [result("s", "kaiming_uniform", i, v) for i, v in enumerate([600, 800, 700])]
+    rows = bench.summarise(results)
+    table = bench.format_table(rows)
+    assert "| s | torch | s0: >3000, s1: >3000, s2: 500 | 1/3 | ≥3000 | 500–>3000 | 1.00× |" in table
+    # torch's median is at least 3000, so the ratio 3000 / 700 is at least 4.29
+    assert "| s | kaiming_uniform | s0: 600, s1: 800, s2: 700 | 3/3 | 700 | 600–800 | ≥4.29× |" in table
 
 
 def test_one_run_stops_when_it_leaves_records_init_and_is_not_run_twice(tmp_path, capsys):
