@@ -91,6 +91,7 @@ def test_beta_schedule_is_asked_at_the_step():
 EXAMPLES = {
     "vae": {}, "beta": {"beta": 2}, "capacity": {"gamma": 10},
     "per_latent": {"beta": 2, "weights": [1, 2, 0.5, 1]}, "learned": {"lam_bal": 0.5},
+    "pairwise": {"beta": 2, "lam_pair": 0.5},
     "betatcvae": {"estimator": "mss"}, "factorvae": {"disc_hidden": 16, "disc_layers": 2},
 }
 

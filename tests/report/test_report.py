@@ -146,7 +146,7 @@ def test_running_run_says_it_shows_what_exists(reported_run, tmp_path):
 
 
 def test_config_difference_from_the_shipped_base():
-    cfg = build_config({"name": "dsprites-quick", "seed": 0, "model": {"latent_dim": 10},
+    cfg = build_config({"name": "dsprites-quick", "seed": 0, "model": {"latent_dim": 10, "init": "kaiming_uniform"},
                         "objective": {"kind": "beta", "beta": 4}, "train": {"steps": 800, "batch_size": 64,
                         "lr": 0.0005, "log_every": 50, "checkpoint_every": 500}})
     diff = config_diff(cfg)

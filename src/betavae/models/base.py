@@ -12,6 +12,7 @@ from pydantic import Field
 from torch import nn
 
 from betavae.components import Component
+from betavae.models.init import InitName, initialise
 from betavae.models.likelihood import Bernoulli, LikelihoodField
 
 
@@ -55,10 +56,21 @@ class GaussianVAE(nn.Module):
 
 
 class ModelConfig(Component):
-    """Base of model configs: ``build(observation_shape)`` returns a :class:`GaussianVAE`."""
+    """Base of model configs: ``build(observation_shape)`` returns a :class:`GaussianVAE`.
+
+    Subclasses define ``network`` (the architecture, with PyTorch's default initialisation);
+    ``build`` then applies ``init`` (see :mod:`betavae.models.init`) from the global torch RNG.
+    ``init`` defaults to ``torch``, the behaviour before it existed, so a run folder whose
+    config.yaml has no ``model.init`` rebuilds the same model; the shipped configs choose
+    ``kaiming_uniform`` (docs/speed.md, "Leaving the collapsed phase").
+    """
 
     latent_dim: int = Field(10, ge=1)
     likelihood: LikelihoodField = Field(default_factory=Bernoulli)
+    init: InitName = "torch"
+
+    def network(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
+        raise NotImplementedError
 
     def build(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
-        raise NotImplementedError
+        return initialise(self.network(observation_shape), self.init)

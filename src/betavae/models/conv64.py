@@ -87,7 +87,7 @@ class BurgessConfig(ModelConfig):
     hidden: PositiveInt = 256
     channels: PositiveInt = 32
 
-    def build(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
+    def network(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
         _check_64(observation_shape, self.kind)
         return Burgess(observation_shape[0], self.latent_dim, self.hidden, self.channels)
 
@@ -96,6 +96,6 @@ class BurgessConfig(ModelConfig):
 class DlibConvConfig(ModelConfig):
     kind: Literal["dlib_conv"] = "dlib_conv"
 
-    def build(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
+    def network(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
         _check_64(observation_shape, self.kind)
         return DlibConv(observation_shape[0], self.latent_dim)

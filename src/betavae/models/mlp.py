@@ -37,5 +37,5 @@ class MLPConfig(ModelConfig):
     kind: Literal["mlp"] = "mlp"
     hidden: list[PositiveInt] = Field(default_factory=lambda: [1200, 1200])
 
-    def build(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
+    def network(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
         return MLP(tuple(observation_shape), self.latent_dim, list(self.hidden))

@@ -7,7 +7,15 @@ OBJECTIVES = Registry("objective")
 
 def load_all() -> None:
     """Import every built-in objective module so each registers itself."""
-    from betavae.objectives import beta, betatcvae, capacity, factorvae, learned, per_latent  # noqa: F401
+    from betavae.objectives import (  # noqa: F401
+        beta,
+        betatcvae,
+        capacity,
+        factorvae,
+        learned,
+        pairwise,
+        per_latent,
+    )
 
 
 __all__ = ["OBJECTIVES", "load_all"]
