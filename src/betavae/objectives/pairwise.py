@@ -27,7 +27,7 @@ from betavae.models.base import VAEOutput
 from betavae.models.likelihood import Likelihood
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import Objective, ObjectiveConfig
-from betavae.schedules import Constant, ScheduleField
+from betavae.schedules import Constant, WeightField
 
 
 def batch_correlation(v: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -91,7 +91,7 @@ class PairwiseConfig(ObjectiveConfig):
     """Pairwise β (see the module docstring). Defaults: β = 4, λ_pair = 1, η = 0.99, ε = 1e-6, on μ."""
 
     kind: Literal["pairwise"] = "pairwise"
-    beta: ScheduleField = Field(default_factory=lambda: Constant(value=4.0))
+    beta: WeightField = Field(default_factory=lambda: Constant(value=4.0))
     lam_pair: float = Field(1.0, ge=0.0)
     adapt: Literal["correlation", "none"] = "correlation"
     ema: float = Field(0.99, ge=0.0, lt=1.0)
