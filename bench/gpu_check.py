@@ -7,7 +7,7 @@ at hand; it finishes within about 8 minutes there and prints, check by check:
   - dSprites: a short run of the shipped ``dsprites_quick`` config at each speed level (plain, fast,
     fastest): steps/s, images/s, peak GPU memory, the last logged loss;
   - dSprites seeds as one ensemble: 16 and 64 members against one model alone (steps/s and the
-    ratio of member-steps/s), when the ensemble trainer is present;
+    ratio of member-steps/s to K runs one after another);
   - multimodal: 20 seeds of Langer's model as one batched ensemble at float64, float32 and bf16;
   - cross-modal: the two-modality β-VAE ensemble (9 members) at each speed level;
   - dSprites-VSA: a few swap-training steps of each stage (pd, sd, psd);
@@ -88,49 +88,75 @@ def check_env(tiny: bool) -> dict[str, Any]:
     return row
 
 
-def check_dsprites(level: str, tiny: bool) -> dict[str, Any]:
-    """The shipped dsprites_quick config through the library's train(), timed by a callback."""
-    from betavae.config import load_config
-    from betavae.experiments.run import train
-    from betavae.experiments.rundir import read_metrics
-    from betavae.shipped import resolve_config_path
-    from betavae.train.callbacks import Callback
+class Clock:
+    """Step times (synchronised with the device), as a training callback."""
 
-    steps, batch = size("dsprites_steps", tiny), size("dsprites_batch", tiny)
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_start(self, *args: Any) -> None: ...
+
+    def on_log(self, row: dict[str, Any]) -> None: ...
+
+    def on_checkpoint(self, step: int) -> None: ...
+
+    def on_end(self, status: str) -> None: ...
+
+    def on_step(self, step: int) -> None:
+        sync()
+        self.times.append(time.perf_counter())
+
+    def steps_per_s(self) -> float | None:
+        """Rate after a warm-up of a tenth of the steps (at least one)."""
+        t = self.times
+        warm = min(len(t) - 1, max(1, len(t) // 10))
+        return (len(t) - 1 - warm) / (t[-1] - t[warm]) if len(t) > 2 else None
+
+
+def dsprites_config(level: str, steps: int, batch: int, tiny: bool) -> Any:
+    from betavae.config import load_config
+    from betavae.shipped import resolve_config_path
+
     overrides = [f"train.steps={steps}", f"train.batch_size={batch}", f"train.speed={level}",
                  f"train.device={device_name(tiny)}", "train.report=false",
                  f"train.log_every={steps}", f"train.checkpoint_every={steps}"]
-    cfg = load_config(resolve_config_path("dsprites_quick"), overrides)
+    return load_config(resolve_config_path("dsprites_quick"), overrides)
 
-    class Clock(Callback):
-        times: list[float] = []
 
-        def on_step(self, step: int) -> None:
-            sync()
-            self.times.append(time.perf_counter())
+def check_dsprites(level: str, tiny: bool) -> dict[str, Any]:
+    """The shipped dsprites_quick config through the library's train(), timed by a callback."""
+    from betavae.experiments.run import train
+    from betavae.experiments.rundir import read_metrics
 
+    steps, batch = size("dsprites_steps", tiny), size("dsprites_batch", tiny)
     clock = Clock()
     with tempfile.TemporaryDirectory() as tmp:
-        run = train(cfg, tmp, [clock])
+        run = train(dsprites_config(level, steps, batch, tiny), tmp, [clock])
         loss = read_metrics(run)[-1]["loss"]
-    warm = min(len(clock.times) - 1, max(1, steps // 10))
-    rate = (len(clock.times) - 1 - warm) / (clock.times[-1] - clock.times[warm]) if len(clock.times) > 2 else None
+    rate = clock.steps_per_s()
     return {"steps": steps, "batch": batch, "steps_per_s": rate, "images_per_s": rate and rate * batch,
             "loss": loss, "peak_mb": peak_memory_mb()}
 
 
 def check_ensemble(tiny: bool) -> dict[str, Any]:
-    """K dSprites seeds as one ensemble against one model (needs betavae.train.ensemble)."""
-    import importlib.util
+    """K dSprites seeds as one ensemble (``train_ensemble``) against one model alone, at ``fast``."""
+    from betavae.experiments.run import train, train_ensemble
+    from betavae.train.ensemble import seed_configs
 
-    if importlib.util.find_spec("betavae.train.ensemble") is None:
-        return {"skipped": "no ensemble trainer (betavae.train.ensemble) in this version"}
-    from betavae.train.ensemble import benchmark_members  # type: ignore[attr-defined]
-
-    out: dict[str, Any] = {}
+    steps, batch = size("ensemble_steps", tiny), size("dsprites_batch", tiny)
+    config = dsprites_config("fast", steps, batch, tiny)
+    clock = Clock()
+    with tempfile.TemporaryDirectory() as tmp:
+        train(config, tmp, [clock])
+    single = clock.steps_per_s()
+    out: dict[str, Any] = {"steps": steps, "batch": batch, "single_steps_per_s": single}
     for k in size("ensemble_members", tiny):
-        out[f"K={k}"] = benchmark_members(k, steps=size("ensemble_steps", tiny),
-                                          batch=size("dsprites_batch", tiny), device=device_name(tiny))
+        clock = Clock()
+        with tempfile.TemporaryDirectory() as tmp:
+            train_ensemble(seed_configs(config, range(k)), tmp, [clock])
+        rate = clock.steps_per_s()
+        out[f"K={k}"] = {"steps_per_s": rate, "member_steps_per_s": rate and rate * k,
+                         "ratio_to_one_after_another": rate and single and rate * k / single}
     out["peak_mb"] = peak_memory_mb()
     return out
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import yaml
 
-SCRIPT = Path(__file__).parents[2] / "bench" / "bench_collapse.py"
+from .scripts import load_bench
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("bench_collapse", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_collapse")
 
 
 def result(setting, init, seed, left_at, budget=3000):

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
-SCRIPT = Path(__file__).parents[2] / "bench" / "gpu_check.py"
+from .scripts import load_bench
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("gpu_check")
 
 
 def test_tiny_cpu_version_runs_each_system_and_reports_numbers(tmp_path):
@@ -28,6 +23,8 @@ def test_tiny_cpu_version_runs_each_system_and_reports_numbers(tmp_path):
     assert rows["env"]["cuda_available"] in (True, False)
     assert rows["dsprites:plain"]["steps"] == 4 and rows["dsprites:plain"]["steps_per_s"] > 0
     assert math.isfinite(rows["dsprites:plain"]["loss"])
+    assert rows["ensemble"]["single_steps_per_s"] > 0
+    assert {"K=2", "K=3"} <= set(rows["ensemble"]) and rows["ensemble"]["K=3"]["member_steps_per_s"] > 0
     assert rows["multimodal:float32"]["seeds"] == 2 and rows["multimodal:float32"]["member_epochs_per_s"] > 0
     assert rows["crossmodal:fast"]["members"] == 2 and math.isfinite(rows["crossmodal:fast"]["final_loss_mean"])
     assert {"pd", "sd", "psd"} <= set(rows["vsa"]) and all(rows["vsa"][s]["steps_per_s"] > 0 for s in ("pd", "sd", "psd"))
