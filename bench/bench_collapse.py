@@ -55,12 +55,12 @@ def result_name(setting: str, init: str, seed: int) -> str:
 def run_one(setting: str, init: str, seed: int, budget: int, log_every: int, threshold: float,
             speed: str, out: str) -> dict[str, Any]:
     """Train one (setting, init, seed) until it leaves or ``budget`` steps pass; write its result."""
-    from betavae.cli import resolve_config_path
     from betavae.config import load_config
+    from betavae.experiments.run import Trainer
     from betavae.experiments.rundir import create_run_dir, write_meta
     from betavae.io import atomic_write_json
+    from betavae.shipped import resolve_config_path
     from betavae.train.callbacks import Callback
-    from betavae.train.loop import Trainer
 
     shipped, extra = SETTINGS[setting]
     overrides = [*extra, f"model.init={init}", f"seed={seed}", f"train.steps={budget}",
@@ -104,8 +104,8 @@ def diagnose(init: str, seed: int, config_name: str = "dsprites_capacity_g100", 
     import numpy as np
     import torch
 
-    from betavae.cli import resolve_config_path
     from betavae.config import load_config
+    from betavae.shipped import resolve_config_path
 
     config = load_config(resolve_config_path(config_name), [f"model.init={init}", f"seed={seed}"])
     source = config.data.build()

@@ -9,11 +9,11 @@ import torch
 import yaml
 from torch import nn
 
-from betavae.cli import SHIPPED
 from betavae.config import build_config, load_config
 from betavae.errors import BetavaeError
+from betavae.experiments.run import train
 from betavae.models.init import LAYERS, fan_in
-from betavae.train.loop import train
+from betavae.shipped import SHIPPED_DIR as SHIPPED
 from tests.conftest import tiny_tree
 
 SHAPE = (1, 64, 64)
