@@ -123,3 +123,18 @@ def test_run_report_shows_bootstrap_intervals(runs_folder, tmp_path):
     assert "95 % bootstrap interval" in html and "<td>[0.2, 0.3125]</td>" in html
     md = (copy / "report.md").read_text()
     assert "| mig | 0.25 | [0.2, 0.3125] |" in md and "| sap | 0.1 | — |" in md
+
+
+def test_one_seed_per_setting_says_the_seed_share_cannot_be_told_and_few_runs_have_no_correlation():
+    from betavae.report.lessons import sweep_lessons, variance_shares
+
+    rows = [{"run": "a", "hyper": {"beta": 1.0}, "eval": {"mig": 0.1}},
+            {"run": "b", "hyper": {"beta": 4.0}, "eval": {"mig": 0.3}}]
+    lessons = sweep_lessons(rows)
+    assert lessons["replicated"] is False and lessons["runs"] == 2
+    assert variance_shares(rows, "mig", ["beta"]) == {}  # not 100 % β / 0 % seed: unidentifiable
+    rows.append({"run": "c", "hyper": {"beta": 4.0}, "eval": {"mig": 0.5}})  # a second seed of β = 4
+    shares = variance_shares(rows, "mig", ["beta"])
+    assert sweep_lessons(rows)["replicated"] is True
+    # y = (0.1, 0.3, 0.5), mean 0.3: SS_total 0.08; β groups {0.1}, {0.3, 0.5}: SS_between 0.06
+    assert shares["beta"] == pytest.approx(0.75) and shares["seed"] == pytest.approx(0.25)

@@ -60,14 +60,22 @@ def _scored(rows: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return out
 
 
+def replicated(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> bool:
+    """True when some setting of the swept hyper-parameters ``names`` was run with 2+ seeds."""
+    settings = [_setting(r, names) for r in rows]
+    return any(settings.count(g) > 1 for g in set(settings))
+
+
 def variance_shares(rows: Sequence[dict[str, Any]], key: str, names: Sequence[str]) -> dict[str, float]:
     """Shares of the variance of ``key`` over runs: SS_h / SS_total per hyper-parameter h (the
     spread of its group means), ``seed`` = SS_within / SS_total (the spread of runs around
     their setting's mean: what changing only the seed does) and ``interaction`` = the rest
-    (0 in a balanced sweep without interactions). Empty if fewer than two runs or no spread."""
+    (0 in a balanced sweep without interactions). Empty if fewer than two runs, no spread, or no
+    setting run with two seeds or more (then the seed's share cannot be told from the
+    hyper-parameters')."""
     scored = _scored(rows, key)
     y = np.array([r["eval"][key] for r in scored], dtype=np.float64)
-    if len(y) < 2 or np.allclose(y, y.mean(), rtol=0, atol=0):
+    if len(y) < 2 or np.allclose(y, y.mean(), rtol=0, atol=0) or not replicated(scored, names):
         return {}
     total = float(np.sum((y - y.mean()) ** 2))
 
@@ -148,6 +156,8 @@ def sweep_lessons(
     return {
         "hypers": names,
         "metrics": keys,
+        "runs": max((len(_scored(rows, k)) for k in keys), default=0),
+        "replicated": replicated(rows, names),
         "shares": {k: variance_shares(rows, k, names) for k in keys},
         "correlations": rank_correlations(rows, keys).tolist(),
         "choices": choices(rows, keys, udr_scores),
