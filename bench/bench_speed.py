@@ -66,9 +66,9 @@ def work_betavae(level: str, steps: int, warmup: int, force_compile: bool) -> di
         write_meta(run_dir, status="created")
         start = time.perf_counter()
         trainer = Trainer(cfg, run_dir, [clock])
-        warm_renderer(trainer.source)
+        warm_renderer(trainer.task.source)
         if force_compile:
-            trainer.step_model = torch.compile(trainer.model)
+            trainer.task.step_model = torch.compile(trainer.task.model)
         trainer.run(resume=False)
     t = clock.times
     return {"steps_per_s": steps / (t[-1] - t[warmup - 1]), "first_step_s": t[0] - start,

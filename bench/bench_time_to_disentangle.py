@@ -42,7 +42,7 @@ class Clock(Callback):
         self.prev = (0.0, 0)  # (trained seconds, step) at the last evaluation
         self.hyper: dict[str, float] = {}
         rng = np.random.default_rng(123)
-        source = trainer.source
+        source = trainer.task.source
         obs = source.observations(source.sample_factors(1000, rng))
         self.x_eval = torch.from_numpy(np.ascontiguousarray(obs)).float() / source.pixel_max
         self.rows: list[dict] = []
@@ -65,7 +65,7 @@ class Clock(Callback):
 
     @torch.no_grad()
     def reconstruction(self) -> float:
-        model, device = self.trainer.model, self.trainer.device
+        model, device = self.trainer.task.model, self.trainer.device
         likelihood = self.trainer.configs[0].model.likelihood
         model.eval()
         try:
@@ -76,7 +76,7 @@ class Clock(Callback):
         return float(torch.cat(nll).mean())
 
     def evaluate(self, step: int, trained_s: float) -> None:
-        model, device, source = self.trainer.model, self.trainer.device, self.trainer.source
+        model, device, source = self.trainer.task.model, self.trainer.device, self.trainer.task.source
         model.eval()
 
         @torch.no_grad()

@@ -64,14 +64,48 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TrainConfig(Strict):
-    """Optimisation and bookkeeping. Adam defaults follow disentanglement_lib (1e-4, 0.9/0.999)."""
+class LRSchedule(Strict):
+    """The learning rate over a run's optimiser steps: ``constant`` (``train.lr``) or ``onecycle``
+    (Smith & Topin 2019, PyTorch's ``OneCycleLR`` with its defaults: cosine warm-up over 30 % of
+    the steps from max_lr/25 to ``max_lr``, then cosine decay to max_lr/25e4; stepped every step)."""
 
-    steps: PositiveInt = 100_000
+    kind: Literal["constant", "onecycle"] = "constant"
+    max_lr: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _max_lr(self) -> LRSchedule:
+        if self.kind == "onecycle" and self.max_lr is None:
+            raise ValueError("lr_schedule.kind=onecycle needs lr_schedule.max_lr")
+        if self.kind == "constant" and self.max_lr is not None:
+            raise ValueError("lr_schedule.max_lr is only read by kind=onecycle")
+        return self
+
+    def build(self, optimizer: Any, total_steps: int) -> Any:
+        """The scheduler the loop steps after every optimiser step (None for ``constant``)."""
+        if self.kind == "constant":
+            return None
+        import torch
+
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, self.max_lr, total_steps=total_steps)
+
+
+class TrainConfig(Strict):
+    """Optimisation and bookkeeping. Adam defaults follow disentanglement_lib (1e-4, 0.9/0.999).
+
+    A run is ``steps`` optimiser steps, or ``epochs`` passes over the task's data (then
+    ``log_every``, ``checkpoint_every`` and ``eval_every`` count epochs, and ``steps`` is null).
+    """
+
+    steps: PositiveInt | None = 100_000
+    epochs: PositiveInt | None = None
     batch_size: PositiveInt = 64
     lr: PositiveFloat = 1e-4
     adam_betas: tuple[AdamBeta, AdamBeta] = (0.9, 0.999)
     adam_eps: PositiveFloat = 1e-8
+    weight_decay: float = Field(0.0, ge=0)
+    lr_schedule: LRSchedule = Field(default_factory=LRSchedule)
+    #: each member's gradient is clipped to this L2 norm (over all its parameters); null: no clipping
+    clip: PositiveFloat | None = None
     log_every: PositiveInt = 100
     checkpoint_every: PositiveInt = 1000
     steps_per_epoch: PositiveInt | None = None
@@ -86,6 +120,15 @@ class TrainConfig(Strict):
     eval_every: PositiveInt | None = None
     eval_metrics: list[str] = Field(default_factory=lambda: ["mig"])
     eval_preset: Literal["fast", "default"] = "fast"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _steps_or_epochs(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("epochs") is not None:
+            if data.get("steps") is not None:
+                raise ValueError("give train.steps or train.epochs, not both")
+            data = {**data, "steps": None}
+        return data
 
     @field_validator("device")
     @classmethod
@@ -107,6 +150,11 @@ class TrainConfig(Strict):
         except BetavaeError as exc:
             raise ValueError(f"eval_metrics: {exc}") from None
         return self
+
+
+#: (section, key, default) of keys added after run ids were first handed out
+HASHED_IF_SET = (("train", "epochs", None), ("train", "weight_decay", 0.0),
+                 ("train", "lr_schedule", {"kind": "constant", "max_lr": None}), ("train", "clip", None))
 
 
 class RunConfig(Strict):
@@ -136,9 +184,15 @@ class RunConfig(Strict):
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def config_hash(self) -> str:
-        """8 hex digits of SHA-256 over the canonical JSON of the resolved config, seed excluded."""
+        """8 hex digits of SHA-256 over the canonical JSON of the resolved config, seed excluded.
+
+        Keys added after the first release are hashed only when they differ from their default
+        (:data:`HASHED_IF_SET`), so a config that does not use them keeps its run id."""
         d = self.to_dict()
         d.pop("seed")
+        for section, key, default in HASHED_IF_SET:
+            if d.get(section, {}).get(key, default) == default:
+                d[section].pop(key, None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
     def run_id(self) -> str:

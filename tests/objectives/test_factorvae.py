@@ -67,8 +67,8 @@ def test_the_loop_trains_the_discriminator_with_its_own_optimiser_only(tmp_path)
     cfg = build_config({**tiny_tree(), "objective": {"kind": "factorvae", "disc_hidden": 16, "disc_layers": 2}})
     trainer = Trainer(cfg, tmp_path)
     main = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
-    disc = {id(p) for p in trainer.objective.discriminator.parameters()}
+    disc = {id(p) for p in trainer.task.objective.discriminator.parameters()}
     aux = {id(p) for g in trainer.aux_optimizer.param_groups for p in g["params"]}
     assert aux == disc and not (main & disc)
-    assert main == {id(p) for p in trainer.model.parameters()}
+    assert main == {id(p) for p in trainer.task.model.parameters()}
     assert trainer.aux_optimizer.param_groups[0]["betas"] == (0.5, 0.9)

@@ -42,20 +42,20 @@ def test_member_k_at_step_0_is_the_single_run_of_seed_k_bit_for_bit(tmp_path):
     ens = ensemble_trainer(tmp_path)
     for k, seed in enumerate(SEEDS):
         single = Trainer(build_config(tree(seed)), tmp_path / f"single{seed}")
-        state = single.model.state_dict()
-        member = ens.ensemble.member_state_dict(k)
+        state = single.task.model.state_dict()
+        member = ens.task.ensemble.member_state_dict(k)
         assert list(member) == list(state)
         assert all(torch.equal(member[n], state[n]) for n in state)
         # the member's noise generator holds the state the single run draws its first ε from
-        assert torch.equal(ens.noise.generators[k].get_state(), torch.get_rng_state())
+        assert torch.equal(ens.task.noise.generators[k].get_state(), torch.get_rng_state())
 
 
 def single_gradients(seed: int, x: torch.Tensor, eps: torch.Tensor | None, tmp_path: Path, **kw):
     single = Trainer(build_config(tree(seed, **kw)), tmp_path / f"g{seed}")
-    hyper = single.objective.hyper(0, 0)
-    terms = single.objective(single.model(x, sample=eps is not None, eps=eps), x, hyper)
+    hyper = single.task.objective.hyper(0, 0)
+    terms = single.task.objective(single.task.model(x, sample=eps is not None, eps=eps), x, hyper)
     terms["loss"].backward()
-    return {n: p.grad for n, p in single.model.named_parameters()}, terms
+    return {n: p.grad for n, p in single.task.model.named_parameters()}, terms
 
 
 @pytest.mark.parametrize("noise", [False, True])
@@ -67,23 +67,23 @@ def test_one_ensemble_step_gives_each_member_its_single_run_gradient_and_update(
     which sums in another order than K separate fp32 calls: rtol 1e-4, atol 1e-7 (measured ≈ 1e-6
     relative). The update itself is elementwise, so given the same gradient it is the same bits."""
     ens = ensemble_trainer(tmp_path)
-    x = torch.stack([make_batch(ens.source, 8, s, 0) for s in SEEDS])
-    eps = ens.noise.draw((8, 4)) if noise else None
-    hypers = [o.hyper(0, 0) for o in ens.objectives]
-    terms = ens.terms(x, eps, hypers)
+    x = torch.stack([make_batch(ens.task.source, 8, s, 0) for s in SEEDS])
+    eps = ens.task.noise.draw((8, 4)) if noise else None
+    hypers = [o.hyper(0, 0) for o in ens.task.objectives]
+    terms = ens.task.ensemble_terms(x, eps, hypers)
     torch.stack([t["loss"] for t in terms]).sum().backward()
     ens.optimizer.step()
     for k, seed in enumerate(SEEDS):
         grads, single_terms = single_gradients(seed, x[k], None if eps is None else eps[k], tmp_path)
         assert torch.allclose(terms[k]["loss"], single_terms["loss"], rtol=1e-6)
         for name, g in grads.items():
-            torch.testing.assert_close(ens.ensemble.params[name].grad[k], g, rtol=1e-4, atol=1e-7)
+            torch.testing.assert_close(ens.task.ensemble.params[name].grad[k], g, rtol=1e-4, atol=1e-7)
         single = Trainer(build_config(tree(seed)), tmp_path / f"s{seed}")
-        for name, p in single.model.named_parameters():
-            p.grad = ens.ensemble.params[name].grad[k].clone()
+        for name, p in single.task.model.named_parameters():
+            p.grad = ens.task.ensemble.params[name].grad[k].clone()
         single.optimizer.step()
-        after = ens.ensemble.member_state_dict(k)
-        for name, p in single.model.named_parameters():
+        after = ens.task.ensemble.member_state_dict(k)
+        for name, p in single.task.model.named_parameters():
             assert torch.equal(after[name], p.detach()), name
 
 
@@ -92,29 +92,29 @@ def test_per_member_beta_changes_the_gradient_by_beta_times_the_kl_gradient(tmp_
     differ by exactly 7·∇KL, and the β = 8 member's step lowers the KL more."""
     configs = [build_config(tree(0, beta=1.0)), build_config(tree(0, beta=8.0))]
     ens = Trainer(configs, [tmp_path / c.run_id() for c in configs])
-    x = torch.stack([make_batch(ens.source, 8, 0, 0)] * 2)
-    hypers = [o.hyper(0, 0) for o in ens.objectives]
+    x = torch.stack([make_batch(ens.task.source, 8, 0, 0)] * 2)
+    hypers = [o.hyper(0, 0) for o in ens.task.objectives]
     assert [h["beta"] for h in hypers] == [1.0, 8.0]
-    terms = ens.terms(x, None, hypers)
+    terms = ens.task.ensemble_terms(x, None, hypers)
     torch.stack([t["loss"] for t in terms]).sum().backward()
     single = Trainer(configs[0], tmp_path / "kl")
-    single.objective(single.model(x[0], sample=False), x[0], hypers[0])["kl"].backward()
-    for name, p in single.model.named_parameters():
-        diff = ens.ensemble.params[name].grad[1] - ens.ensemble.params[name].grad[0]
+    single.task.objective(single.task.model(x[0], sample=False), x[0], hypers[0])["kl"].backward()
+    for name, p in single.task.model.named_parameters():
+        diff = ens.task.ensemble.params[name].grad[1] - ens.task.ensemble.params[name].grad[0]
         expected = torch.zeros_like(diff) if p.grad is None else 7.0 * p.grad  # the decoder has no KL gradient
         torch.testing.assert_close(diff, expected, rtol=1e-3, atol=1e-5)
     ens.optimizer.step()
     with torch.no_grad():
-        kl_after = [t["kl"].item() for t in ens.terms(x, None, hypers)]
+        kl_after = [t["kl"].item() for t in ens.task.ensemble_terms(x, None, hypers)]
     assert kl_after[1] < kl_after[0]
 
 
 def test_optimizer_state_splits_and_stacks_exactly(tmp_path):
     ens = ensemble_trainer(tmp_path, speed="fast")
-    x = torch.stack([make_batch(ens.source, 8, s, 0) for s in SEEDS])
+    x = torch.stack([make_batch(ens.task.source, 8, s, 0) for s in SEEDS])
     for _ in range(2):
         ens.optimizer.zero_grad()
-        torch.stack([t["loss"] for t in ens.terms(x, None, [{"beta": 4.0}] * 3)]).sum().backward()
+        torch.stack([t["loss"] for t in ens.task.ensemble_terms(x, None, [{"beta": 4.0}] * 3)]).sum().backward()
         ens.optimizer.step()
     state = ens.optimizer.state_dict()
     members = [member_optimizer_state(state, k) for k in range(3)]

@@ -12,6 +12,7 @@ from torch import nn
 from betavae.config import build_config
 from betavae.experiments.run import resume, train
 from betavae.experiments.rundir import read_metrics
+from betavae.train import image_task as image_task_module
 from betavae.train import loop as loop_module
 from betavae.train import speed as speed_module
 from betavae.train.convt import FastConvTranspose2d, accelerate_transposed_convs
@@ -225,7 +226,7 @@ def test_fast_weights_load_into_a_plain_model_and_resume_works(tmp_path):
 def test_compiled_model_saves_and_resumes_without_prefixes(tmp_path, monkeypatch):
     """Compile (the CUDA default, forced here on CPU) keeps state dicts and weight files plain."""
     compiled_plan = SpeedPlan(level="fast", device="cpu", channels_last=True, compile=True)
-    monkeypatch.setattr(loop_module, "plan_for", lambda *a, **k: compiled_plan)
+    monkeypatch.setattr(image_task_module, "plan_for", lambda *a, **k: compiled_plan)
     cfg = build_config(tiny_tree(speed="fast", steps=4, checkpoint_every=2))
 
     class CrashAt(loop_module.Callback):

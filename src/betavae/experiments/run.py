@@ -157,7 +157,7 @@ class Trainer(Loop):
             write_meta(run_dir, status="running", sessions=sessions[k], device=str(self.device), speed=record,
                        **extra)
         for cb in self.callbacks:
-            cb.on_start(self.run_dirs[0] if self.k == 1 else list(self.run_dirs), self.step, tc.steps)
+            cb.on_start(self.run_dirs[0] if self.k == 1 else list(self.run_dirs), self.step, self.total_steps)
         status = "failed"
         try:
             with contextlib.ExitStack() as files:
@@ -168,7 +168,7 @@ class Trainer(Loop):
                     handles[k].flush()
 
                 self.fit(write_row, self._save, self._evaluate)
-            status = "finished" if self.step >= tc.steps else "interrupted"
+            status = "finished" if self.step >= self.total_steps else "interrupted"
             if status == "interrupted":
                 members = f" (continues all {self.k} members)" if self.k > 1 else ""
                 raise BetavaeError(
@@ -189,7 +189,7 @@ class Trainer(Loop):
 
     def _evaluate(self, model: torch.nn.Module) -> dict[str, float]:
         """A member's ``train.eval_metrics`` scores (own seeded generators: training RNG untouched)."""
-        return evaluate_model(model, self.source, self.tc, self.device)
+        return evaluate_model(model, self.task.source, self.tc, self.device)
 
     def write_reports(self) -> None:
         """Refresh each member's report; a report never fails a finished run."""

@@ -6,6 +6,7 @@ Models map tensors to distribution parameters and know nothing of β, schedules 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from pydantic import Field
@@ -64,6 +65,9 @@ class ModelConfig(Component):
     config.yaml has no ``model.init`` rebuilds the same model; the shipped configs choose
     ``kaiming_uniform`` (docs/speed.md, "Leaving the collapsed phase").
     """
+
+    #: the training task that trains this kind of model (see betavae.train.task)
+    task: ClassVar[str] = "image"
 
     latent_dim: int = Field(10, ge=1)
     likelihood: LikelihoodField = Field(default_factory=Bernoulli)

@@ -62,27 +62,31 @@ def _cpu(tree: Any) -> Any:
 
 def training_state(
     step: int,
-    model: torch.nn.Module,
-    objective: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    model: dict[str, torch.Tensor],
+    objective: dict[str, torch.Tensor],
+    optimizer: dict[str, Any],
     aux_optimizer: torch.optim.Optimizer | None = None,
     rng: dict[str, Any] | None = None,
+    scheduler: Any = None,
 ) -> dict[str, Any]:
     """One run's resumable state (what ``state.pt`` holds): tensors on the CPU and primitives.
 
+    ``model``, ``objective`` and ``optimizer`` are state dicts (a member's, for an ensemble);
     ``aux_optimizer`` is an objective's own optimiser (see ``Objective.auxiliary_optimizer``);
-    ``rng`` replaces this process's :func:`rng_state` (an ensemble member saves its own).
+    ``rng`` replaces this process's :func:`rng_state`; ``scheduler`` is a learning-rate scheduler.
     """
     state = {
         "format": 1,
         "step": int(step),
-        "model": _cpu(model.state_dict()),
-        "objective": _cpu(objective.state_dict()),
-        "optimizer": _cpu(optimizer.state_dict()),
+        "model": _cpu(model),
+        "objective": _cpu(objective),
+        "optimizer": _cpu(optimizer),
         "rng": rng if rng is not None else rng_state(),
     }
     if aux_optimizer is not None:
         state["aux_optimizer"] = _cpu(aux_optimizer.state_dict())
+    if scheduler is not None:
+        state["scheduler"] = _cpu(scheduler.state_dict())
     return state
 
 
