@@ -35,22 +35,14 @@ from betavae.models import MODELS
 from betavae.models.base import ModelConfig
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import ObjectiveConfig
+from betavae.registry import import_modules
 
 
 def load_components() -> None:
-    """Import all built-in registered components (idempotent)."""
-    import betavae.data.cars3d  # noqa: F401
-    import betavae.data.correlated  # noqa: F401
-    import betavae.data.dsprites  # noqa: F401
-    import betavae.data.images  # noqa: F401
-    import betavae.data.mpi3d  # noqa: F401
-    import betavae.data.shapes3d  # noqa: F401
-    import betavae.data.smallnorb  # noqa: F401
-    from betavae.models import load_all as load_models
-    from betavae.objectives import load_all as load_objectives
-
-    load_models()
-    load_objectives()
+    """Import every module of ``betavae.data``, ``betavae.models`` and ``betavae.objectives``, so
+    every registered data source, model and objective is known (idempotent)."""
+    for package in ("betavae.data", "betavae.models", "betavae.objectives"):
+        import_modules(package)
 
 
 load_components()

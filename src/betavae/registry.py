@@ -6,6 +6,8 @@ over ``REGISTRY.names()`` so a new variant is tested the day it is added.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -46,3 +48,15 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def import_modules(package: str) -> None:
+    """Import every module of ``package`` (not its sub-packages), so each registers its classes.
+
+    Registries find their modules this way: adding a variant is adding a module, with no import
+    list to keep by hand. Idempotent (Python caches imported modules).
+    """
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.ispkg and not info.name.startswith("_"):
+            importlib.import_module(f"{package}.{info.name}")

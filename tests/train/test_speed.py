@@ -12,7 +12,6 @@ from torch import nn
 from betavae.config import build_config
 from betavae.experiments.run import resume, train
 from betavae.experiments.rundir import read_metrics
-from betavae.train import image_task as image_task_module
 from betavae.train import loop as loop_module
 from betavae.train import speed as speed_module
 from betavae.train.convt import FastConvTranspose2d, accelerate_transposed_convs
@@ -25,6 +24,7 @@ from betavae.train.speed import (
     plan_for,
     to_float32,
 )
+from betavae.train.tasks import image as image_task_module
 
 from ..conftest import tiny_tree
 

@@ -57,6 +57,14 @@ class GaussianVAE(nn.Module):
 
 
 class ModelConfig(Component):
+    """Base of every model config. ``task`` names the training task (:mod:`betavae.train.task`)
+    that builds and trains this kind of model; image VAEs derive from :class:`VAEConfig`."""
+
+    #: the training task that trains this kind of model (see betavae.train.task)
+    task: ClassVar[str] = "image"
+
+
+class VAEConfig(ModelConfig):
     """Base of model configs: ``build(observation_shape)`` returns a :class:`GaussianVAE`.
 
     Subclasses define ``network`` (the architecture, with PyTorch's default initialisation);
@@ -65,9 +73,6 @@ class ModelConfig(Component):
     config.yaml has no ``model.init`` rebuilds the same model; the shipped configs choose
     ``kaiming_uniform`` (docs/speed.md, "Leaving the collapsed phase").
     """
-
-    #: the training task that trains this kind of model (see betavae.train.task)
-    task: ClassVar[str] = "image"
 
     latent_dim: int = Field(10, ge=1)
     likelihood: LikelihoodField = Field(default_factory=Bernoulli)

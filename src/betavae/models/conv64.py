@@ -16,7 +16,7 @@ from torch import nn
 
 from betavae.errors import BetavaeError
 from betavae.models import MODELS
-from betavae.models.base import GaussianVAE, ModelConfig
+from betavae.models.base import GaussianVAE, VAEConfig
 
 
 def _check_64(shape: tuple[int, int, int], kind: str) -> None:
@@ -82,7 +82,7 @@ class DlibConv(GaussianVAE):
 
 
 @MODELS.register("burgess")
-class BurgessConfig(ModelConfig):
+class BurgessConfig(VAEConfig):
     kind: Literal["burgess"] = "burgess"
     hidden: PositiveInt = 256
     channels: PositiveInt = 32
@@ -93,7 +93,7 @@ class BurgessConfig(ModelConfig):
 
 
 @MODELS.register("dlib_conv")
-class DlibConvConfig(ModelConfig):
+class DlibConvConfig(VAEConfig):
     kind: Literal["dlib_conv"] = "dlib_conv"
 
     def network(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:

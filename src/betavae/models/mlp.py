@@ -9,7 +9,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from betavae.models import MODELS
-from betavae.models.base import GaussianVAE, ModelConfig
+from betavae.models.base import GaussianVAE, VAEConfig
 
 
 def _stack(sizes: list[int]) -> list[nn.Module]:
@@ -33,7 +33,7 @@ class MLP(GaussianVAE):
 
 
 @MODELS.register("mlp")
-class MLPConfig(ModelConfig):
+class MLPConfig(VAEConfig):
     kind: Literal["mlp"] = "mlp"
     hidden: list[PositiveInt] = Field(default_factory=lambda: [1200, 1200])
 

@@ -11,7 +11,7 @@ SIGINT/SIGTERM. Training is ``train.steps`` steps or ``train.epochs`` epochs of 
 ``steps_per_epoch`` (then ``log_every``, ``checkpoint_every`` and ``eval_every`` count epochs).
 
 What is trained is a :class:`~betavae.train.task.Task`: the image VAEs of the core
-(:class:`~betavae.train.image_task.ImageTask`, one model or a vmapped ensemble) and each
+(:class:`~betavae.train.tasks.image.ImageTask`, one model or a vmapped ensemble) and each
 system's task. The loop knows nothing of run folders, locks, evaluation or reports
 (``experiments/run.py`` wraps it with those), nor of particular models or objectives.
 """

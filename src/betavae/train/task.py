@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from betavae.registry import Registry
+from betavae.registry import Registry, import_modules
 from betavae.train.checkpoint import rng_state, set_rng_state
 from betavae.train.speed import SpeedPlan, plan_for
 
@@ -143,8 +143,8 @@ TASKS: Registry[type[Task]] = Registry("task")
 
 
 def load_tasks() -> None:
-    """Import every module that registers a task (idempotent)."""
-    import betavae.train.image_task  # noqa: F401
+    """Import every module of ``betavae.train.tasks`` so each registers its task (idempotent)."""
+    import_modules("betavae.train.tasks")
 
 
 def clip_per_member(params: list[torch.Tensor], k: int, max_norm: float) -> None:
