@@ -188,6 +188,32 @@ def test_a_killed_worker_is_resumed(tmp_path, executor_kind):
     assert len(sessions) >= 2 and sessions[-1]["start_step"] > 0  # resumed, not restarted
 
 
+def test_ensemble_trains_seeds_together_and_a_killed_ensemble_resumes_as_one(tmp_path, executor_kind):
+    """``ensemble: 2`` over 3 seeds x 2 betas: β is part of the objective, so all 6 runs are one
+    family (the same config but seed and objective), trained in 3 chunks of 2 members."""
+    steps = 40
+    sweep = sweep_from_dict({"name": "t", "base": tiny_tree(steps=steps), "grid": {"objective.beta": [1, 4]},
+                             "seeds": [0, 1, 2], "evaluate": None, "report": False, "ensemble": 2})
+    done = []
+    with executor(executor_kind, workers=1) as ex:
+        thread = threading.Thread(target=lambda: done.append(run_sweep(sweep, ex, tmp_path)))
+        thread.start()
+        victim = wait_for(lambda: next((f for f in run_folders(tmp_path) if (f / "state.pt").exists()
+                                        and read_meta(f).get("status") == "running"), None))
+        os.kill(read_meta(victim)["pid"], signal.SIGKILL)
+        thread.join(180)
+    assert done and done[0].statuses == {"finished": 6} and len(done[0].records) == 3
+    assert all(len(r["members"]) == 2 for r in done[0].records)
+    assert_complete(tmp_path, 6, steps)
+    groups = {tuple(read_meta(f)["ensemble"]["members"]) for f in run_folders(tmp_path)}
+    assert len(groups) == 3 and all(len(g) == 2 for g in groups)
+    partner = next(g for g in groups if victim.name in g)
+    for name in partner:  # both members were resumed together from their common checkpoint
+        sessions = read_meta(tmp_path / name)["sessions"]
+        assert len(sessions) >= 2 and sessions[-1]["start_step"] > 0
+        assert sessions[-1]["ensemble_size"] == 2
+
+
 def test_a_killed_driver_is_restarted(tmp_path, executor_kind):
     steps = 30
     file = tmp_path / "sweep.yaml"

@@ -126,7 +126,7 @@ def test_the_logged_mean_is_sum_over_weighted_terms_divided_by_the_weights():
     def spy(idx, hypers):
         w_before.append(task.w.detach().clone())
         out = original(idx, hypers)
-        losses.append((float(out[0]["loss"]), len(idx)))
+        losses.append((float(out[0]["loss"].detach()), len(idx)))
         return out
 
     task.terms = spy

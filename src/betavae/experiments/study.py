@@ -62,16 +62,18 @@ def run_sweep(sweep: Sweep, executor: Executor, runs_dir: str | Path | None = No
     planned = sweep.expand()
     outcome = SweepOutcome(runs_dir, len(planned))
     with SweepLock(runs_dir):
-        tasks = []
+        todo = []
         for run in planned:
             need = work_needed(runs_dir / run.run_id, spec.evaluate is not None, spec.report)
             if need == "nothing" or (need == "failed" and not retry_failed):
                 outcome.counts["skipped" if need == "nothing" else "failed (not retried)"] += 1
                 continue
             outcome.counts[need] += 1
-            tasks.append(RunTask(run.run_id, run.config.to_dict(), str(runs_dir),
-                                 spec.evaluate.model_dump() if spec.evaluate else None,
-                                 spec.report, executor.threads))
+            todo.append(run)
+        tasks = [RunTask(group[0].run_id, group[0].config.to_dict(), str(runs_dir),
+                         spec.evaluate.model_dump() if spec.evaluate else None, spec.report, executor.threads,
+                         tuple((r.run_id, r.config.to_dict()) for r in group[1:]))
+                 for group in ensemble_groups(todo, spec.ensemble or 1)]
         if progress is not None:
             progress(f"{len(planned)} runs: {len(tasks)} to do ({_fmt(outcome.counts)}) on {executor.describe()}")
 
@@ -79,7 +81,8 @@ def run_sweep(sweep: Sweep, executor: Executor, runs_dir: str | Path | None = No
             if progress is not None:
                 n = len(outcome.records) + 1
                 extra = f": {record['error']}" if record.get("error") else ""
-                progress(f"[{n}/{len(tasks)}] {record['run_id']} {record['status']}{extra}")
+                members = f" (+{len(record['members']) - 1} trained with it)" if record.get("members") else ""
+                progress(f"[{n}/{len(tasks)}] {record['run_id']}{members} {record['status']}{extra}")
             outcome.records.append(record)
 
         if tasks:
@@ -90,6 +93,20 @@ def run_sweep(sweep: Sweep, executor: Executor, runs_dir: str | Path | None = No
             outcome.index = _index(runs_dir)
     outcome.wall_seconds = time.perf_counter() - t0
     return outcome
+
+
+def ensemble_groups(runs: list[PlannedRun], size: int) -> list[list[PlannedRun]]:
+    """Runs that may train together (same config but seed and objective), in chunks of at most
+    ``size``, in plan order; ``size`` 1: every run alone."""
+    if size <= 1:
+        return [[r] for r in runs]
+    families: dict[str, list[PlannedRun]] = {}
+    for run in runs:
+        shared = run.config.to_dict()
+        shared.pop("seed")
+        shared.pop("objective")
+        families.setdefault(json.dumps(shared, sort_keys=True), []).append(run)
+    return [family[i:i + size] for family in families.values() for i in range(0, len(family), size)]
 
 
 def aggregate(runs_dir: Path, planned: list[PlannedRun], keys: list[str]) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ A sweep file (YAML, unknown keys refused)::
     seeds: [0, 1, 2]
     evaluate: {metrics: [mig, dci], preset: fast}   # or null: no evaluation
     report: true                     # per-run report after evaluation, and the index report
+    ensemble: 8                      # train up to 8 runs that differ only in seed (and objective)
+                                     # as one batched model in one worker (default: each alone)
 
 ``grid`` may also be a list of such mappings (blocks); the runs are the union of the blocks'
 products, e.g. one block per objective. Inside a block a value that is not a list is fixed for
@@ -77,6 +79,9 @@ class SweepSpec(_Strict):
     report: bool = True
     #: how often a run whose worker process died is started again (it resumes from its checkpoint)
     max_retries: int = Field(2, ge=0)
+    #: at most this many runs that differ only in seed and objective train together as one
+    #: ensemble (one process, one batched model; see betavae.train.ensemble); null: each alone
+    ensemble: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _keys(self) -> SweepSpec:

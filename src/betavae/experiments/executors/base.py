@@ -28,7 +28,12 @@ OnResult = Callable[[dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class RunTask:
-    """One run to bring to completion. ``config`` is the resolved config (``RunConfig.to_dict()``)."""
+    """One run to bring to completion, or several trained together as one ensemble.
+
+    ``config`` is the resolved config (``RunConfig.to_dict()``) of run ``run_id``; ``others`` are
+    further ``(run_id, config)`` members (same config but seed and objective) trained with it in
+    one process as one batched model (a sweep's ``ensemble``). ``run_id`` names the task in records.
+    """
 
     run_id: str
     config: dict[str, Any]
@@ -36,10 +41,23 @@ class RunTask:
     evaluate: dict[str, Any] | None = None
     report: bool = False
     threads: int = 1
+    others: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     @property
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.run_id
+
+    @property
+    def members(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(self.run_id, self.config), *self.others]
+
+    @property
+    def run_dirs(self) -> list[Path]:
+        return [Path(self.runs_dir) / run_id for run_id, _ in self.members]
+
+    @property
+    def label(self) -> str:
+        return self.run_id + (f" (+{len(self.others)} trained with it)" if self.others else "")
 
 
 def usable_cores() -> int:
@@ -99,59 +117,86 @@ def set_threads(threads: int) -> None:
 
 
 def run_task(task: RunTask) -> dict[str, Any]:
-    """Train or resume, evaluate and report one run; never raises for a run's own error.
+    """Train or resume, evaluate and report a task's runs; never raises for a run's own error.
 
-    A run's exception is written to ``<run>/error.json`` (message and traceback) and returned in
-    the record with status ``failed`` (``interrupted`` when a signal stopped it at a checkpoint).
-    A per-run lock makes a second process wait rather than train the same run at the same time.
+    A run's exception is written to ``<run>/error.json`` of every member (message and traceback)
+    and returned in the record with status ``failed`` (``interrupted`` when a signal stopped it at
+    a checkpoint). Per-run locks make a second process wait rather than train the same run at the
+    same time.
     """
+    import contextlib
+
     from betavae.experiments.lock import run_lock
 
     t0 = time.perf_counter()
     set_threads(task.threads)
     record: dict[str, Any] = {"run_id": task.run_id, "host": socket.gethostname(), "pid": os.getpid(),
                               "threads": task.threads, "action": None, "status": None, "error": None}
-    with run_lock(Path(task.runs_dir) / LOCKS_DIR / f"{task.run_id}.lock"):
+    if task.others:
+        record["members"] = [run_id for run_id, _ in task.members]
+    with contextlib.ExitStack() as locks:
+        for run_id in sorted(run_id for run_id, _ in task.members):  # one order: no deadlock
+            locks.enter_context(run_lock(Path(task.runs_dir) / LOCKS_DIR / f"{run_id}.lock"))
         try:
             record["action"] = _complete(task)
             record["status"] = "finished"
-            (task.run_dir / ERROR_FILE).unlink(missing_ok=True)
+            for run_dir in task.run_dirs:
+                (run_dir / ERROR_FILE).unlink(missing_ok=True)
         except Exception as exc:
             from betavae.experiments.rundir import read_meta
 
             status = read_meta(task.run_dir).get("status")
             record["status"] = "interrupted" if status == "interrupted" else "failed"
             record["error"] = f"{type(exc).__name__}: {exc}"
-            write_error(task.run_dir, record["error"], traceback.format_exc(), record["status"])
+            for run_dir in task.run_dirs:
+                write_error(run_dir, record["error"], traceback.format_exc(), record["status"])
     record["seconds"] = time.perf_counter() - t0
     return record
 
 
 def _complete(task: RunTask) -> str:
-    """Do what the run folder still needs; returns what was done first."""
+    """Do what the task's run folders still need; returns what was done first (for the record).
+
+    Members that all start afresh train as one ensemble, and members that all stopped at a common
+    checkpoint of their ensemble continue as one; any other mix (a member finished, another
+    never started) brings each member to completion alone.
+    """
     from betavae.config import build_config
-    from betavae.experiments.run import resume, train
-    from betavae.experiments.rundir import CONFIG_FILE
+    from betavae.experiments.run import resume, resume_ensemble, train, train_ensemble
+    from betavae.experiments.rundir import CONFIG_FILE, STATE_FILE, read_meta
 
-    need = work_needed(task.run_dir, task.evaluate is not None, task.report)
-    if need in ("train", "failed") and not (task.run_dir / CONFIG_FILE).is_file():
-        (task.run_dir / ERROR_FILE).unlink(missing_ok=True)  # it failed before it started: start afresh
-        need = "train"
-    if need == "train":
-        train(build_config(task.config, source=task.run_id), task.runs_dir)
-    elif need in ("resume", "failed"):
-        resume(task.run_dir)
-    if task.evaluate is not None and (need != "nothing" or not (task.run_dir / "eval.json").is_file()):
-        from betavae.experiments.evaluate import evaluate_run
+    needs = []
+    for run_dir in task.run_dirs:
+        need = work_needed(run_dir, task.evaluate is not None, task.report)
+        if need in ("train", "failed") and not (run_dir / CONFIG_FILE).is_file():
+            (run_dir / ERROR_FILE).unlink(missing_ok=True)  # it failed before it started: start afresh
+            need = "train"
+        needs.append(need)
+    configs = [build_config(config, source=run_id) for run_id, config in task.members]
+    members = [run_id for run_id, _ in task.members]
+    if len(members) > 1 and all(n == "train" for n in needs):
+        train_ensemble(configs, task.runs_dir)
+    elif (len(members) > 1 and all(n in ("resume", "failed") for n in needs)
+          and all((d / STATE_FILE).is_file() for d in task.run_dirs)
+          and all((read_meta(d).get("ensemble") or {}).get("members") == members for d in task.run_dirs)):
+        resume_ensemble(task.run_dir)
+    else:
+        for config, run_dir, need in zip(configs, task.run_dirs, needs, strict=True):
+            if need == "train":
+                train(config, task.runs_dir)
+            elif need in ("resume", "failed"):
+                resume(run_dir)
+    for run_dir, need in zip(task.run_dirs, needs, strict=True):
+        if task.evaluate is not None and (need != "nothing" or not (run_dir / "eval.json").is_file()):
+            from betavae.experiments.evaluate import evaluate_run
 
-        opts = task.evaluate
-        evaluate_run(task.run_dir, opts["metrics"], opts["preset"], opts.get("seed", 0),
-                     sizes=opts.get("sizes"))
-    if task.report and (need != "nothing" or not (task.run_dir / "report.html").is_file()):
-        from betavae.report import write_report
+            opts = task.evaluate
+            evaluate_run(run_dir, opts["metrics"], opts["preset"], opts.get("seed", 0), sizes=opts.get("sizes"))
+        if task.report and (need != "nothing" or not (run_dir / "report.html").is_file()):
+            from betavae.report import write_report
 
-        write_report(task.run_dir)
-    return need
+            write_report(run_dir)
+    return needs[0]
 
 
 def write_error(run_dir: Path, error: str, trace: str | None, status: str) -> None:
@@ -195,6 +240,7 @@ class Executor(ABC):
 
 def crashed_record(task: RunTask, error: str) -> dict[str, Any]:
     """The record of a task whose worker died more often than retries allow."""
-    write_error(task.run_dir, error, None, "crashed")
+    for run_dir in task.run_dirs:
+        write_error(run_dir, error, None, "crashed")
     return {"run_id": task.run_id, "host": socket.gethostname(), "pid": None, "threads": task.threads,
             "action": None, "status": "crashed", "error": error, "seconds": None}

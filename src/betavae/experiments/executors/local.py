@@ -130,7 +130,7 @@ class LocalExecutor(Executor):
                     w.stop()
                     pool[i] = _Worker(ctx)
                     if attempt <= self.max_retries:
-                        log.warning("worker of %s died (exit %s); retry %d", task.run_id, w.proc.exitcode, attempt)
+                        log.warning("worker of %s died (exit %s); retry %d", task.label, w.proc.exitcode, attempt)
                         queue.appendleft((task, attempt))
                     else:
                         done(crashed_record(task, f"worker process died {attempt} times "
