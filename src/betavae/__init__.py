@@ -7,7 +7,10 @@ Scoring any representation (docs/metrics.md, "Evaluate your own model"):
 * :func:`evaluate_encoder` (``betavae.experiments.evaluate.evaluate_encoder``): any callable
   from observations to codes on any built-in ground-truth data set, sampled scores included.
 
-Both are imported on first use, so ``import betavae`` stays light.
+Loading a trained run of any system: :func:`load_run` (``betavae.experiments.load.load_run``)
+gives its config, its model with the saved weights and ``encode``/``decode``/``predict``.
+
+All are imported on first use, so ``import betavae`` stays light.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ __version__ = "0.1.0"
 _LAZY = {
     "evaluate": ("betavae.metrics.suite", "evaluate"),
     "evaluate_encoder": ("betavae.experiments.evaluate", "evaluate_encoder"),
+    "load_run": ("betavae.experiments.load", "load_run"),
 }
 
-__all__ = ["__version__", "evaluate", "evaluate_encoder"]
+__all__ = ["__version__", "evaluate", "evaluate_encoder", "load_run"]
 
 
 def __getattr__(name: str) -> Any:

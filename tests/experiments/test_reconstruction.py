@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from betavae.experiments.load import LoadedRun
+from betavae.experiments.load import ImageRun
 from betavae.experiments.reconstruction import reconstruction_stats
 
 
-def constant_run(config, bias: float, mu: float) -> LoadedRun:
+def constant_run(config, bias: float, mu: float) -> ImageRun:
     """A Burgess model whose encoder outputs μ = mu, log σ² = 0 and whose decoder draws sigmoid(bias) everywhere."""
     source = config.data.build()
     model = config.model.build(tuple(source.observation_shape))
@@ -19,7 +19,7 @@ def constant_run(config, bias: float, mu: float) -> LoadedRun:
         d = model.latent_dim
         model.encoder[-1].bias.copy_(torch.tensor([mu] * d + [0.0] * d))
         model.decoder[-1].bias.fill_(bias)
-    return LoadedRun(None, config, source, model.eval(), 0, torch.device("cpu"))
+    return ImageRun(None, config, model.eval(), 0, torch.device("cpu"))
 
 
 def test_constant_model_known_answers(tiny_config):

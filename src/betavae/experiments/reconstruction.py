@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from betavae.experiments.load import LoadedRun
+from betavae.experiments.load import ImageRun
 from betavae.experiments.summary import ACTIVE_NATS
 from betavae.objectives.terms import kl_per_latent
 
 
 @torch.no_grad()
-def reconstruction_stats(run: LoadedRun, n: int = 10_000, seed: int = 0, batch_size: int = 500) -> dict:
+def reconstruction_stats(run: ImageRun, n: int = 10_000, seed: int = 0, batch_size: int = 500) -> dict:
     """Mean over ``n`` grid images (seeded) of per-image SSE, NLL and per-latent KL.
 
     Returns {"mse_sum": float, "mse_pixel": float, "nll": float, "kl": float,

@@ -50,6 +50,14 @@ class Task:
     log_dtype: ClassVar[torch.dtype] = torch.float32
 
     @classmethod
+    def build_member(cls, config: Any) -> nn.Module:
+        """One member's module, as its saved weights (``weights.safetensors``) describe it, built
+        from its run config with fresh weights (``betavae.load_run`` then loads them). Its
+        ``encode``/``decode``/``predict`` (tensors) are what a loaded run offers; see
+        :class:`betavae.experiments.load.LoadedRun`."""
+        raise NotImplementedError(f"{cls.__name__} does not say how to build one member")
+
+    @classmethod
     def speed_plan(cls, level: str, device: torch.device, steps: int, k: int) -> SpeedPlan:
         """The speed plan of ``level`` for this task (a task drops switches that do not apply)."""
         return plan_for(level, device, steps)

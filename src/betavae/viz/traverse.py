@@ -23,7 +23,7 @@ from betavae.objectives.terms import kl_per_latent
 from betavae.viz.figures import imshow, mosaic, pyplot, save_small
 
 if TYPE_CHECKING:
-    from betavae.experiments.load import LoadedRun
+    from betavae.experiments.load import ImageRun
 
 #: The traversed values: 10 evenly spaced values in [−3, 3].
 VALUES = np.linspace(-3.0, 3.0, 10)
@@ -182,7 +182,7 @@ def write_traversal_files(tr: Traversal, out_dir: str | Path, prefix: str = "tra
     return paths
 
 
-def posterior_batch(run: LoadedRun, n_images: int = 512, rng_seed: int = 0) -> PosteriorBatch:
+def posterior_batch(run: ImageRun, n_images: int = 512, rng_seed: int = 0) -> PosteriorBatch:
     """Encode ``n_images`` images drawn uniformly from the run's factor grid (seeded)."""
     rng = np.random.default_rng(rng_seed)
     obs = run.source.observations(run.source.sample_factors_uniform(n_images, rng))
@@ -192,7 +192,7 @@ def posterior_batch(run: LoadedRun, n_images: int = 512, rng_seed: int = 0) -> P
 
 def write_traversals(run_dir: str | Path, out_dir: str | Path | None = None, n_seeds: int = 3,
                      rng_seed: int = 0, n_images: int = 512, relative: bool = False,
-                     run: LoadedRun | None = None, batch: PosteriorBatch | None = None) -> dict[str, Path]:
+                     run: ImageRun | None = None, batch: PosteriorBatch | None = None) -> dict[str, Path]:
     """Traversal PNGs (one per seed image) and a GIF for a trained run.
 
     Rows are sorted by the mean KL_j over ``n_images`` images drawn uniformly from the factor grid

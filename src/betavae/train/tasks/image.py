@@ -45,6 +45,10 @@ class ImageTask(Task):
     """
 
     @classmethod
+    def build_member(cls, config: RunConfig) -> nn.Module:
+        return config.model.build(tuple(config.data.build().observation_shape))
+
+    @classmethod
     def speed_plan(cls, level: str, device: torch.device, steps: int, k: int) -> SpeedPlan:
         return plan_for(level, device, steps) if k == 1 else ensemble_plan(level, device, steps)
 
