@@ -10,7 +10,6 @@ drawn when ``weights.safetensors`` loads; the rest needs only ``metrics.jsonl`` 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from betavae.errors import BetavaeError
-from betavae.experiments.rundir import WEIGHTS_FILE, now
+from betavae.experiments.rundir import now
 from betavae.experiments.summary import run_status
-from betavae.report.configs import config_diff, schedule_fields
+from betavae.report.configs import config_diff
 from betavae.report.inputs import RunFiles, is_number, read_run_files
 from betavae.report.render import write_pages
+from betavae.report.sections import SectionOptions, sections_for
 from betavae.viz import figures as F
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,16 @@ class Figure:
 
 
 @dataclass
+class Table:
+    """A table a section adds: column headers, rows of cells, title and caption."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    caption: str = ""
+
+
+@dataclass
 class Builder:
     """Collects figures and notes while drawing; each drawing step is isolated by :meth:`attempt`."""
 
@@ -61,7 +71,9 @@ class Builder:
     files: RunFiles
     progress: Progress | None = None
     notes: list[str] = field(default_factory=list)
-    sections: dict[str, list[Figure]] = field(default_factory=dict)
+    sections: dict[str, list[Figure | Table]] = field(default_factory=dict)
+    #: per-latent statistics of an encoded batch, when a section computed them (the latent table)
+    stats: dict[str, Any] | None = None
 
     @property
     def fig_dir(self) -> Path:
@@ -87,6 +99,11 @@ class Builder:
             rel = path.relative_to(self.run_dir).as_posix()
             self.sections.setdefault(section, []).append(Figure(rel, title, caption))
 
+    def add_table(self, section: str, title: str, columns: list[str], rows: list[list[Any]],
+                  caption: str = "") -> None:
+        if rows:
+            self.sections.setdefault(section, []).append(Table(title, list(columns), [list(r) for r in rows], caption))
+
 
 def _metric_figures(b: Builder) -> None:
     rows, config = b.files.rows, b.files.config
@@ -109,75 +126,15 @@ def _metric_figures(b: Builder) -> None:
               "nats) in blue.")
 
 
-def _model_figures(b: Builder, n_images: int, n_seeds: int, rng_seed: int, device: str) -> dict[str, Any] | None:
-    """Posterior statistics, reconstructions and traversals; returns the batch statistics per latent."""
-    from betavae.experiments.load import load_run
-    from betavae.viz.traverse import posterior_batch, write_traversals
-
-    if b.files.config is None:
-        return None
-    if not b.files.has_weights:
-        b.notes.append(f"{WEIGHTS_FILE} is missing (no checkpoint yet): posterior statistics, reconstructions "
-                       "and traversals are left out; curves only")
-        return None
-    b.say("loading the model")
-    run = b.attempt("loading the weights", lambda: load_run(b.run_dir, device))
-    if run is None:
-        return None
-    b.say(f"encoding {n_images} images")
-    batch = b.attempt("encoding a batch", lambda: posterior_batch(run, max(n_images, n_seeds, 8), rng_seed))
-    if batch is None:
-        return None
-    kl = batch.kl
-    b.add("Posterior", b.attempt("posterior statistics", lambda: F.plot_posterior_stats(
-        batch.mu, batch.logvar, kl, b.fig_dir / "posterior.png")), "Posterior mean and variance per latent",
-        f"Over {len(batch.mu)} images drawn uniformly from the factor grid: used latents have σ²_j → 0; "
-        "unused ones sit at μ ≈ 0, σ² ≈ 1 (the prior).")
-    k = min(8, len(batch.images))
-    b.add("Posterior", b.attempt("reconstructions", lambda: F.plot_reconstructions(
-        batch.images[:k], run.decode_mean(batch.mu[:k]), b.fig_dir / "reconstructions.png")),
-        "Reconstructions", "Inputs (top) and decoder means at z = μ (bottom).")
-    b.say("traversals")
-    paths = b.attempt("traversals", lambda: write_traversals(b.run_dir, b.fig_dir, n_seeds, run=run, batch=batch))
-    if paths:
-        b.add("Traversals", paths.pop("gif"), "Traversal (animated)", "Each row varies one latent (sorted by "
-              "mean KL, largest first) over 10 values in [−3, 3] with the others at the seed's posterior mean; "
-              "columns are seed images.")
-        for key, path in paths.items():
-            b.add("Traversals", path, f"Traversal grid, seed image {key.removeprefix('seed')}",
-                  "Columns: input, reconstruction, then z_j = −3 … 3; KL_j (nats) beside each row.")
-    var = np.exp(batch.logvar)
-    return {"kl": kl, "mu_mean": batch.mu.mean(0), "mu_std": batch.mu.std(0), "var": var.mean(0), "n": len(batch.mu)}
-
-
-def _schedule_figures(b: Builder) -> None:
-    from betavae.viz.schedule import plot_schedule
-
-    config = b.files.config
-    if config is None:
-        return
-    for name, sched in schedule_fields(config).items():
-        counter = config.train.steps
-        if sched.unit == "epoch":
-            spe = config.train.steps_per_epoch or b.attempt(
-                "counting epochs", lambda: max(1, len(config.data.build()) // config.train.batch_size))
-            if spe is None:
-                continue
-            counter = math.ceil(config.train.steps / spe)
-        path = b.attempt(f"schedule {name}", lambda s=sched, c=counter, n=name: plot_schedule(
-            s, c, b.fig_dir / f"schedule_{n}.png", title=f"objective.{n}: {s.kind} (over the run's {c} {s.unit}s)"))
-        b.add("Schedules", path, f"objective.{name}", f"The {name} schedule over the run's {counter} "
-              f"{sched.unit}s, as configured.")
-
-
 def _summary(files: RunFiles) -> list[tuple[str, Any, str]]:
     last, config = files.last, files.config
     rows: list[tuple[str, Any, str]] = []
     if "step" in last:
-        total = f" of {config.train.steps}" if config is not None else ""
+        total = f" of {config.train.steps}" if config is not None and config.train.steps else ""
         rows.append(("step", last["step"], f"optimiser steps{total}"))
     if "epoch" in last:
-        rows.append(("epoch", last["epoch"], "epochs (0-based)"))
+        of = f" of {config.train.epochs}" if config is not None and config.train.epochs else ""
+        rows.append(("epoch", last["epoch"], f"epochs completed{of}" if of else "epochs (0-based)"))
     rows += [(label, last[key], unit) for key, label, unit in SUMMARY_KEYS if key in last]
     return rows
 
@@ -223,8 +180,11 @@ def write_report(run_dir: str | Path, n_images: int = 512, n_seeds: int = 3, rng
     b = Builder(run_dir, files, progress, notes=list(files.notes))
     b.fig_dir.mkdir(exist_ok=True)
     _metric_figures(b)
-    stats = _model_figures(b, n_images, n_seeds, rng_seed, device)
-    _schedule_figures(b)
+    options = SectionOptions(n_images=n_images, n_seeds=n_seeds, rng_seed=rng_seed, device=device)
+    task = files.config.model.task if files.config is not None else "image"
+    for section in sections_for(task):
+        b.attempt(f"the {section.__name__.replace('_', ' ')} section", lambda s=section: s(b, options))
+    stats = b.stats
     latents = _latents(files, stats)
     config = files.config
     status = run_status(run_dir, files.meta) if files.meta else "unknown"

@@ -1,0 +1,90 @@
+"""The image VAEs' report sections: posterior statistics, reconstructions, traversals, schedules."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from betavae.experiments.rundir import WEIGHTS_FILE
+from betavae.report.configs import schedule_fields
+from betavae.report.sections import SectionOptions, report_section
+from betavae.viz import figures as F
+
+if TYPE_CHECKING:
+    from betavae.report.build import Builder
+
+
+@report_section("image")
+def model_figures(b: Builder, options: SectionOptions) -> None:
+    """Posterior statistics, reconstructions and traversals; the batch statistics per latent go to
+    ``b.stats`` (the latent table)."""
+    n_images, n_seeds, rng_seed, device = options.n_images, options.n_seeds, options.rng_seed, options.device
+    from betavae.experiments.load import load_run
+    from betavae.viz.traverse import posterior_batch, write_traversals
+
+    if b.files.config is None:
+        return
+    if not b.files.has_weights:
+        b.notes.append(f"{WEIGHTS_FILE} is missing (no checkpoint yet): posterior statistics, reconstructions "
+                       "and traversals are left out; curves only")
+        return
+    b.say("loading the model")
+    run = b.attempt("loading the weights", lambda: load_run(b.run_dir, device))
+    if run is None:
+        return
+    b.say(f"encoding {n_images} images")
+    batch = b.attempt("encoding a batch", lambda: posterior_batch(run, max(n_images, n_seeds, 8), rng_seed))
+    if batch is None:
+        return
+    kl = batch.kl
+    b.add("Posterior", b.attempt("posterior statistics", lambda: F.plot_posterior_stats(
+        batch.mu, batch.logvar, kl, b.fig_dir / "posterior.png")), "Posterior mean and variance per latent",
+        f"Over {len(batch.mu)} images drawn uniformly from the factor grid: used latents have σ²_j → 0; "
+        "unused ones sit at μ ≈ 0, σ² ≈ 1 (the prior).")
+    k = min(8, len(batch.images))
+    b.add("Posterior", b.attempt("reconstructions", lambda: F.plot_reconstructions(
+        batch.images[:k], run.decode_mean(batch.mu[:k]), b.fig_dir / "reconstructions.png")),
+        "Reconstructions", "Inputs (top) and decoder means at z = μ (bottom).")
+    b.say("traversals")
+    paths = b.attempt("traversals", lambda: write_traversals(b.run_dir, b.fig_dir, n_seeds, run=run, batch=batch))
+    if paths:
+        b.add("Traversals", paths.pop("gif"), "Traversal (animated)", "Each row varies one latent (sorted by "
+              "mean KL, largest first) over 10 values in [−3, 3] with the others at the seed's posterior mean; "
+              "columns are seed images.")
+        for key, path in paths.items():
+            b.add("Traversals", path, f"Traversal grid, seed image {key.removeprefix('seed')}",
+                  "Columns: input, reconstruction, then z_j = −3 … 3; KL_j (nats) beside each row.")
+    var = np.exp(batch.logvar)
+    b.stats = {"kl": kl, "mu_mean": batch.mu.mean(0), "mu_std": batch.mu.std(0), "var": var.mean(0), "n": len(batch.mu)}
+
+
+@report_section("image")
+def schedule_figures(b: Builder, options: SectionOptions) -> None:
+    """Each schedule of the objective over the run's steps or epochs."""
+    from betavae.viz.schedule import plot_schedule
+
+    config = b.files.config
+    if config is None:
+        return
+    for name, sched in schedule_fields(config).items():
+        counter = total_of(b, config, sched.unit)
+        if counter is None:
+            continue
+        path = b.attempt(f"schedule {name}", lambda s=sched, c=counter, n=name: plot_schedule(
+            s, c, b.fig_dir / f"schedule_{n}.png", title=f"objective.{n}: {s.kind} (over the run's {c} {s.unit}s)"))
+        b.add("Schedules", path, f"objective.{name}", f"The {name} schedule over the run's {counter} "
+              f"{sched.unit}s, as configured.")
+
+
+def total_of(b: Builder, config: Any, unit: str) -> int | None:
+    """The run's length in ``unit`` (step or epoch), whichever of train.steps/epochs it set."""
+    tc = config.train
+    if (unit == "epoch") == (tc.epochs is not None):
+        return tc.epochs if tc.epochs is not None else tc.steps
+    spe = tc.steps_per_epoch or b.attempt(
+        "counting epochs", lambda: max(1, len(config.data.build()) // tc.batch_size))
+    if spe is None:
+        return None
+    return math.ceil(tc.steps / spe) if unit == "epoch" else tc.epochs * spe
