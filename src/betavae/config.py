@@ -135,12 +135,6 @@ class TrainConfig(Strict):
             value = getattr(self, name)
             if value is not None and value % self.log_every:
                 raise ValueError(f"{name} ({value}) must be a multiple of log_every ({self.log_every})")
-        from betavae.metrics.suite import check_metric_names
-
-        try:
-            check_metric_names(self.eval_metrics)
-        except BetavaeError as exc:
-            raise ValueError(f"eval_metrics: {exc}") from None
         return self
 
 
@@ -168,6 +162,15 @@ class RunConfig(Strict):
                 "name must be 1-64 characters of letters, digits, '_', '.', '-' (used in folder names)"
             )
         return v
+
+    @model_validator(mode="after")
+    def _eval_metrics(self) -> RunConfig:
+        """``train.eval_metrics`` must be scores the run's kind of model can be evaluated with."""
+        try:
+            self.model.check_eval_metrics(self.train.eval_metrics, self.train.eval_every)
+        except BetavaeError as exc:
+            raise ValueError(f"train.eval_metrics: {exc}") from None
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

@@ -9,7 +9,7 @@ member folder belongs to. All four run :class:`Trainer`, the one loop
 ensemble member's ``meta.json`` also records ``ensemble: {members: [folder names], index: k}``), and
 each member's ``state.pt`` is a single run's state, so ``resume(member)`` continues a member alone
 and ``resume_ensemble`` stacks them again and continues exactly where they stopped. The scores of
-``train.eval_*`` come from :func:`~betavae.experiments.evaluate.evaluate_model`, and a finished
+``train.eval_*`` come from the run's evaluator (:mod:`betavae.experiments.evaluators`), and a finished
 run's report (``train.report``) from :func:`betavae.report.write_report`.
 """
 
@@ -26,7 +26,7 @@ import torch
 
 from betavae.config import RunConfig
 from betavae.errors import BetavaeError
-from betavae.experiments.evaluate import evaluate_model
+from betavae.experiments.evaluators import evaluator_for
 from betavae.experiments.load import load_state
 from betavae.experiments.lock import TrainingLock
 from betavae.experiments.rundir import (
@@ -189,7 +189,7 @@ class Trainer(Loop):
 
     def _evaluate(self, model: torch.nn.Module) -> dict[str, float]:
         """A member's ``train.eval_metrics`` scores (own seeded generators: training RNG untouched)."""
-        return evaluate_model(model, self.task.source, self.tc, self.device)
+        return evaluator_for(self.configs[0].model.task).during(model, self.task, self.tc)
 
     def write_reports(self) -> None:
         """Refresh each member's report; a report never fails a finished run."""

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from betavae.bounds import Seed
 from betavae.config import RunConfig, build_config, describe_errors, read_yaml, set_dotted
@@ -48,22 +48,13 @@ class _Strict(BaseModel):
 
 
 class EvaluateOptions(_Strict):
-    """What each run is scored with after training (``eval.json``; see experiments.evaluate)."""
+    """What each run is scored with after training (``eval.json``), read by the evaluator of the
+    runs' task (:mod:`betavae.experiments.evaluators`), which checks the names when the sweep expands."""
 
     metrics: list[str] = Field(default_factory=lambda: ["mig"])
     preset: Literal["fast", "default"] = "fast"
     sizes: dict[str, int] | None = None
     seed: Seed = 0
-
-    @field_validator("metrics")
-    @classmethod
-    def _known(cls, v: list[str]) -> list[str]:
-        from betavae.metrics.suite import check_metric_names
-
-        try:
-            return check_metric_names(v)
-        except BetavaeError as exc:
-            raise ValueError(str(exc)) from None
 
 
 class SweepSpec(_Strict):
@@ -154,6 +145,14 @@ class Sweep:
                 runs.setdefault(config.run_id(), PlannedRun(config, dict(assignments)))
         if not runs:
             raise BetavaeError(f"{self.source}: the sweep expands to no runs")
+        if self.spec.evaluate is not None:
+            from betavae.experiments.evaluators import evaluator_for
+
+            for task in sorted({r.config.model.task for r in runs.values()}):
+                try:
+                    evaluator_for(task).check(self.spec.evaluate.model_dump())
+                except BetavaeError as exc:
+                    raise BetavaeError(f"{self.source}: evaluate: {exc}") from None
         return list(runs.values())
 
 

@@ -13,6 +13,7 @@ from pydantic import Field
 from torch import nn
 
 from betavae.components import Component
+from betavae.errors import BetavaeError
 from betavae.models.init import InitName, initialise
 from betavae.models.likelihood import Bernoulli, LikelihoodField
 
@@ -63,6 +64,13 @@ class ModelConfig(Component):
     #: the training task that trains this kind of model (see betavae.train.task)
     task: ClassVar[str] = "image"
 
+    def check_eval_metrics(self, names: list[str], eval_every: int | None) -> None:
+        """Raise :class:`~betavae.errors.BetavaeError` unless ``names`` are scores this kind of
+        model can be given during training (``train.eval_metrics``; read only with
+        ``train.eval_every``). By default a model has none."""
+        if eval_every is not None and names:
+            raise BetavaeError(f"a {self.kind} model has no scores during training; leave train.eval_every unset")
+
 
 class VAEConfig(ModelConfig):
     """Base of model configs: ``build(observation_shape)`` returns a :class:`GaussianVAE`.
@@ -77,6 +85,12 @@ class VAEConfig(ModelConfig):
     latent_dim: int = Field(10, ge=1)
     likelihood: LikelihoodField = Field(default_factory=Bernoulli)
     init: InitName = "torch"
+
+    def check_eval_metrics(self, names: list[str], eval_every: int | None) -> None:
+        """Image VAEs are scored with the disentanglement metrics (betavae.metrics.suite)."""
+        from betavae.metrics.suite import check_metric_names
+
+        check_metric_names(names)
 
     def network(self, observation_shape: tuple[int, int, int]) -> GaussianVAE:
         raise NotImplementedError

@@ -163,7 +163,7 @@ def _complete(task: RunTask) -> str:
     """
     from betavae.config import build_config
     from betavae.experiments.run import resume, resume_ensemble, train, train_ensemble
-    from betavae.experiments.rundir import CONFIG_FILE, STATE_FILE, read_meta
+    from betavae.experiments.rundir import CONFIG_FILE, read_meta
 
     needs = []
     for run_dir in task.run_dirs:
@@ -177,8 +177,8 @@ def _complete(task: RunTask) -> str:
     if len(members) > 1 and all(n == "train" for n in needs):
         train_ensemble(configs, task.runs_dir)
     elif (len(members) > 1 and all(n in ("resume", "failed") for n in needs)
-          and all((d / STATE_FILE).is_file() for d in task.run_dirs)
-          and all((read_meta(d).get("ensemble") or {}).get("members") == members for d in task.run_dirs)):
+          and all((read_meta(d).get("ensemble") or {}).get("members") == members for d in task.run_dirs)
+          and len(set(_checkpoint_steps(task.run_dirs))) == 1):
         resume_ensemble(task.run_dir)
     else:
         for config, run_dir, need in zip(configs, task.run_dirs, needs, strict=True):
@@ -188,15 +188,23 @@ def _complete(task: RunTask) -> str:
                 resume(run_dir)
     for run_dir, need in zip(task.run_dirs, needs, strict=True):
         if task.evaluate is not None and (need != "nothing" or not (run_dir / "eval.json").is_file()):
-            from betavae.experiments.evaluate import evaluate_run
+            from betavae.experiments.evaluators import evaluator_for
 
-            opts = task.evaluate
-            evaluate_run(run_dir, opts["metrics"], opts["preset"], opts.get("seed", 0), sizes=opts.get("sizes"))
+            evaluator_for(configs[0].model.task).after(run_dir, task.evaluate)
         if task.report and (need != "nothing" or not (run_dir / "report.html").is_file()):
             from betavae.report import write_report
 
             write_report(run_dir)
     return needs[0]
+
+
+def _checkpoint_steps(run_dirs: list[Path]) -> list[int | None]:
+    """The step of each run's checkpoint (None: none yet). A kill between two members' saves
+    leaves them at different steps; such an ensemble cannot continue as one."""
+    from betavae.experiments.rundir import STATE_FILE
+    from betavae.train.checkpoint import read_state
+
+    return [int(read_state(d / STATE_FILE)["step"]) if (d / STATE_FILE).is_file() else None for d in run_dirs]
 
 
 def write_error(run_dir: Path, error: str, trace: str | None, status: str) -> None:

@@ -1,0 +1,66 @@
+"""How each system's runs are scored: during training and after it (issue #19: one spine).
+
+An evaluator is registered per training task (``config.model.task``) with
+``@run_evaluator("task")``. It has two jobs:
+
+- ``during(model, task, train_config) -> {"eval.<name>": value}``: scores of member ``model`` while
+  it trains (``train.eval_every``), merged into its rows of ``metrics.jsonl``; it must not touch
+  the training's random state (own seeded generators) and must leave the model in train mode;
+- ``after(run_dir, options) -> dict``: score a finished run folder and write its ``eval.json``
+  (what ``bvae eval`` and a sweep's ``evaluate`` do); ``options`` is the sweep file's
+  ``evaluate`` mapping (``metrics``, ``preset``, ``seed``, ``sizes`` and any key the evaluator reads).
+
+``check(options)`` refuses options the evaluator cannot honour before anything runs. Every module
+of this package is imported on first use, so a system adds its evaluator by adding a module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from betavae.errors import BetavaeError
+from betavae.registry import import_modules
+
+
+class RunEvaluator:
+    """Base of the evaluators; a task without one cannot be evaluated (a clear error says so)."""
+
+    task = "?"
+
+    def check(self, options: dict[str, Any]) -> None:
+        """Raise :class:`BetavaeError` for options this evaluator cannot honour."""
+
+    def during(self, model: torch.nn.Module, task: Any, train_config: Any) -> dict[str, float]:
+        raise BetavaeError(f"runs of the {self.task} task have no scores during training")
+
+    def after(self, run_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
+        raise BetavaeError(f"runs of the {self.task} task have no evaluation after training")
+
+
+_EVALUATORS: dict[str, RunEvaluator] = {}
+
+
+def run_evaluator(task: str):
+    """Class decorator: register an instance of the class as the evaluator of ``task``'s runs."""
+    def register(cls: type[RunEvaluator]) -> type[RunEvaluator]:
+        if task in _EVALUATORS:
+            raise ValueError(f"an evaluator for task {task!r} is registered twice")
+        instance = cls()
+        instance.task = task
+        _EVALUATORS[task] = instance
+        return cls
+
+    return register
+
+
+def evaluator_for(task: str) -> RunEvaluator:
+    """The evaluator of ``task``'s runs (the base one, which refuses, if none is registered)."""
+    import_modules("betavae.experiments.evaluators")
+    found = _EVALUATORS.get(task)
+    if found is None:
+        found = RunEvaluator()
+        found.task = task
+    return found
