@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,8 +83,8 @@ def vsa() -> dict[str, Any]:
     from safetensors.torch import load_file
 
     from betavae.config import build_config
-    from betavae.experiments.rundir import read_metrics
     from betavae.experiments.run import train
+    from betavae.experiments.rundir import read_metrics
     out: dict[str, Any] = {}
     for stage, data in (("pd", "paired_dsprites"), ("sd", "scene_dsprites"), ("psd", "paired_scene_dsprites")):
         tree = {"name": "pin", "data": {"kind": data}, "model": {"kind": "feature_vae", "latent_dim": 16, "hidden": 32},

@@ -19,7 +19,13 @@ from safetensors.torch import load_file, save_file
 from betavae.cache import cache_dir
 from betavae.config import TrainConfig
 from betavae.data.dsprites import FACTOR_NAMES
-from betavae.data.dsprites_split import ORIENT, SplitDSpritesConfig, decode, orientation_distance, pool
+from betavae.data.dsprites_split import (
+    ORIENT,
+    SplitDSpritesConfig,
+    decode,
+    orientation_distance,
+    pool,
+)
 from betavae.data.render import make_renderer
 from betavae.io import atomic_write, atomic_write_json
 from betavae.models.factor_classifier import FactorClassifier

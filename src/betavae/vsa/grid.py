@@ -22,12 +22,20 @@ import numpy as np
 from pydantic import ValidationError
 
 from betavae.bounds import NonNegative, Seed
-from betavae.config import RunConfig, Strict, build_config, describe_errors, parse_override, read_yaml, set_dotted
+from betavae.config import (
+    RunConfig,
+    Strict,
+    build_config,
+    describe_errors,
+    parse_override,
+    read_yaml,
+    set_dotted,
+)
 from betavae.errors import BetavaeError
 from betavae.experiments.rundir import read_meta, read_metrics
 from betavae.io import atomic_write_json, atomic_write_text
 from betavae.train.callbacks import Callback
-from betavae.vsa.settings import EvalSettings, eval_settings
+from betavae.vsa.settings import eval_settings
 
 Stage = Literal["pd", "sd", "psd"]
 #: the data kind of each training stage
