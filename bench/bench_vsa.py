@@ -21,14 +21,21 @@ import time
 
 import torch
 
+from betavae.config import build_config
 from betavae.data.render import make_renderer
-from betavae.train.convt import accelerate_transposed_convs
-from betavae.vsa.settings import build_vsa_config
-from betavae.vsa.train import build_model, make_dataset, to_tensors, train_step
+from betavae.train.loop import Loop
+from betavae.vsa.grid import STAGE_DATA
+
+
+def config(stage: str, batch: int = 64, steps: int = 1):
+    return build_config({"data": {"kind": STAGE_DATA[stage]}, "model": {"kind": "feature_vae"},
+                         "objective": {"kind": "vsa"},
+                         "train": {"batch_size": batch, "device": "cpu", "speed": "plain", "steps": steps,
+                                   "log_every": steps, "checkpoint_every": steps, "threads": torch.get_num_threads()}})
 
 
 def generation_rate(stage: str, items: int, reps: int) -> float:
-    ds = make_dataset(build_vsa_config({"stage": stage}), "train")
+    ds = config(stage).data.build("train")
     ds.batch(range(64))
     rates = []
     for r in range(reps):
@@ -40,21 +47,21 @@ def generation_rate(stage: str, items: int, reps: int) -> float:
 
 
 def step_rate(stage: str, batch: int, steps: int, reps: int) -> tuple[float, float]:
-    """(steps/s wall, CPU s per step) of one optimiser step, data generation excluded."""
-    cfg = build_vsa_config({"stage": stage, "train": {"batch_size": batch, "device": "cpu"}})
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    accelerate_transposed_convs(model)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
-    ds = make_dataset(cfg, "train")
-    batches = [to_tensors(ds.batch(range(i * batch, (i + 1) * batch))) for i in range(4)]
-    for b in batches[:2]:
-        train_step(model, opt, b, cfg)
+    """(steps/s wall, CPU s per step) of the one loop's steps (vsa task, plain numerics with the
+    fast transposed convolutions), data generation excluded: the steps cycle 4 prepared batches."""
+    loop = Loop(config(stage, batch, steps))
+    batches = list(loop.task.batches(0, 4))
+    loop.task.batches = lambda start, stop: (batches[s % len(batches)] for s in range(start, stop))
+
+    def run() -> None:
+        loop.step = 0
+        loop.fit(lambda k, row: None, lambda k, state: None)
+
+    run()  # warm-up
     walls, cpus = [], []
     for _ in range(reps):
         t, c = time.perf_counter(), time.process_time()
-        for s in range(steps):
-            train_step(model, opt, batches[s % len(batches)], cfg)
+        run()
         walls.append(steps / (time.perf_counter() - t))
         cpus.append((time.process_time() - c) / steps)
     return statistics.median(walls), statistics.median(cpus)

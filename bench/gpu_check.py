@@ -201,18 +201,24 @@ def check_crossmodal(level: str, tiny: bool) -> dict[str, Any]:
 
 
 def check_vsa(tiny: bool) -> dict[str, Any]:
-    from betavae.vsa.settings import build_vsa_config
-    from betavae.vsa.train import train_vsa
+    from betavae.config import build_config
+    from betavae.experiments.run import train
+    from betavae.experiments.rundir import read_metrics
 
     out: dict[str, Any] = {}
-    for stage in ("pd", "sd", "psd"):
-        tree = {"stage": stage, "train": {"steps": size("vsa_steps", tiny), "batch_size": size("vsa_batch", tiny),
-                                          "log_every": size("vsa_steps", tiny), "device": device_name(tiny)}}
+    for stage, data in (("pd", "paired_dsprites"), ("sd", "scene_dsprites"), ("psd", "paired_scene_dsprites")):
+        steps = size("vsa_steps", tiny)
+        tree = {"name": f"vsa-{stage}", "data": {"kind": data}, "model": {"kind": "feature_vae"},
+                "objective": {"kind": "vsa"},
+                "train": {"steps": steps, "batch_size": size("vsa_batch", tiny), "log_every": steps,
+                          "checkpoint_every": steps, "device": device_name(tiny), "report": False}}
         if tiny:
-            tree["model"] = {"latent_dim": 16, "hidden": 32}
+            tree["model"].update(latent_dim=16, hidden=32)
         with tempfile.TemporaryDirectory() as tmp:
-            summary = train_vsa(build_vsa_config(tree), tmp)
-        out[stage] = {"steps_per_s": summary["steps_per_s"], "loss": summary["final"]["loss"]}
+            start = time.perf_counter()
+            row = read_metrics(train(build_config(tree), tmp))[-1]
+            seconds = time.perf_counter() - start
+        out[stage] = {"steps_per_s": steps / seconds, "loss": row["loss"]}
     out["peak_mb"] = peak_memory_mb()
     return out
 

@@ -279,19 +279,22 @@ def _related(override_key: str, error_key: str) -> bool:
             or error_key.startswith(override_key + "."))
 
 
-def describe_errors(exc: ValidationError, tree: dict[str, Any]) -> str:
-    """One line per problem: ``key.path: message`` (+ allowed keys for unknown ones)."""
-    return "; ".join(line for _, line in error_lines(exc, tree))
+def describe_errors(exc: ValidationError, tree: dict[str, Any], root: type[BaseModel] | None = None,
+                    prefix: str = "") -> str:
+    """One line per problem: ``key.path: message`` (+ allowed keys for unknown ones). ``root`` is
+    the model that validated ``tree`` (default :class:`RunConfig`); ``prefix`` goes before every key."""
+    return "; ".join(line for _, line in error_lines(exc, tree, root, prefix))
 
 
-def error_lines(exc: ValidationError, tree: dict[str, Any]) -> list[tuple[str, str]]:
+def error_lines(exc: ValidationError, tree: dict[str, Any], root: type[BaseModel] | None = None,
+                prefix: str = "") -> list[tuple[str, str]]:
     """``(dotted key, readable line)`` for each validation problem."""
     lines = []
     for err in exc.errors():
         loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
-        key = ".".join(str(p) for p in loc) or "<top>"
+        key = prefix + ".".join(str(p) for p in loc) or "<top>"
         if err["type"] == "extra_forbidden":
-            allowed = allowed_keys(loc[:-1], tree)
+            allowed = allowed_keys(loc[:-1], tree, root)
             hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
             lines.append((key, f"unknown key {key!r}{hint}"))
             continue
@@ -303,9 +306,10 @@ def error_lines(exc: ValidationError, tree: dict[str, Any]) -> list[tuple[str, s
     return lines
 
 
-def allowed_keys(loc: list[Any], tree: dict[str, Any]) -> list[str]:
-    """Field names of the model found at ``loc`` (following ``kind`` for components)."""
-    model: type[BaseModel] | None = RunConfig
+def allowed_keys(loc: list[Any], tree: dict[str, Any], root: type[BaseModel] | None = None) -> list[str]:
+    """Field names of the model found at ``loc`` below ``root`` (default :class:`RunConfig`),
+    following ``kind`` for components."""
+    model: type[BaseModel] | None = root or RunConfig
     node: Any = tree
     for part in loc:
         if model is None or part not in model.model_fields:

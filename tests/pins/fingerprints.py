@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,16 +82,19 @@ def crossmodal() -> dict[str, Any]:
 def vsa() -> dict[str, Any]:
     from safetensors.torch import load_file
 
-    from betavae.vsa.settings import build_vsa_config
-    from betavae.vsa.train import train_vsa
+    from betavae.config import build_config
+    from betavae.experiments.run import train
+    from betavae.experiments.rundir import read_metrics
     out: dict[str, Any] = {}
-    for stage in ("pd", "sd", "psd"):
-        tree = {"stage": stage, "model": {"latent_dim": 16, "hidden": 32},
-                "train": {"steps": 4, "batch_size": 4, "log_every": 1, "lr": 1e-3, "device": "cpu", "threads": 1}}
+    for stage, data in (("pd", "paired_dsprites"), ("sd", "scene_dsprites"), ("psd", "paired_scene_dsprites")):
+        tree = {"name": "pin", "data": {"kind": data}, "model": {"kind": "feature_vae", "latent_dim": 16, "hidden": 32},
+                "objective": {"kind": "vsa"},
+                "train": {"steps": 4, "batch_size": 4, "log_every": 1, "checkpoint_every": 4, "lr": 1e-3,
+                          "device": "cpu", "threads": 1, "speed": "plain", "report": False}}
         with tempfile.TemporaryDirectory() as tmp:
-            summary = train_vsa(build_vsa_config(tree), tmp)
-            out[stage] = {"weights": tensor_fingerprint(load_file(str(Path(tmp) / "model.safetensors"))),
-                          "loss": summary["final"]["loss"]}
+            run = train(build_config(tree), tmp)
+            out[stage] = {"weights": tensor_fingerprint(load_file(run / "weights.safetensors")),
+                          "loss": read_metrics(run)[-1]["loss"]}
     return out
 
 

@@ -1,27 +1,31 @@
-"""Tiny vsa settings: a 16-dim latent, a few steps, a small cached classifier."""
+"""Tiny vsa run configs: a 16-dim latent, a few steps; tiny evaluation settings, a small cached classifier."""
 
 from __future__ import annotations
 
 import pytest
 
-from betavae.vsa.settings import build_vsa_config
+from betavae.config import build_config
+from betavae.vsa.grid import STAGE_DATA
+from betavae.vsa.settings import eval_settings
 
-TINY_EVAL = {"n_items": 16, "batch_size": 16, "probe_images": 40, "recombination": 8,
-             "classifier": {"steps": 3, "batch_size": 8, "n_test": 20}}
+TINY_EVAL = eval_settings({"n_items": 16, "batch_size": 16, "probe_images": 40, "recombination": 8,
+                           "classifier": {"steps": 3, "batch_size": 8, "n_test": 20}})
 
 
 def tiny_tree(stage: str = "pd", **train) -> dict:
-    t = {"steps": 3, "batch_size": 4, "log_every": 1, "lr": 1e-3, "device": "cpu", "threads": 1}
+    t = {"steps": 3, "batch_size": 4, "log_every": 1, "checkpoint_every": 1, "lr": 1e-3, "device": "cpu",
+         "threads": 1, "speed": "plain", "report": False}
     t.update(train)
-    return {"stage": stage, "model": {"latent_dim": 16, "hidden": 32}, "train": t, "eval": TINY_EVAL}
+    return {"name": "tiny", "data": {"kind": STAGE_DATA[stage]},
+            "model": {"kind": "feature_vae", "latent_dim": 16, "hidden": 32}, "objective": {"kind": "vsa"}, "train": t}
 
 
 TINY_OVERRIDES = ["model.latent_dim=16", "model.hidden=32", "train.device=cpu", "train.threads=1",
-                  "train.batch_size=4", "train.log_every=1", "eval.n_items=8", "eval.batch_size=8",
-                  "eval.probe_images=0", "eval.recombination=4", "eval.classifier.steps=3",
-                  "eval.classifier.batch_size=8", "eval.classifier.n_test=20"]
+                  "train.batch_size=4", "train.log_every=1", "train.checkpoint_every=1"]
+TINY_EVAL_OVERRIDES = ["eval.n_items=8", "eval.batch_size=8", "eval.probe_images=0", "eval.recombination=4",
+                       "eval.classifier.steps=3", "eval.classifier.batch_size=8", "eval.classifier.n_test=20"]
 
 
 @pytest.fixture
 def tiny():
-    return lambda stage="pd", **train: build_vsa_config(tiny_tree(stage, **train))
+    return lambda stage="pd", **train: build_config(tiny_tree(stage, **train))

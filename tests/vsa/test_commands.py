@@ -7,11 +7,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from betavae.cli import main
 from betavae.errors import BetavaeError
 from betavae.vsa.commands import vsa
 from betavae.vsa.grid import load_grid, parse_ids
 
-from .conftest import TINY_OVERRIDES
+from .conftest import TINY_EVAL_OVERRIDES, TINY_OVERRIDES
 
 
 def _sets(items):
@@ -37,28 +38,36 @@ def test_bad_input_is_one_clear_error(args, message):
     assert isinstance(res.exception, BetavaeError) and message in str(res.exception)
 
 
-def test_train_then_eval(tmp_path):
-    res = CliRunner().invoke(vsa, ["train", "--out", str(tmp_path), "-s", "train.steps=2", *_sets(TINY_OVERRIDES)])
+def test_train_then_eval(tmp_path, capsys):
+    assert main(["train", "vsa_paired", "train.steps=2", *TINY_OVERRIDES, "--runs-dir", str(tmp_path)]) == 0
+    (run,) = tmp_path.iterdir()
+    assert (run / "weights.safetensors").is_file() and json.loads((run / "meta.json").read_text())["step"] == 2
+    res = CliRunner().invoke(vsa, ["eval", str(run), *_sets(TINY_EVAL_OVERRIDES)])
     assert res.exit_code == 0, res.output
-    assert "vsa.swap.iou" in res.output and (tmp_path / "eval.json").is_file()
-    res = CliRunner().invoke(vsa, ["eval", str(tmp_path), "--no-diagnostics"])
+    assert "vsa.swap.iou" in res.output and (run / "eval.json").is_file()
+    res = CliRunner().invoke(vsa, ["eval", str(run), "--no-diagnostics", *_sets(TINY_EVAL_OVERRIDES)])
     assert res.exit_code == 0 and "vsa.swap_acc.changed" in res.output
+    res = CliRunner().invoke(vsa, ["eval", str(run), "-s", "eval.n_itmes=3"])
+    assert isinstance(res.exception, BetavaeError) and "unknown key 'eval.n_itmes'" in str(res.exception)
 
 
 def test_grid_prints_the_reported_column_beside_measured(tmp_path):
     spec = load_grid()
     assert len(spec.rows) == 17 and [r.id for r in spec.rows if r.reported == "Good"] == [14, 15, 16]
-    args = ["grid", "--out", str(tmp_path), "--rows", "16,14", "--seeds", "0", "--steps", "2", *_sets(TINY_OVERRIDES)]
+    args = ["grid", "--out", str(tmp_path), "--rows", "16,14", "--seeds", "0", "--steps", "2",
+            *_sets(TINY_OVERRIDES + TINY_EVAL_OVERRIDES)]
     res = CliRunner().invoke(vsa, args)
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.startswith("| 1")]
     assert len(lines) == 2 and "| Good |" in lines[0] and "PSD" in lines[1]
     grid = json.loads((tmp_path / "grid.json").read_text())
     assert [r["row"] for r in grid["records"]] == [14, 16]
-    mtime = (tmp_path / "row14_s0" / "eval.json").stat().st_mtime
-    assert (tmp_path / "row16_s0" / "train.json").stat().st_mtime <= mtime  # rows run in the order asked
+    (row14,), (row16,) = tmp_path.glob("row14-*-s0"), tmp_path.glob("row16-*-s0")
+    assert [r["run"] for r in grid["records"]] == [row14.name, row16.name]
+    mtime = (row14 / "eval.json").stat().st_mtime
+    assert (row16 / "weights.safetensors").stat().st_mtime <= mtime  # rows run in the order asked
     assert CliRunner().invoke(vsa, args).exit_code == 0  # finished runs are kept, not retrained
-    assert (tmp_path / "row14_s0" / "eval.json").stat().st_mtime == mtime
+    assert (row14 / "eval.json").stat().st_mtime == mtime
 
 
 def test_grid_row_selection():

@@ -7,13 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from betavae.data.render import make_renderer
-from betavae.errors import BetavaeError
-from betavae.vsa.measures import count_objects
-from betavae.vsa.pairs import PairedDSprites
-from betavae.vsa.scenes import PairedSceneDSprites, SceneDSprites, dilate, max_objects
-from betavae.vsa.settings import DataSettings, build_vsa_config
-from betavae.vsa.splits import (
+from betavae.config import build_config
+from betavae.data.dsprites_split import (
     N_ANGLES,
     ORIENT,
     STRIDES,
@@ -21,6 +16,18 @@ from betavae.vsa.splits import (
     membership,
     orientation_distance,
 )
+from betavae.data.paired_dsprites import PairedDSprites, PairedDSpritesConfig
+from betavae.data.render import make_renderer
+from betavae.data.scene_dsprites import (
+    PairedSceneDSprites,
+    PairedSceneDSpritesConfig,
+    SceneDSprites,
+    SceneDSpritesConfig,
+    dilate,
+    max_objects,
+)
+from betavae.errors import BetavaeError
+from betavae.vsa.measures import count_objects
 
 
 def canonical(c: np.ndarray) -> np.ndarray:
@@ -30,7 +37,7 @@ def canonical(c: np.ndarray) -> np.ndarray:
 
 
 def test_pairs_differ_in_exactly_one_factor_inside_the_split():
-    ds = PairedDSprites(DataSettings(seed=3), "test")
+    ds = PairedDSprites(PairedDSpritesConfig(seed=3), "test")
     b = ds.batch(range(300))
     diff = canonical(b.c1) != canonical(b.c2)
     assert (diff.sum(1) == 1).all()
@@ -45,15 +52,15 @@ def test_pairs_differ_in_exactly_one_factor_inside_the_split():
 
 
 def test_items_are_regenerated_alone_and_seeds_differ():
-    ds = PairedDSprites(DataSettings(seed=1))
+    ds = PairedDSprites(PairedDSpritesConfig(seed=1))
     b = ds.batch(range(20))
     one = ds.batch([13])
     assert one.i[0] == b.i[13] and one.j[0] == b.j[13] and np.array_equal(one.x1[0], b.x1[13])
-    assert not np.array_equal(PairedDSprites(DataSettings(seed=2)).batch(range(20)).i, b.i)
+    assert not np.array_equal(PairedDSprites(PairedDSpritesConfig(seed=2)).batch(range(20)).i, b.i)
 
 
 def test_orientation_pairs_skip_symmetric_near_duplicates():
-    s = DataSettings(feature_weights={"orientation": 1.0})
+    s = PairedDSpritesConfig(feature_weights={"orientation": 1.0})
     b = PairedDSprites(s).batch(range(400))
     assert (b.k == ORIENT).all()
     dist = orientation_distance(b.c1[:, ORIENT], b.c2[:, ORIENT], b.c1[:, 0])
@@ -64,7 +71,7 @@ def test_orientation_pairs_skip_symmetric_near_duplicates():
 
 
 def test_adjacent_changes_move_one_class_and_wrap_orientation():
-    b = PairedDSprites(DataSettings(change="adjacent", exclude_symmetric=False)).batch(range(300))
+    b = PairedDSprites(PairedDSpritesConfig(change="adjacent", exclude_symmetric=False)).batch(range(300))
     rows = np.arange(300)
     step = np.abs(canonical(b.c1)[rows, b.k] - canonical(b.c2)[rows, b.k])
     step = np.where(b.k == ORIENT, np.minimum(step, N_ANGLES - step), step)
@@ -75,11 +82,11 @@ def test_invalid_factor_names_are_clear_errors():
     with pytest.raises(BetavaeError, match="unknown dSprites factor 'color'.*shape, scale"):
         factor_index("color")
     with pytest.raises(BetavaeError, match="unknown factor name.*colour"):
-        build_vsa_config({"data": {"feature_weights": {"colour": 1.0}}})
+        build_config({"data": {"kind": "paired_dsprites", "feature_weights": {"colour": 1.0}}})
 
 
 def test_scenes_have_two_to_five_separate_sprites():
-    b = SceneDSprites(DataSettings(seed=4)).batch(range(120))
+    b = SceneDSprites(SceneDSpritesConfig(seed=4)).batch(range(120))
     assert set(np.unique(b.n)) == {2, 3, 4, 5}
     assert (b.present.sum(1) == b.n).all() and (b.factors[~b.present] == -1).all()
     assert np.array_equal(b.x, b.objects.max(1))
@@ -95,17 +102,17 @@ def test_scenes_have_two_to_five_separate_sprites():
 @pytest.mark.parametrize("n_min, n_max", [(1, 3), (2, 6), (4, 3)])
 def test_scene_sizes_outside_two_to_five_are_rejected(n_min, n_max):
     with pytest.raises(BetavaeError, match="2 <= n_min <= n_max <= 5"):
-        build_vsa_config({"stage": "sd", "data": {"n_min": n_min, "n_max": n_max}})
+        build_config({"data": {"kind": "scene_dsprites", "n_min": n_min, "n_max": n_max}})
 
 
 def test_a_canvas_too_small_fails_up_front_when_impossible():
     assert max_objects(24) == 4
     with pytest.raises(BetavaeError, match="cannot hold 5 non-overlapping sprites"):
-        SceneDSprites(DataSettings(n_min=5, n_max=5, gap=24))
+        SceneDSprites(SceneDSpritesConfig(n_min=5, n_max=5, gap=24))
 
 
 def test_a_canvas_too_small_fails_after_bounded_tries():
-    ds = SceneDSprites(DataSettings(n_min=5, n_max=5, gap=14, max_tries=40, max_restarts=3))
+    ds = SceneDSprites(SceneDSpritesConfig(n_min=5, n_max=5, gap=14, max_tries=40, max_restarts=3))
     start = time.perf_counter()
     with pytest.raises(BetavaeError, match="could not place 5 non-overlapping sprites"):
         ds.batch([0])
@@ -113,7 +120,7 @@ def test_a_canvas_too_small_fails_after_bounded_tries():
 
 
 def test_paired_scenes_change_exactly_one_object():
-    b = PairedSceneDSprites(DataSettings(seed=5)).batch(range(80))
+    b = PairedSceneDSprites(PairedSceneDSpritesConfig(seed=5)).batch(range(80))
     diff = canonical(b.fa) != canonical(b.fa2)
     assert (diff.sum(1) == 1).all() and (diff.argmax(1) == b.k).all()
     assert np.array_equal(b.s1, np.maximum(b.a, b.b)) and np.array_equal(b.s2, np.maximum(b.a2, b.b))
@@ -121,5 +128,5 @@ def test_paired_scenes_change_exactly_one_object():
         for obj in (b.a[r, 0], b.a2[r, 0]):
             assert not (dilate(obj > 0, 1) & (b.b[r, 0] > 0)).any()
     assert np.array_equal(count_objects(b.s1 > 0, 1), np.full(80, 2))
-    same = PairedSceneDSprites(DataSettings(p_no_change=1.0)).batch(range(5))
+    same = PairedSceneDSprites(PairedSceneDSpritesConfig(p_no_change=1.0)).batch(range(5))
     assert (same.k == -1).all() and np.array_equal(same.a, same.a2)

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from betavae.vsa.losses import cosine_loss, image_loss, kl_divergence, swap_rows
-from betavae.vsa.memory import ItemMemory, bind, unbind
-from betavae.vsa.model import FeatureVAE
-from betavae.vsa.settings import ModelSettings
+from betavae.models.feature_vae import FeatureVAE, FeatureVAEConfig
+from betavae.models.item_memory import ItemMemory, bind, unbind
+from betavae.objectives.vsa import cosine_loss, image_loss, kl_divergence, swap_rows
 
 
 @pytest.mark.parametrize("kind", ["bipolar", "gaussian", "hrr"])
@@ -35,25 +34,25 @@ def test_bipolar_unbinding_is_exact_and_hrr_is_circular_convolution():
 
 
 def test_memory_is_fixed_and_saved_as_buffers():
-    m = FeatureVAE(ModelSettings(latent_dim=32, memory_seed=5), item_memory=True)
+    m = FeatureVAE(FeatureVAEConfig(latent_dim=32, memory_seed=5), item_memory=True)
     assert "memory.vectors" in m.state_dict()
     assert all(p is not m.memory.vectors for p in m.parameters())
-    again = FeatureVAE(ModelSettings(latent_dim=32, memory_seed=5), item_memory=True)
+    again = FeatureVAE(FeatureVAEConfig(latent_dim=32, memory_seed=5), item_memory=True)
     assert torch.equal(m.memory.vectors, again.memory.vectors)
     assert set(m.memory.vectors.unique().tolist()) == {-1.0, 1.0}
 
 
 def test_shapes_parameter_counts_and_object_sums():
-    m = FeatureVAE(ModelSettings())
+    m = FeatureVAE(FeatureVAEConfig())
     assert sum(p.numel() for p in m.encoder.parameters()) == 3_009_472  # ≈ 3.0 M (spec §5.1)
     assert sum(p.numel() for p in m.decoder.parameters()) == 640_897  # ≈ 0.64 M
-    small = FeatureVAE(ModelSettings(latent_dim=16, hidden=32), item_memory=True)
+    small = FeatureVAE(FeatureVAEConfig(latent_dim=16, hidden=32), item_memory=True)
     mu, logvar = small.encode(torch.zeros(3, 1, 64, 64))
     assert mu.shape == logvar.shape == (3, 5, 16)
     assert small.decode(small.object(mu)).shape == (3, 1, 64, 64)
     v = torch.randn(2, 5, 16)
     assert torch.allclose(small.object(v), (small.memory.roles * v).sum(1))
-    assert torch.allclose(FeatureVAE(ModelSettings(latent_dim=16, hidden=32)).object(v), v.sum(1))
+    assert torch.allclose(FeatureVAE(FeatureVAEConfig(latent_dim=16, hidden=32)).object(v), v.sum(1))
 
 
 def test_image_losses_known_values_and_reductions():

@@ -45,8 +45,8 @@ class ProgressBar(Callback):
 
     def on_log(self, row: dict[str, Any]) -> None:
         if self.bar is not None:
-            self.bar.set_postfix(loss=f"{row['loss']:.2f}", kl=f"{row['kl']:.2f}",
-                                 beta=f"{row['beta']:.3g}", refresh=False)
+            shown = {"loss": ".2f", "kl": ".2f", "beta": ".3g"}  # those a task logs
+            self.bar.set_postfix({k: f"{row[k]:{fmt}}" for k, fmt in shown.items() if k in row}, refresh=False)
 
     def on_end(self, status: str) -> None:
         if self.bar is not None:

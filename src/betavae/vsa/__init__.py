@@ -1,14 +1,14 @@
-"""dSprites-VSA: paired and scene dSprites, a VAE whose object code is five feature vectors.
+"""dSprites-VSA's study: evaluation, pictures and the source's grid.
 
-Modules, one job each (see docs/vsa.md and spec/dsprites-vsa.md):
+What trains lives in the layers of every system (see docs/vsa.md and spec/dsprites-vsa.md): the
+data kinds ``paired_dsprites``, ``scene_dsprites``, ``paired_scene_dsprites`` (``data/``), the
+feature-vector VAE, its item memory and the factor classifier (``models/``), the ``vsa`` objective
+(``objectives/vsa.py``) and the ``vsa`` task (``train/tasks/vsa.py``), trained by ``bvae train
+vsa_paired`` (``vsa_scenes``, ``vsa_paired_scenes``). Modules here, one job each:
 
-- ``settings``: pydantic settings of data, model, loss, training and evaluation;
-- ``splits`` + ``pairs``: the train/test split of the grid and Paired-dSprites (PD);
-- ``scenes``: Scene-dSprites (SD) and Paired-Scene-dSprites (PSD);
-- ``memory``: the fixed item memory and binding (element-wise product, or circular convolution);
-- ``model`` + ``losses``: the feature-vector VAE and its loss terms;
-- ``train``: swap training (PD), scene training (SD) and both with the item memory (PSD);
-- ``classifier`` + ``evaluate``: the factor classifier and the measures of spec §7;
+- ``settings``: the evaluation settings (thresholds, classifier);
+- ``load``: a run folder back as its run config and model;
+- ``classifier`` + ``evaluate`` + ``measures`` + ``diagnostics``: the measures of spec §7;
 - ``figures``: pictures of the exchange (source, target, result) and of scenes;
 - ``grid``: the 17-row experiment table of the source, rerun and labelled;
 - ``commands``: the ``bvae vsa`` CLI group.

@@ -1,10 +1,10 @@
-"""Factor classifier (spec/dsprites-vsa.md §7.2): the tool behind the swap measures.
+"""The factor classifier's measures and cache (spec/dsprites-vsa.md §7.2).
 
-The encoder's conv trunk with five softmax heads, trained by cross-entropy on single-object
-train-split images and cached under a hash of the renderer, split and classifier settings.
-A prediction counts as correct when shape and scale are exact, posX and posY within ±1 class,
-and orientation within one grid step after reducing the angle difference modulo the shape's
-symmetry period (π/2, π, 2π).
+The network is :class:`~betavae.models.factor_classifier.FactorClassifier`; it is trained once
+by :class:`~betavae.train.tasks.vsa.ClassifierTask` through the one loop and cached under a hash
+of the renderer, split and classifier settings. A prediction counts as correct when shape and
+scale are exact, posX and posY within ±1 class, and orientation within one grid step after
+reducing the angle difference modulo the shape's symmetry period (π/2, π, 2π).
 """
 
 from __future__ import annotations
@@ -14,39 +14,27 @@ import json
 import logging
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from betavae.cache import cache_dir
+from betavae.config import TrainConfig
 from betavae.data.dsprites import FACTOR_NAMES
+from betavae.data.dsprites_split import (
+    ORIENT,
+    SplitDSpritesConfig,
+    decode,
+    orientation_distance,
+    pool,
+)
 from betavae.data.render import make_renderer
 from betavae.io import atomic_write, atomic_write_json
-from betavae.vsa.model import conv_trunk
-from betavae.vsa.settings import ClassifierSettings, DataSettings
-from betavae.vsa.splits import N_ANGLES, ORIENT, SIZES, decode, orientation_distance, pool
+from betavae.models.factor_classifier import FactorClassifier
+from betavae.train.callbacks import Callback
+from betavae.train.loop import Loop
+from betavae.train.tasks.vsa import ClassifierTask
+from betavae.vsa.settings import ClassifierSettings
 
 log = logging.getLogger(__name__)
-HEADS = tuple(int(n) for n in SIZES)
-
-
-class FactorClassifier(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(conv_trunk(), nn.Linear(1024, 256), nn.ReLU(), nn.Linear(256, sum(HEADS)))
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """x (B, 1, 64, 64) -> five logit tensors (B, n_f)."""
-        return list(self.net(x).split(HEADS, dim=1))
-
-    @torch.no_grad()
-    def predict(self, images: np.ndarray | torch.Tensor, batch: int = 256) -> np.ndarray:
-        """Images (N, 1, 64, 64) -> (N, 5) int64 argmax classes."""
-        self.eval()
-        x = torch.as_tensor(np.asarray(images, dtype=np.float32))
-        out = [torch.stack([h.argmax(1) for h in self(x[s : s + batch])], 1) for s in range(0, len(x), batch)]
-        return torch.cat(out).numpy() if out else np.zeros((0, 5), np.int64)
 
 
 def correct(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -59,50 +47,42 @@ def correct(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _key(settings: ClassifierSettings, data: DataSettings) -> str:
+def _key(settings: ClassifierSettings, data: SplitDSpritesConfig) -> str:
     blob = json.dumps({"clf": settings.model_dump(mode="json"), "renderer": data.renderer.model_dump(mode="json"),
                        "split_seed": data.split_seed, "test_fraction": data.test_fraction, "v": 1}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _images(render, idx: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-    factors = decode(idx)
-    return torch.from_numpy(render(factors).astype(np.float32)), factors
-
-
-def ceiling(model: FactorClassifier, settings: ClassifierSettings, data: DataSettings) -> dict[str, float]:
+def ceiling(model: FactorClassifier, settings: ClassifierSettings, data: SplitDSpritesConfig) -> dict[str, float]:
     """Accuracy on clean test-split images, per head (the ceiling of every swap measure)."""
     rng = np.random.default_rng([settings.seed, 1])
     test = pool("test", data.split_seed, data.test_fraction)
-    x, factors = _images(make_renderer(data.renderer), test[rng.integers(len(test), size=settings.n_test)])
-    ok = correct(model.predict(x), factors)
+    factors = decode(test[rng.integers(len(test), size=settings.n_test)])
+    ok = correct(model.predict(make_renderer(data.renderer)(factors).astype(np.float32)), factors)
     out = {f"vsa.classifier.{name}": float(ok[:, f].mean()) for f, name in enumerate(FACTOR_NAMES)}
     out["vsa.classifier.full"] = float(ok.all(1).mean())
     return out
 
 
-def train_classifier(settings: ClassifierSettings, data: DataSettings, progress=None) -> FactorClassifier:
-    torch.manual_seed(settings.seed)
-    model = FactorClassifier()
-    opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    train = pool("train", data.split_seed, data.test_fraction)
-    render = make_renderer(data.renderer)
-    model.train()
-    for step in range(settings.steps):
-        rng = np.random.default_rng([settings.seed, 0, step])
-        x, factors = _images(render, train[rng.integers(len(train), size=settings.batch_size)])
-        factors[:, ORIENT] %= N_ANGLES
-        y = torch.from_numpy(factors)
-        loss = sum(F.cross_entropy(h, y[:, f]) for f, h in enumerate(model(x)))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if progress is not None:
-            progress(step + 1, settings.steps)
-    return model.eval()
+class _Progress(Callback):
+    def __init__(self, progress, total: int) -> None:
+        self.progress, self.total = progress, total
+
+    def on_step(self, step: int) -> None:
+        self.progress(step, self.total)
 
 
-def get_classifier(settings: ClassifierSettings, data: DataSettings, progress=None
+def train_classifier(settings: ClassifierSettings, data: SplitDSpritesConfig, progress=None) -> FactorClassifier:
+    """Train the classifier through the one loop (CPU, plain numerics); ``progress(step, total)``."""
+    task = ClassifierTask(data, settings.seed, settings.batch_size)
+    train = TrainConfig(steps=settings.steps, batch_size=settings.batch_size, lr=settings.lr, log_every=settings.steps,
+                        checkpoint_every=settings.steps, device="cpu", speed="plain", report=False)
+    callbacks = [] if progress is None else [_Progress(progress, settings.steps)]
+    Loop(task=task, train=train, callbacks=callbacks).fit(lambda k, row: None, lambda k, state: None)
+    return task.model.eval()
+
+
+def get_classifier(settings: ClassifierSettings, data: SplitDSpritesConfig, progress=None
                    ) -> tuple[FactorClassifier, dict[str, float]]:
     """The cached classifier and its ceiling accuracies (trained and cached on first use)."""
     folder = cache_dir() / "vsa"

@@ -1,4 +1,7 @@
-"""``bvae vsa``: generate the datasets, train, evaluate, and rerun the source's grid."""
+"""``bvae vsa``: generate the datasets, evaluate runs, and rerun the source's grid.
+
+Training is ``bvae train vsa_paired`` (``vsa_scenes``, ``vsa_paired_scenes``): the one loop.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +17,6 @@ KEY_METRICS = ("vsa.direct.iou", "vsa.swap.iou", "vsa.swap.bce", "vsa.scene.iou"
                "vsa.swap_acc.preserved", "vsa.swap_acc.full", "vsa.swap_acc.other_full",
                "vsa.latent.cos_shared", "vsa.latent.cos_changed", "vsa.unbind.iou", "vsa.probe.diagonal",
                "vsa.probe.off_diagonal", "vsa.recombination.full", "vsa.classifier.full", "vsa.good")
-
-
-def _bar(total: int, progress: bool | None, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, disable=None if progress is None else not progress, unit="step", desc=desc,
-                dynamic_ncols=True)
 
 
 def _echo_metrics(metrics: dict) -> None:
@@ -56,19 +52,18 @@ def data(kind: str, count: int, split: str, seed: int, features: tuple[str, ...]
     """
     import numpy as np
 
+    from betavae.config import build_config
     from betavae.data.dsprites import FACTOR_NAMES
+    from betavae.data.dsprites_split import factor_index
     from betavae.io import atomic_write_json
-    from betavae.vsa.settings import build_vsa_config
-    from betavae.vsa.splits import factor_index
-    from betavae.vsa.train import make_dataset
+    from betavae.vsa.grid import STAGE_DATA
 
     for name in features:
         factor_index(name)
-    tree = {"stage": kind, "data": {"seed": seed, "n_min": n_min, "n_max": n_max, "gap": gap}}
+    tree = {"data": {"kind": STAGE_DATA[kind], "seed": seed, "n_min": n_min, "n_max": n_max, "gap": gap}}
     if features:
         tree["data"]["feature_weights"] = dict.fromkeys(features, 1.0)
-    cfg = build_vsa_config(tree)
-    ds = make_dataset(cfg, split)
+    ds = build_config(tree).data.build(split)
     ds.batch(range(min(count, 64)))  # build the renderer's templates before timing
     t0 = time.perf_counter()
     batch = ds.batch(range(count))
@@ -81,7 +76,7 @@ def data(kind: str, count: int, split: str, seed: int, features: tuple[str, ...]
                    f"changed: {stats['changed']}")
         pics, titles = [batch.x1, batch.x2], ["x1", "x2"]
     elif kind == "sd":
-        from betavae.vsa.scenes import realised_histograms
+        from betavae.data.scene_dsprites import realised_histograms
 
         stats["objects"] = {str(v): int((batch.n == v).sum()) for v in np.unique(batch.n)}
         stats["histograms"] = realised_histograms(batch)
@@ -100,48 +95,27 @@ def data(kind: str, count: int, split: str, seed: int, features: tuple[str, ...]
         click.echo(f"wrote {dataset_figure(pics, titles, out / 'examples.png')} and {out / 'stats.json'}")
 
 
-@vsa.command()
-@click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run folder.")
-@click.option("-s", "--set", "overrides", multiple=True, help="dotted.key=value, e.g. -s stage=psd -s train.steps=500.")
-@click.option("--eval/--no-eval", "do_eval", default=True, show_default=True, help="Evaluate after training.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
-def train(config: Path | None, out: Path, overrides: tuple[str, ...], do_eval: bool, progress: bool | None) -> None:
-    """Train one model (PD swap training, SD scenes or PSD with the item memory).
+def _progress(progress: bool | None) -> list:
+    from betavae.train.callbacks import ProgressBar
 
-    Writes: into --out: config.yaml, metrics.jsonl, model.safetensors, train.json and (with
-    --eval) eval.json and swap.png.
-    """
-    from betavae.vsa.settings import load_vsa_config
-    from betavae.vsa.train import train_vsa
-
-    cfg = load_vsa_config(config, overrides)
-    bar = _bar(cfg.train.steps, progress, cfg.stage)
-    try:
-        summary = train_vsa(cfg, out, on_step=lambda step, row: bar.update())
-    finally:
-        bar.close()
-    click.echo(f"{cfg.stage}: {summary['steps']} steps in {summary['seconds']:.1f} s "
-               f"({summary['steps_per_s']:.2f} steps/s), final loss {summary['final'].get('loss', float('nan')):.2f}")
-    if do_eval:
-        from betavae.vsa.evaluate import evaluate_run
-
-        _echo_metrics(evaluate_run(out))
-    click.echo(f"wrote {out}")
+    return [ProgressBar(disable=None if progress is None else not progress)]
 
 
 @vsa.command("eval")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--diagnostics/--no-diagnostics", default=True, show_default=True,
               help="Slot probe and recombination (slower).")
-def eval_command(run_dir: Path, diagnostics: bool) -> None:
-    """Evaluate a run folder on the test split.
+@click.option("-s", "--set", "overrides", multiple=True,
+              help="Evaluation setting key=value, e.g. -s n_items=256 -s classifier.steps=2000.")
+def eval_command(run_dir: Path, diagnostics: bool, overrides: tuple[str, ...]) -> None:
+    """Evaluate a vsa run folder (from `bvae train vsa_paired` ...) on the test split.
 
     Writes: RUN_DIR/eval.json and RUN_DIR/swap.png; prints the measures.
     """
     from betavae.vsa.evaluate import evaluate_run
+    from betavae.vsa.settings import eval_settings
 
-    _echo_metrics(evaluate_run(run_dir, diagnostics=diagnostics))
+    _echo_metrics(evaluate_run(run_dir, eval_settings(None, overrides), diagnostics=diagnostics))
     click.echo(f"wrote {run_dir / 'eval.json'}")
 
 
@@ -153,14 +127,15 @@ def eval_command(run_dir: Path, diagnostics: bool) -> None:
 @click.option("--seeds", help="Comma-separated seeds (default: the grid file's).")
 @click.option("--steps", type=click.IntRange(min=1), help="Training steps per run (shorter than the source's).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Batch size per run.")
-@click.option("-s", "--set", "overrides", multiple=True, help="dotted.key=value applied to every run.")
+@click.option("-s", "--set", "overrides", multiple=True,
+              help="dotted.key=value applied to every run's config (eval.key=value: to the evaluation).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 def grid(out: Path, grid_file: Path | None, rows: str | None, seeds: str | None, steps: int | None,
          batch_size: int | None, overrides: tuple[str, ...], progress: bool | None) -> None:
     """Rerun the source's 17-setting table; print it beside the source's Good/Bad column.
 
-    Writes: into --out: a run folder per row and seed (row<NN>_s<seed>/, as bvae vsa train),
-    grid.json and grid.md.
+    Writes: into --out: a run folder per row and seed (row<NN>-<hash>-s<seed>/, as bvae train),
+    each with eval.json and swap.png, and grid.json and grid.md.
     """
     from betavae.vsa.grid import load_grid, parse_ids, run_grid, summarise, table_markdown
 
@@ -175,19 +150,6 @@ def grid(out: Path, grid_file: Path | None, rows: str | None, seeds: str | None,
         extra.append(f"train.steps={steps}")
     if batch_size is not None:
         extra.append(f"train.batch_size={batch_size}")
-    bar = None
-
-    def on_run(name: str) -> None:
-        nonlocal bar
-        if bar is not None:
-            bar.close()
-        bar = _bar(steps or 0, progress, name)
-
-    try:
-        records = run_grid(spec, out, extra, ids, seed_list, on_run=on_run,
-                           on_step=lambda step, row: bar.update() if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
+    records = run_grid(spec, out, extra, ids, seed_list, callbacks=_progress(progress))
     click.echo(table_markdown(summarise(spec, records)))
     click.echo(f"wrote {out / 'grid.md'} and {out / 'grid.json'}")

@@ -15,13 +15,15 @@ import warnings
 import numpy as np
 import torch
 
+from betavae.config import RunConfig
 from betavae.data.dsprites import FACTOR_NAMES
+from betavae.data.dsprites_split import N_ANGLES, ORIENT, SIZES, decode, encode, membership, pool
 from betavae.data.render import make_renderer
-from betavae.vsa.classifier import FactorClassifier, correct
+from betavae.models.factor_classifier import FactorClassifier
+from betavae.models.feature_vae import FeatureVAE
+from betavae.vsa.classifier import correct
 from betavae.vsa.measures import binarise
-from betavae.vsa.model import FeatureVAE
-from betavae.vsa.settings import VSAConfig
-from betavae.vsa.splits import N_ANGLES, ORIENT, SIZES, decode, encode, membership, pool
+from betavae.vsa.settings import EvalSettings
 
 
 @torch.no_grad()
@@ -30,16 +32,16 @@ def _encode_mu(model: FeatureVAE, images: np.ndarray, batch: int = 256) -> np.nd
     return torch.cat([model.encode(x[s : s + batch])[0] for s in range(0, len(x), batch)]).numpy()
 
 
-def test_factors(cfg: VSAConfig, n: int, salt: int) -> np.ndarray:
+def test_factors(cfg: RunConfig, n: int, salt: int) -> np.ndarray:
     """n factor rows (n, 5) drawn uniformly from the test split, seeded by (run seed, salt)."""
     d = cfg.data
     test = pool("test", d.split_seed, d.test_fraction)
     return decode(test[np.random.default_rng([cfg.seed, salt]).integers(len(test), size=n)])
 
 
-def slot_probe(model: FeatureVAE, cfg: VSAConfig) -> dict[str, object]:
+def slot_probe(model: FeatureVAE, cfg: RunConfig, ev: EvalSettings) -> dict[str, object]:
     """5×5 chance-normalised probe accuracies ``vsa.probe.matrix`` and its diagonal mean."""
-    n = cfg.eval.probe_images
+    n = ev.probe_images
     if n <= 0:
         return {}
     from sklearn.linear_model import LogisticRegression
@@ -64,7 +66,7 @@ def slot_probe(model: FeatureVAE, cfg: VSAConfig) -> dict[str, object]:
             "vsa.probe.off_diagonal": float(off.mean())}
 
 
-def sources_for(targets: np.ndarray, rng: np.random.Generator, cfg: VSAConfig, tries: int = 64) -> np.ndarray:
+def sources_for(targets: np.ndarray, rng: np.random.Generator, cfg: RunConfig, tries: int = 64) -> np.ndarray:
     """(T, 5) targets -> (T, 5, 5) source factors: source f equals the target on feature f, its
     other factors random, and lies in the test split (first of ``tries`` candidates that does)."""
     d = cfg.data
@@ -78,8 +80,8 @@ def sources_for(targets: np.ndarray, rng: np.random.Generator, cfg: VSAConfig, t
 
 
 @torch.no_grad()
-def recombination(model: FeatureVAE, clf: FactorClassifier, cfg: VSAConfig) -> dict[str, float]:
-    n = cfg.eval.recombination
+def recombination(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalSettings) -> dict[str, float]:
+    n = ev.recombination
     if n <= 0:
         return {}
     targets = test_factors(cfg, n, 0x4EC)

@@ -15,23 +15,26 @@ from typing import Any
 import numpy as np
 import torch
 
+from betavae.config import RunConfig
 from betavae.data.dsprites import FACTOR_NAMES
 from betavae.io import atomic_write_json
-from betavae.vsa.classifier import FactorClassifier, correct, get_classifier
-from betavae.vsa.losses import swap_rows
+from betavae.models.factor_classifier import FactorClassifier
+from betavae.models.feature_vae import FeatureVAE
+from betavae.objectives.vsa import psd_decode, swap_rows
+from betavae.train.tasks.vsa import to_tensors
+from betavae.vsa.classifier import correct, get_classifier
+from betavae.vsa.load import load_run
 from betavae.vsa.measures import bce_per_image, binarise, count_objects, count_report, iou, match
-from betavae.vsa.model import FeatureVAE
-from betavae.vsa.settings import VSAConfig
-from betavae.vsa.train import load_run, make_dataset, psd_decode, to_tensors
+from betavae.vsa.settings import EvalSettings
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def _batches(cfg: VSAConfig):
-    data = make_dataset(cfg, "test")
-    n, b = cfg.eval.n_items, cfg.eval.batch_size
+def _batches(cfg: RunConfig, ev: EvalSettings):
+    data = cfg.data.build("test")
+    n, b = ev.n_items, ev.batch_size
     for start in range(0, n, b):
         yield data.batch(range(start, min(n, start + b)))
 
@@ -59,10 +62,10 @@ def _cosines(mu1: torch.Tensor, mu2: torch.Tensor, k: torch.Tensor) -> tuple[np.
 
 
 @torch.no_grad()
-def eval_pd(model: FeatureVAE, clf: FactorClassifier, cfg: VSAConfig) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def eval_pd(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalSettings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     acc: dict[str, list[np.ndarray]] = {k: [] for k in ("dbce", "diou", "sbce", "siou", "ok", "k", "cs", "cc")}
     pics: dict[str, np.ndarray] = {}
-    for batch in _batches(cfg):
+    for batch in _batches(cfg, ev):
         b = to_tensors(batch)
         mu1, _ = model.encode(b["x1"])
         mu2, _ = model.encode(b["x2"])
@@ -86,15 +89,15 @@ def eval_pd(model: FeatureVAE, clf: FactorClassifier, cfg: VSAConfig) -> tuple[d
            "vsa.swap.bce": cat["sbce"].mean(), "vsa.swap.iou": cat["siou"].mean(),
            "vsa.latent.cos_shared": cat["cs"].mean(), "vsa.latent.cos_changed": cat["cc"].mean(),
            **swap_accuracy(cat["ok"], cat["k"], "vsa.swap_acc")}
-    out["vsa.good"] = bool(out["vsa.swap.iou"] >= cfg.eval.pd_iou and out["vsa.swap_acc.changed"] >= cfg.eval.pd_swap)
+    out["vsa.good"] = bool(out["vsa.swap.iou"] >= ev.pd_iou and out["vsa.swap_acc.changed"] >= ev.pd_swap)
     return out, pics
 
 
 @torch.no_grad()
-def eval_sd(model: FeatureVAE, clf: FactorClassifier, cfg: VSAConfig) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def eval_sd(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalSettings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     bces, ious, counts, ns, obj_iou = [], [], [], [], []
     pics: dict[str, np.ndarray] = {}
-    for batch in _batches(cfg):
+    for batch in _batches(cfg, ev):
         b = to_tensors(batch)
         present = b["present"]
         mu, _ = model.encode(b["objects"][present])
@@ -104,7 +107,7 @@ def eval_sd(model: FeatureVAE, clf: FactorClassifier, cfg: VSAConfig) -> tuple[d
         scene = _np(model.decode(objects.sum(1)))
         bces.append(bce_per_image(scene, batch.x))
         ious.append(iou(binarise(scene), batch.x))
-        counts.append(count_objects(binarise(scene), cfg.eval.a_min))
+        counts.append(count_objects(binarise(scene), ev.a_min))
         ns.append(batch.n)
         obj_iou.append(iou(binarise(_np(model.decode(o))), batch.objects[batch.present]))
         if not pics:
@@ -139,11 +142,11 @@ def _psd_swap_ok(clf: FactorClassifier, scenes: np.ndarray, changed: tuple[np.nd
 
 
 @torch.no_grad()
-def eval_psd(model: FeatureVAE, clf: FactorClassifier, cfg: VSAConfig) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def eval_psd(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalSettings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     acc: dict[str, list[np.ndarray]] = {k: [] for k in ("dbce", "diou", "sbce", "siou", "count", "okc", "oko", "k", "unbind")}
     pics: dict[str, np.ndarray] = {}
-    a_min = cfg.eval.a_min
-    for batch in _batches(cfg):
+    a_min = ev.a_min
+    for batch in _batches(cfg, ev):
         b = to_tensors(batch)
         mu, _ = model.encode(torch.cat([b["a"], b["a2"], b["b"]]))
         ma, ma2, mb = mu.chunk(3)
@@ -182,7 +185,7 @@ def eval_psd(model: FeatureVAE, clf: FactorClassifier, cfg: VSAConfig) -> tuple[
         **swap_accuracy(cat["okc"], np.maximum(cat["k"], 0), "vsa.swap_acc")}
     if "unbind" in cat:
         out["vsa.unbind.iou"] = cat["unbind"].mean()
-    e = cfg.eval
+    e = ev
     out["vsa.good"] = bool(out["vsa.scene.iou"] >= e.psd_iou and out["vsa.scene.count_acc"] >= e.psd_count
                            and out["vsa.swap_acc.changed"] >= e.psd_swap)
     return out, pics
@@ -191,23 +194,26 @@ def eval_psd(model: FeatureVAE, clf: FactorClassifier, cfg: VSAConfig) -> tuple[
 EVALUATORS = {"pd": eval_pd, "sd": eval_sd, "psd": eval_psd}
 
 
-def evaluate_run(run_dir: str | Path, figures: bool = True, diagnostics: bool = True, progress=None) -> dict[str, Any]:
-    """Evaluate a finished run folder; writes ``eval.json`` (and ``swap.png``) there."""
+def evaluate_run(run_dir: str | Path, settings: EvalSettings | None = None, figures: bool = True,
+                 diagnostics: bool = True, progress=None) -> dict[str, Any]:
+    """Evaluate a run folder (its latest weights) with ``settings`` (default: the spec's);
+    writes ``eval.json`` (and ``swap.png``) there."""
     run_dir = Path(run_dir)
+    ev = settings or EvalSettings()
     cfg, model = load_run(run_dir)
-    clf, ceiling = get_classifier(cfg.eval.classifier, cfg.data, progress)
-    out, pics = EVALUATORS[cfg.stage](model, clf, cfg)
+    clf, ceiling = get_classifier(ev.classifier, cfg.data, progress)
+    out, pics = EVALUATORS[cfg.data.stage](model, clf, cfg, ev)
     out.update(ceiling)
     out["vsa.classifier.trusted"] = bool(min(ceiling[f"vsa.classifier.{n}"] for n in FACTOR_NAMES) >= 0.98)
     if diagnostics:
         from betavae.vsa.diagnostics import recombination, slot_probe
 
-        out.update(slot_probe(model, cfg))
-        out.update(recombination(model, clf, cfg))
+        out.update(slot_probe(model, cfg, ev))
+        out.update(recombination(model, clf, cfg, ev))
     out = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}
     atomic_write_json(run_dir / "eval.json", out)
     if figures:
         from betavae.vsa.figures import exchange_figure
 
-        exchange_figure(pics, run_dir / "swap.png", cfg.stage)
+        exchange_figure(pics, run_dir / "swap.png", cfg.data.stage)
     return out

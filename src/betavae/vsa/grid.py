@@ -1,17 +1,19 @@
 """The source's experiment table, rerun (spec/dsprites-vsa.md §6).
 
-Each of the 17 rows is trained for every seed into ``<out>/row<NN>_s<seed>``, evaluated, and
+Each of the 17 rows is trained for every seed through the one loop into an ordinary run folder
+``<out>/row<NN>-<config hash>-s<seed>/`` (``bvae train``'s layout), evaluated (``eval.json``), and
 labelled Good/Bad by the operational rule (PD: swap IoU ≥ 0.8 and changed-feature swap accuracy
-≥ 0.8; PSD: scene IoU ≥ 0.8, count accuracy ≥ 0.9, changed-feature accuracy ≥ 0.7). A finished
-run (``eval.json`` present) is not trained again, so an interrupted grid resumes.
-``grid.json`` and ``grid.md`` are rewritten after every run.
+≥ 0.8; PSD: scene IoU ≥ 0.8, count accuracy ≥ 0.9, changed-feature accuracy ≥ 0.7). An evaluated
+run is not trained again and an interrupted one is resumed from its checkpoint, so an
+interrupted grid continues where it stopped. ``grid.json`` and ``grid.md`` are rewritten after
+every run.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -20,10 +22,24 @@ import numpy as np
 from pydantic import ValidationError
 
 from betavae.bounds import NonNegative, Seed
-from betavae.config import parse_override, read_yaml, set_dotted
+from betavae.config import (
+    RunConfig,
+    Strict,
+    build_config,
+    describe_errors,
+    parse_override,
+    read_yaml,
+    set_dotted,
+)
 from betavae.errors import BetavaeError
+from betavae.experiments.rundir import read_meta, read_metrics
 from betavae.io import atomic_write_json, atomic_write_text
-from betavae.vsa.settings import Stage, Strict, VSAConfig, build_vsa_config
+from betavae.train.callbacks import Callback
+from betavae.vsa.settings import eval_settings
+
+Stage = Literal["pd", "sd", "psd"]
+#: the data kind of each training stage
+STAGE_DATA = {"pd": "paired_dsprites", "sd": "scene_dsprites", "psd": "paired_scene_dsprites"}
 
 
 class GridRow(Strict):
@@ -37,8 +53,12 @@ class GridRow(Strict):
 
 
 class GridSpec(Strict):
+    """``base``: a run config tree shared by every row; ``eval``: the evaluation settings
+    (:class:`~betavae.vsa.settings.EvalSettings`); ``rows``: the table."""
+
     seeds: list[Seed]
     base: dict[str, Any] = {}
+    eval: dict[str, Any] = {}
     rows: list[GridRow]
 
 
@@ -46,11 +66,11 @@ def load_grid(path: str | Path | None = None) -> GridSpec:
     """The grid file (default: the shipped ``configs/vsa_grid.yaml``)."""
     if path is None:
         path = Path(str(resources.files("betavae") / "configs" / "vsa_grid.yaml"))
+    tree = read_yaml(path)
     try:
-        return GridSpec.model_validate(read_yaml(path))
+        return GridSpec.model_validate(tree)
     except ValidationError as exc:
-        raise BetavaeError(f"grid file {path}: " + "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        raise BetavaeError(f"grid file {path}: {describe_errors(exc, tree, GridSpec)}") from None
 
 
 def parse_ids(text: str | None, known: list[int]) -> list[int]:
@@ -70,57 +90,79 @@ def parse_ids(text: str | None, known: list[int]) -> list[int]:
     return ids
 
 
-def row_config(spec: GridSpec, row: GridRow, seed: int, overrides: list[str] | tuple[str, ...] = ()) -> VSAConfig:
+def split_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(run config overrides, evaluation overrides: those of keys below ``eval.``)."""
+    run = [o for o in overrides if not o.startswith("eval.")]
+    return run, [o for o in overrides if o.startswith("eval.")]
+
+
+def row_config(spec: GridSpec, row: GridRow, seed: int, overrides: Sequence[str] = ()) -> RunConfig:
+    """The run config of one row and seed: ``base``, the row's settings, then ``overrides``."""
     tree = copy.deepcopy(spec.base)
-    for key, value in (("name", f"grid-row{row.id:02d}-s{seed}"), ("stage", row.stage), ("seed", seed),
-                       ("data.seed", seed), ("loss.image", row.image), ("loss.reduction", row.reduction),
-                       ("loss.kld", row.kld), ("loss.cosine", row.cosine)):
+    for key, value in (("name", f"row{row.id:02d}"), ("seed", seed), ("data.kind", STAGE_DATA[row.stage]),
+                       ("data.seed", seed), ("model.kind", "feature_vae"), ("objective.kind", "vsa"),
+                       ("objective.image", row.image), ("objective.reduction", row.reduction),
+                       ("objective.kld", row.kld), ("objective.cosine", row.cosine)):
         set_dotted(tree, key, value)
     for text in overrides:
         set_dotted(tree, *parse_override(text))
-    return build_vsa_config(tree)
+    return build_config(tree, source=f"grid row {row.id}, seed {seed}")
 
 
-def run_grid(spec: GridSpec, out: str | Path, overrides: list[str] | tuple[str, ...] = (),
-             rows: list[int] | None = None, seeds: list[int] | None = None,
-             on_run: Callable[[str], None] | None = None,
-             on_step: Callable[[int, dict[str, float]], None] | None = None) -> list[dict[str, Any]]:
-    """Train and evaluate the selected rows × seeds; returns one record per run."""
+def run_grid(spec: GridSpec, out: str | Path, overrides: Sequence[str] = (), rows: list[int] | None = None,
+             seeds: list[int] | None = None, callbacks: Sequence[Callback] = ()) -> list[dict[str, Any]]:
+    """Train (or resume) and evaluate the selected rows × seeds; returns one record per run.
+
+    ``overrides`` of keys below ``eval.`` change the evaluation settings, the others every run's config.
+    """
+    from betavae.experiments.run import resume, train
     from betavae.vsa.evaluate import evaluate_run
-    from betavae.vsa.train import train_vsa
 
     out = Path(out)
+    run_overrides, eval_overrides = split_overrides(overrides)
+    ev = eval_settings(spec.eval, eval_overrides)
     by_id = {r.id: r for r in spec.rows}
     chosen = spec.rows if rows is None else [by_id[i] for i in dict.fromkeys(rows)]  # in the order asked
     seeds = spec.seeds if seeds is None else seeds
-    configs = [(r, s, row_config(spec, r, s, overrides)) for r in chosen for s in seeds]  # validate all first
-    for row, seed, cfg in configs:
-        run_dir = out / f"row{row.id:02d}_s{seed}"
-        if on_run is not None:
-            on_run(run_dir.name)
+    configs = [row_config(spec, r, s, run_overrides) for r in chosen for s in seeds]  # validate all first
+    for cfg in configs:
+        run_dir = out / cfg.run_id()
         if not (run_dir / "eval.json").is_file():
-            train_vsa(cfg, run_dir, on_step)
-            evaluate_run(run_dir, figures=True, diagnostics=cfg.eval.recombination > 0 or cfg.eval.probe_images > 0)
+            status = read_meta(run_dir).get("status")
+            if status is None:
+                train(cfg, out, callbacks)
+            elif status != "finished":
+                resume(run_dir, callbacks)
+            evaluate_run(run_dir, ev, figures=True, diagnostics=ev.recombination > 0 or ev.probe_images > 0)
         write_outputs(spec, collect(spec, out), out)
     return collect(spec, out)
 
 
 def collect(spec: GridSpec, out: Path) -> list[dict[str, Any]]:
-    """Records of every finished run in the grid folder (also those of other invocations, so
+    """Records of every evaluated run in the grid folder (also those of other invocations, so
     several processes can share one folder, e.g. one per seed)."""
     records = []
     for row in spec.rows:
-        for run_dir in sorted(out.glob(f"row{row.id:02d}_s*")):
-            if (run_dir / "eval.json").is_file() and (run_dir / "train.json").is_file():
-                records.append(run_record(row, int(run_dir.name.split("_s")[-1]), run_dir))
+        for run_dir in sorted(out.glob(f"row{row.id:02d}-*-s*")):
+            if (run_dir / "eval.json").is_file() and read_meta(run_dir).get("status") == "finished":
+                records.append(run_record(row, int(run_dir.name.rsplit("-s", 1)[1]), run_dir))
     return records
+
+
+def training_rate(rows: list[dict[str, Any]]) -> float:
+    """Steps per second over a run's logged rows (each row's rate covers the steps since the last)."""
+    seconds, last = 0.0, 0
+    for r in rows:
+        seconds += (r["step"] - last) / r["steps_per_s"]
+        last = r["step"]
+    return last / seconds if seconds > 0 else float("nan")
 
 
 def run_record(row: GridRow, seed: int, run_dir: Path) -> dict[str, Any]:
     metrics = json.loads((run_dir / "eval.json").read_text())
-    train = json.loads((run_dir / "train.json").read_text())
-    return {"row": row.id, "seed": seed, "run": run_dir.name, "steps": train["steps"],
-            "steps_per_s": train["steps_per_s"], "log_sigma": train["final"].get("log_sigma"), **metrics}
+    logged = read_metrics(run_dir)
+    return {"row": row.id, "seed": seed, "run": run_dir.name, "steps": logged[-1]["step"],
+            "steps_per_s": training_rate(logged), "log_sigma": logged[-1].get("log_sigma"), **metrics}
 
 
 COLUMNS = (("swap/scene IoU", "iou"), ("changed acc", "vsa.swap_acc.changed"),

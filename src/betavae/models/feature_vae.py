@@ -4,18 +4,49 @@ Encoder: 4 × Conv(4×4, s2, p1, ReLU) 1→32→32→64→64, Linear(1024→256)
 μ and log σ² of five feature vectors of dimension d (1024 in the source). Decoder: Linear(d→256)
 ReLU, Linear(256→1024) ReLU, 64×4×4, 4 × ConvTranspose(4×4, s2, p1) 64→64→32→32→1, logits.
 An object is Σ_f v_f, or Σ_f r_f ⊙ v_f with the item memory; a scene is Σ_m o_m, or
-Σ_m p_m ⊙ o_m. The model knows nothing of the losses.
+Σ_m p_m ⊙ o_m. The model knows nothing of the losses; it is trained by the ``vsa`` task
+(:mod:`betavae.train.tasks.vsa`).
 """
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 import torch
+from pydantic import PositiveInt
 from torch import nn
 
-from betavae.vsa.memory import ItemMemory
-from betavae.vsa.settings import ModelSettings
+from betavae.bounds import Seed
+from betavae.models import MODELS
+from betavae.models.base import ModelConfig
+from betavae.models.item_memory import ItemMemory
 
 N_FEATURES = 5
+
+
+@MODELS.register("feature_vae")
+class FeatureVAEConfig(ModelConfig):
+    """Spec §5.1/§5.2: 4 conv + 2 linear layers, five feature vectors of ``latent_dim``.
+
+    ``use_item_memory``: bind features with roles and objects with slots; ``None`` turns it on
+    for the ``psd`` stage only (the stage is the data kind's, see :meth:`build`).
+    """
+
+    task: ClassVar[str] = "vsa"
+    kind: Literal["feature_vae"] = "feature_vae"
+    latent_dim: PositiveInt = 1024
+    hidden: PositiveInt = 256
+    use_item_memory: bool | None = None
+    memory: Literal["bipolar", "gaussian", "hrr"] = "bipolar"
+    memory_seed: Seed = 0
+
+    def item_memory(self, stage: str) -> bool:
+        """Whether the model of ``stage`` (pd, sd, psd) has the item memory."""
+        return stage == "psd" if self.use_item_memory is None else self.use_item_memory
+
+    def build(self, stage: str) -> FeatureVAE:
+        """The model for training stage ``stage`` (PyTorch's default initialisation, global RNG)."""
+        return FeatureVAE(self, self.item_memory(stage))
 
 
 def conv_trunk() -> nn.Sequential:
@@ -30,9 +61,9 @@ def conv_trunk() -> nn.Sequential:
 
 
 class FeatureVAE(nn.Module):
-    def __init__(self, settings: ModelSettings | None = None, item_memory: bool = False) -> None:
+    def __init__(self, settings: FeatureVAEConfig | None = None, item_memory: bool = False) -> None:
         super().__init__()
-        s = settings or ModelSettings()
+        s = settings or FeatureVAEConfig()
         self.dim = d = s.latent_dim
         self.encoder = nn.Sequential(conv_trunk(), nn.Linear(1024, s.hidden), nn.ReLU(),
                                      nn.Linear(s.hidden, 2 * N_FEATURES * d))

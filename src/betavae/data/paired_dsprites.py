@@ -10,29 +10,31 @@ of the shape's symmetry period (square π/2, ellipse π).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
+from betavae.data import DATA
 from betavae.data.dsprites import FACTOR_NAMES
-from betavae.data.render import make_renderer
-from betavae.errors import BetavaeError
-from betavae.vsa.settings import DataSettings
-from betavae.vsa.splits import (
+from betavae.data.dsprites_split import (
     N_ANGLES,
     ORIENT,
     SIZES,
     STRIDES,
+    SplitDSpritesConfig,
     decode,
     membership,
     orientation_distance,
     pool,
     split_id,
 )
+from betavae.data.render import make_renderer
+from betavae.errors import BetavaeError
 
 MAX_ATTEMPTS = 1000  # per item; a valid pair exists for every anchor of a realistic split
 
 
-def feature_probabilities(settings: DataSettings) -> np.ndarray:
+def feature_probabilities(settings: SplitDSpritesConfig) -> np.ndarray:
     """(5,) probabilities of each feature being the changed one (uniform when unset)."""
     if settings.feature_weights is None:
         return np.full(len(FACTOR_NAMES), 1 / len(FACTOR_NAMES))
@@ -57,7 +59,7 @@ def new_class(rng: np.random.Generator, c: np.ndarray, k: int, change: str) -> i
 class ChangeSampler:
     """Draws (k, partner index) for an anchor index inside one split (shared by PD and PSD)."""
 
-    def __init__(self, settings: DataSettings, split: str | int) -> None:
+    def __init__(self, settings: SplitDSpritesConfig, split: str | int) -> None:
         self.settings = settings
         self.split = split_id(split)
         self.member = membership(settings.split_seed, settings.test_fraction)
@@ -100,8 +102,8 @@ class PairBatch:
 class PairedDSprites:
     """Paired-dSprites of one split; ``batch(items)`` renders items by number (any order)."""
 
-    def __init__(self, settings: DataSettings | None = None, split: str | int = "train") -> None:
-        self.settings = settings or DataSettings()
+    def __init__(self, settings: SplitDSpritesConfig | None = None, split: str | int = "train") -> None:
+        self.settings = settings or PairedDSpritesConfig()
         self.sampler = ChangeSampler(self.settings, split)
         self.split = self.sampler.split
         self.render = make_renderer(self.settings.renderer)
@@ -134,3 +136,14 @@ class PairedDSprites:
         n = len(rows)
         return PairBatch(images[:n], images[n:], k.astype(np.int64), c1, c2, i.astype(np.int64),
                          j.astype(np.int64), sym.astype(bool))
+
+
+@DATA.register("paired_dsprites")
+class PairedDSpritesConfig(SplitDSpritesConfig):
+    """Paired-dSprites (the ``pd`` stage: swap training): :class:`PairBatch` batches."""
+
+    stage = "pd"
+    kind: Literal["paired_dsprites"] = "paired_dsprites"
+
+    def build(self, split: str | int = "train") -> PairedDSprites:
+        return PairedDSprites(self, split)

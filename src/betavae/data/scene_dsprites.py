@@ -11,16 +11,17 @@ sprites than centre positions ``gap`` apart) fail before any try.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import ndimage
 
-from betavae.data.dsprites import IMAGE_SIZE
+from betavae.data import DATA
+from betavae.data.dsprites import FACTOR_NAMES, IMAGE_SIZE
+from betavae.data.dsprites_split import SIZES, SplitDSpritesConfig, decode, pool, split_id
+from betavae.data.paired_dsprites import ChangeSampler
 from betavae.data.render import make_renderer
 from betavae.errors import BetavaeError
-from betavae.vsa.pairs import ChangeSampler
-from betavae.vsa.settings import DataSettings
-from betavae.vsa.splits import decode, pool, split_id
 
 N_SLOTS = 5
 FIRST, CHUNK = 1, 8  # candidates drawn per sprite: first round, later rounds
@@ -45,7 +46,7 @@ def max_objects(gap: int) -> int:
     return per_axis * per_axis
 
 
-def check_fits(settings: DataSettings, n: int) -> None:
+def check_fits(settings: SplitDSpritesConfig, n: int) -> None:
     if not settings.allow_overlap and n > max_objects(settings.gap):
         raise BetavaeError(
             f"a 64x64 canvas cannot hold {n} non-overlapping sprites with gap={settings.gap} "
@@ -55,7 +56,7 @@ def check_fits(settings: DataSettings, n: int) -> None:
 class Placer:
     """Places sprites of one split on a canvas without overlap (bounded tries)."""
 
-    def __init__(self, settings: DataSettings, split: str | int) -> None:
+    def __init__(self, settings: SplitDSpritesConfig, split: str | int) -> None:
         self.settings = settings
         self.pool = pool(split, settings.split_seed, settings.test_fraction)
         self.render = make_renderer(settings.renderer)
@@ -116,8 +117,8 @@ class SceneBatch:
 class SceneDSprites:
     """Scene-dSprites of one split: 2–5 non-overlapping same-colour sprites per canvas."""
 
-    def __init__(self, settings: DataSettings | None = None, split: str | int = "train") -> None:
-        self.settings = s = settings or DataSettings()
+    def __init__(self, settings: SplitDSpritesConfig | None = None, split: str | int = "train") -> None:
+        self.settings = s = settings or SceneDSpritesConfig()
         self.split = split_id(split)
         self.placer = Placer(s, split)
         sizes = np.arange(s.n_min, s.n_max + 1)
@@ -151,9 +152,6 @@ class SceneDSprites:
 def realised_histograms(batch: SceneBatch) -> dict[str, dict[str, list[int]]]:
     """Counts of every factor class among placed sprites, per scene size n (spec §3: acceptance
     skews the factor distribution towards small sprites in crowded scenes)."""
-    from betavae.data.dsprites import FACTOR_NAMES
-    from betavae.vsa.splits import SIZES
-
     out: dict[str, dict[str, list[int]]] = {}
     for n in np.unique(batch.n):
         rows = batch.factors[batch.n == n][batch.present[batch.n == n]]
@@ -182,8 +180,8 @@ class PairedSceneDSprites:
     """Paired-Scene-dSprites of one split: objects A and B; A changes one feature into A′; both
     {A, B} and {A′, B} obey the non-overlap rule."""
 
-    def __init__(self, settings: DataSettings | None = None, split: str | int = "train") -> None:
-        self.settings = s = settings or DataSettings()
+    def __init__(self, settings: SplitDSpritesConfig | None = None, split: str | int = "train") -> None:
+        self.settings = s = settings or PairedSceneDSpritesConfig()
         self.split = split_id(split)
         self.placer = Placer(s, split)
         self.changes = ChangeSampler(s, split)
@@ -217,3 +215,26 @@ class PairedSceneDSprites:
         imgs = self.placer.render(np.concatenate([fa, fa2, fb])).astype(np.float32)
         a, a2, b = np.split(imgs, 3)
         return PairedSceneBatch(np.maximum(a, b), np.maximum(a2, b), a, a2, b, k, fa, fa2, fb)
+
+
+@DATA.register("scene_dsprites")
+class SceneDSpritesConfig(SplitDSpritesConfig):
+    """Scene-dSprites (the ``sd`` stage: scenes as sums of objects): :class:`SceneBatch` batches."""
+
+    stage = "sd"
+    kind: Literal["scene_dsprites"] = "scene_dsprites"
+
+    def build(self, split: str | int = "train") -> SceneDSprites:
+        return SceneDSprites(self, split)
+
+
+@DATA.register("paired_scene_dsprites")
+class PairedSceneDSpritesConfig(SplitDSpritesConfig):
+    """Paired-Scene-dSprites (the ``psd`` stage: swap training on two-object scenes):
+    :class:`PairedSceneBatch` batches."""
+
+    stage = "psd"
+    kind: Literal["paired_scene_dsprites"] = "paired_scene_dsprites"
+
+    def build(self, split: str | int = "train") -> PairedSceneDSprites:
+        return PairedSceneDSprites(self, split)
