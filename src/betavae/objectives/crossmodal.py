@@ -14,13 +14,14 @@ reproduction (tests/pins) are bit-exact with this order only.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, NoReturn
 
 import numpy as np
 import torch
 from pydantic import Field
 
 from betavae.bounds import NonNegative
+from betavae.errors import BetavaeError
 from betavae.models.crossmodal import cosine_rows
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import ObjectiveConfig
@@ -65,6 +66,10 @@ class CrossModalConfig(ObjectiveConfig):
     capacity_max: NonNegative = 13.0
     capacity_epochs: int = Field(70, ge=1)
     kl_reduction: Literal["mean_per_dim", "sum"] = "mean_per_dim"
+
+    def build(self, *args: object) -> NoReturn:
+        """Not an image objective: the audiovisual task calls :func:`crossmodal_terms` itself."""
+        raise BetavaeError("objective.kind=crossmodal trains model.kind=crossmodal (the audiovisual task)")
 
     def betas(self, epochs: int) -> np.ndarray:
         """β of epochs 0 .. epochs-1 (float64)."""

@@ -146,8 +146,9 @@ class AudiovisualTask(StackedTask):
 
     def __init__(self, configs: Sequence[Any], device: torch.device, speed: Speed, seed_member: Any = None) -> None:
         c0 = configs[0]
-        self._build(c0.data.build(), c0.model, [c.objective for c in configs], [c.seed for c in configs],
-                    c0.train, device, speed)
+        objectives = [c.objective for c in configs]
+        self._check(c0.model, objectives)  # before the data are built
+        self._build(c0.data.build(), c0.model, objectives, [c.seed for c in configs], c0.train, device, speed)
 
     @classmethod
     def on_arrays(cls, data: AudiovisualArrays, model: CrossModalVAEConfig, objectives: Sequence[CrossModalConfig],
@@ -160,15 +161,19 @@ class AudiovisualTask(StackedTask):
                     Speed(cls.speed_plan(train.speed, device, steps, len(seeds)), device))
         return task
 
-    def _build(self, data: AudiovisualArrays, model: CrossModalVAEConfig, objectives: Sequence[CrossModalConfig],
-               seeds: Sequence[int], train: Any, device: torch.device, speed: Speed) -> None:
-        if not isinstance(data, AudiovisualArrays) or not isinstance(model, CrossModalVAEConfig):
-            raise BetavaeError("the audiovisual task trains model.kind=crossmodal on data.kind=audiovisual")
+    @staticmethod
+    def _check(model: Any, objectives: Sequence[Any]) -> None:
         if any(not isinstance(o, CrossModalConfig) for o in objectives):
-            raise BetavaeError("the audiovisual task needs objective.kind=crossmodal")
+            raise BetavaeError("model.kind=crossmodal trains with objective.kind=crossmodal")
         shared = {(o.gamma, o.capacity_max, o.capacity_epochs, o.kl_reduction) for o in objectives}
         if len(shared) > 1:
             raise BetavaeError("cross-modal ensemble members may differ in objective.strategy only")
+
+    def _build(self, data: AudiovisualArrays, model: CrossModalVAEConfig, objectives: Sequence[CrossModalConfig],
+               seeds: Sequence[int], train: Any, device: torch.device, speed: Speed) -> None:
+        self._check(model, objectives)
+        if not isinstance(data, AudiovisualArrays):
+            raise BetavaeError("model.kind=crossmodal trains on data.kind=audiovisual")
         self.k, self.device, self.speed = len(seeds), device, speed
         self.data, self.objective = data, objectives[0]
         self.video = torch.as_tensor(data.video).to(device)
