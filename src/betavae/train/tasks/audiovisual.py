@@ -17,7 +17,7 @@ Logged per epoch (``log_every: 1`` with ``train.epochs``): the row-weighted epoc
 ``loss``, ``kl_v``, ``kl_a`` and ``train_acc`` (mean cosine of the sampled reconstructions,
 training mode), ``beta`` and ``capacity``, and ``val_acc`` (eval mode, sampled z).
 
-``translator``: K :class:`~betavae.models.seq2seq.Seq2Seq` members on arrays the caller gives
+``translator``: M :class:`~betavae.models.seq2seq.Seq2Seq` translators on arrays the caller gives
 (a study's second stage, trained with ``Loop(task=..., train=...)``): MSE (or MSE + cosine
 distance), seeded ``s0·1000 + 7K + 1``, permutations from ``default_rng([s0, K, 3])``.
 """
@@ -247,20 +247,27 @@ class AudiovisualTask(StackedTask):
 
 @TASKS.register("translator")
 class TranslatorTask(StackedTask):
-    """K latent translators ``x`` (K, N, T_in, d_in) → ``y`` (K, N, T_out, d_out) on rows ``train``
-    (loss ``mse`` or ``mse+cos``); built by the caller and trained with ``Loop(task=..., train=...)``."""
+    """M latent translators ``x`` (M, N, T_in, d_in) → ``y`` (M, N, T_out, d_out) on rows ``train``
+    (loss ``mse`` or ``mse+cos``); built by the caller and trained with ``Loop(task=..., train=...)``.
+
+    To the loop the M translators are *one* member (``k`` = 1, not ``stacked``) whose loss is the
+    sum of theirs: they are built, trained and kept together (a study's second stage; never saved
+    or resumed one by one), and one logging window instead of M keeps the loop's bookkeeping
+    small next to these ≈ 1-ms steps."""
+
+    stacked = False
 
     def __init__(self, x: np.ndarray, y: np.ndarray, train: np.ndarray, seeds: Sequence[int], batch_size: int,
                  hidden: int = 8, decoder_input: str = "zeros", loss: str = "mse") -> None:
-        self.k = x.shape[0]
-        self.device = torch.device("cpu")
+        m = x.shape[0]
+        self.k, self.device = 1, torch.device("cpu")
         self.speed = Speed(plan_for("plain", self.device), self.device)
         self.loss_kind, self.train_rows = loss, train
         s0 = int(seeds[0])
-        torch.manual_seed(s0 * 1000 + 7 * self.k + 1)
-        self.model = Seq2Seq(self.k, x.shape[3], y.shape[3], hidden, y.shape[2], decoder_input)
+        torch.manual_seed(s0 * 1000 + 7 * m + 1)
+        self.model = Seq2Seq(m, x.shape[3], y.shape[3], hidden, y.shape[2], decoder_input)
         self.x, self.y = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)  # copies
-        self.rows = SharedRows(len(train), batch_size, [s0, self.k, 3])
+        self.rows = SharedRows(len(train), batch_size, [s0, m, 3])
         self.steps_per_epoch = self.rows.steps_per_epoch
 
     def batches(self, start: int, stop: int) -> Iterator[torch.Tensor]:
@@ -268,20 +275,19 @@ class TranslatorTask(StackedTask):
             yield torch.as_tensor(self.train_rows[idx])
 
     def terms(self, rows: torch.Tensor, hypers: list[dict[str, float]]) -> list[dict[str, torch.Tensor]]:
+        """The sum over the M translators of their losses (each the mean over its batch)."""
         target = self.y[:, rows]
         pred = self.model(self.x[:, rows], target)
         loss = (pred - target).pow(2).mean((1, 2, 3))
         if self.loss_kind == "mse+cos":
             loss = loss + (1 - cosine_rows(pred, target)).mean(1)
-        self.last = loss
-        return [{"loss": x} for x in loss.unbind()]
-
-    def loss(self, terms: list[dict[str, torch.Tensor]]) -> torch.Tensor:
-        return self.last.sum()
+        return [{"loss": loss.sum()}]
 
     def member(self, k: int) -> Seq2Seq:
-        with torch.device("meta"):
-            one = Seq2Seq(1, self.x.shape[3], self.y.shape[3], self.model.hidden, self.model.steps_out,
-                          self.model.decoder_input)
-        one.load_state_dict(self.member_state_dict(k), assign=True)
-        return one
+        return self.model
+
+    def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
+        return self.model.state_dict()
+
+    def load_member_state_dicts(self, states: Sequence[dict[str, torch.Tensor]]) -> None:
+        self.model.load_state_dict(states[0])
