@@ -110,6 +110,17 @@ def _reached(grad) -> bool:
     return grad is not None and bool(grad.abs().sum() > 0)
 
 
+def test_every_objective_and_model_kind_names_a_registered_task():
+    """Kinds of other tasks (e.g. the cross-modal ones) have their contract tests with their system."""
+    from betavae.train.task import TASKS, load_tasks
+
+    load_tasks()
+    for registry in (OBJECTIVES, MODELS):
+        for kind in registry.names():
+            assert registry.get(kind).task in TASKS, kind
+    assert "beta" in IMAGE_OBJECTIVES and "burgess" in IMAGE_MODELS
+
+
 @pytest.mark.parametrize("kind", IMAGE_OBJECTIVES)
 def test_objective_contract(kind):
     """Finite terms; ``loss`` reaches the model and the objective's main parameters and no auxiliary

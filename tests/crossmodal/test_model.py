@@ -2,9 +2,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from betavae.crossmodal.model import CrossModalVAE, EnsBatchNorm, EnsConv, kl_per_member, upsample2
-from betavae.crossmodal.seq2seq import Seq2Seq
-from betavae.crossmodal.train import TranslatorSettings, train_translator, translate
+from betavae.crossmodal.train import TranslatorSettings, train_translator
+from betavae.models.crossmodal import CrossModalVAE, EnsBatchNorm, EnsConv, upsample2
+from betavae.models.seq2seq import Seq2Seq, translate
+from betavae.objectives.crossmodal import kl_per_member
 
 
 def test_parameter_counts_match_the_reference():

@@ -9,11 +9,13 @@ import torch
 from torch import nn
 
 from betavae.crossmodal.evaluate import retrieval
-from betavae.crossmodal.model import EnsBatchNorm, _BatchNormTrain, upsample_matrix
-from betavae.crossmodal.seq2seq import Seq2Seq
 from betavae.crossmodal.study import StudyConfig, add_retrieval, load_units, run_study
-from betavae.crossmodal.train import VAESettings, clip_per_member, train_vae, vae_speed_plan
+from betavae.crossmodal.train import VAESettings, train_vae
+from betavae.models.crossmodal import EnsBatchNorm, _BatchNormTrain, upsample_matrix
+from betavae.models.seq2seq import Seq2Seq
 from betavae.train.speed import cpu_has_native_bf16
+from betavae.train.task import clip_per_member
+from betavae.train.tasks.audiovisual import AudiovisualTask
 
 from .conftest import TINY
 
@@ -52,10 +54,11 @@ def test_clip_per_member_caps_each_members_norm():
 
 
 def test_speed_plans():
-    fastest = vae_speed_plan(VAESettings(speed="fastest"), 100_000)
+    cpu = torch.device("cpu")
+    fastest = AudiovisualTask.speed_plan("fastest", cpu, 100_000, 9)
     assert not fastest.compile and not fastest.channels_last and fastest.fused_adam
     assert fastest.autocast == ("bfloat16" if cpu_has_native_bf16() else None)
-    assert vae_speed_plan(VAESettings(speed="plain"), 10).enabled() == []
+    assert AudiovisualTask.speed_plan("plain", cpu, 10, 9).enabled() == []
 
 
 def test_fast_level_has_plain_numerics():

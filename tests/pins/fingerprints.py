@@ -59,24 +59,33 @@ def multimodal() -> dict[str, Any]:
 
 
 def crossmodal() -> dict[str, Any]:
-    from betavae.crossmodal.train import (
-        TranslatorSettings,
-        VAESettings,
-        train_translator,
-        train_vae,
-    )
+    """The β-VAE ensemble (2 members, strategies 1 and 5) and 2 translators, each trained by the
+    loop on its task (stacked weights: the fingerprint is of the whole ensemble's state dict)."""
+    from betavae.config import TrainConfig
+    from betavae.data.audiovisual import AudiovisualArrays
+    from betavae.models.crossmodal import CrossModalVAEConfig
+    from betavae.objectives.crossmodal import CrossModalConfig
+    from betavae.train.loop import Loop
+    from betavae.train.tasks.audiovisual import AudiovisualTask, TranslatorTask
 
     rng = np.random.default_rng(0)
     video = rng.standard_normal((40, 30, 12)).astype(np.float32)
     audio = rng.standard_normal((40, 30, 8)).astype(np.float32)
     train, val = np.arange(32), np.arange(32, 40)
-    cfg = VAESettings(epochs=3, batch_size=16, speed="plain")
-    vae, hist = train_vae(video, audio, train, val, "separate", [1, 5], [0, 1], cfg)
+    tc = TrainConfig(epochs=3, batch_size=16, lr=5e-4, weight_decay=1e-4, clip=5.0, speed="plain",
+                     lr_schedule={"kind": "onecycle", "max_lr": 5e-3}, log_every=1, checkpoint_every=3)
+    vae = AudiovisualTask.on_arrays(AudiovisualArrays(video, audio, train, val), CrossModalVAEConfig(),
+                                    [CrossModalConfig(strategy=1), CrossModalConfig(strategy=5)], [0, 1], tc)
+    rows: list[list[dict[str, Any]]] = [[], []]
+    Loop(task=vae, train=tc).fit(lambda k, row: rows[k].append(row), lambda k, state: None)
     x = rng.standard_normal((2, 40, 30, 4)).astype(np.float32)
     y = rng.standard_normal((2, 40, 6, 3)).astype(np.float32)
-    tr = train_translator(x, y, train, [0, 1], TranslatorSettings(epochs=2, batch_size=16))
-    return {"vae": tensor_fingerprint(vae.state_dict()), "translator": tensor_fingerprint(tr.state_dict()),
-            "loss": hist["loss"].tolist(), "val_acc": hist["val_acc"].tolist()}
+    tr = TranslatorTask(x, y, train, [0, 1], batch_size=16)
+    Loop(task=tr, train=TrainConfig(epochs=2, batch_size=16, lr=1e-4, adam_eps=1e-7, speed="plain", log_every=1,
+                                    checkpoint_every=2)).fit(lambda k, row: None, lambda k, state: None)
+    return {"vae": tensor_fingerprint(vae.model.state_dict()), "translator": tensor_fingerprint(tr.model.state_dict()),
+            "loss": [[r["loss"] for r in epoch] for epoch in zip(*rows, strict=True)],
+            "val_acc": [[r["val_acc"] for r in epoch] for epoch in zip(*rows, strict=True)]}
 
 
 def vsa() -> dict[str, Any]:

@@ -37,7 +37,6 @@ from betavae.config import Strict
 from betavae.crossmodal.dataset import Corpus, DataConfig, generate
 from betavae.crossmodal.evaluate import Listener, retrieval
 from betavae.crossmodal.features import prepare
-from betavae.crossmodal.model import VARIANTS
 from betavae.crossmodal.splits import make_split
 from betavae.crossmodal.train import Progress
 from betavae.crossmodal.units import (
@@ -48,8 +47,11 @@ from betavae.crossmodal.units import (
     measure_unit,
     member_latents,
 )
+from betavae.data.audiovisual import features_for as mode_features
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write, atomic_write_json
+from betavae.models.crossmodal import VARIANTS
+from betavae.models.seq2seq import translate
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,7 @@ class StudyConfig(Strict):
 
 def features_for(corpus: Corpus, cfg: StudyConfig) -> Corpus:
     """The corpus's features for the study's feature mode and audio tokens."""
-    if cfg.tokens == "phonemes" and cfg.mode != "faithful":
-        raise BetavaeError("phoneme tokens are audio for the faithful mode; use --mode faithful")
-    return corpus.with_mode(cfg.mode).with_tokens(cfg.tokens)
+    return mode_features(corpus, cfg.mode, cfg.tokens)
 
 
 def unit_plan(cfg: StudyConfig) -> list[dict]:
@@ -219,8 +219,6 @@ def _run_units(cfg: StudyConfig, out: Path, corpus: Corpus, progress: Progress |
 def add_retrieval(cfg: StudyConfig, out: Path, corpus: Corpus) -> list[str]:
     """Add the §11b retrieval accuracies to finished β-VAE units measured before they existed,
     from the units' saved weights; returns the names of the units updated."""
-    from betavae.crossmodal.train import translate
-
     corpus = features_for(corpus, cfg)
     labels, done = corpus.labels, []
     for name, unit in load_units(out).items():

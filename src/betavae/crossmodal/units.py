@@ -21,20 +21,16 @@ from pydantic import PositiveFloat, PositiveInt
 from betavae.config import Strict
 from betavae.crossmodal.evaluate import Listener, controls, cosine, latent_metrics, retrieval
 from betavae.crossmodal.features import Prepared
-from betavae.crossmodal.model import CrossModalVAE
-from betavae.crossmodal.seq2seq import Seq2Seq
 from betavae.crossmodal.splits import Split
 from betavae.crossmodal.train import (
     Progress,
     TranslatorSettings,
     VAESettings,
-    decode_audio,
-    latents,
-    reconstruction_accuracy,
     train_translator,
     train_vae,
-    translate,
 )
+from betavae.models.crossmodal import CrossModalVAE, decode_audio, latents, reconstruction_accuracy
+from betavae.models.seq2seq import Seq2Seq, translate
 
 
 class UnitSettings(Strict):

@@ -76,10 +76,10 @@ class Objective(nn.Module):
 
 
 class ObjectiveConfig(Component):
-    """Base of objective configs; ``build`` returns the :class:`Objective` module (for the image
-    task; an objective of another task names it in ``task`` and builds what that task calls)."""
+    """Base of objective configs; ``build`` returns the :class:`Objective` module. ``task`` names
+    the training task whose models it trains (:mod:`betavae.train.task`), as ``ModelConfig.task``."""
 
-    #: the training task whose models this objective trains (see betavae.train.task)
+    #: the training task this objective belongs to; the contract above is the image task's
     task: ClassVar[str] = "image"
 
     def build(self, likelihood: Likelihood, latent_dim: int) -> Objective:

@@ -1,4 +1,4 @@
-"""The two-modality conv1d β-VAE of Bangarwaa (2025) as coded (spec §5), as a batched ensemble.
+"""The two-modality conv1d β-VAE of Bangarwaa (2025) as coded (spec/crossmodal.md §5), as a batched ensemble.
 
 ``M`` independent members share one set of stacked weights (leading dimension M): linear layers
 and the kernel-3 convolutions are batched matrix products ``(M, rows, in) @ (M, in, out)`` on
@@ -13,14 +13,26 @@ concat(video_enc, audio_enc), so the video latent carries audio; ``separate`` (t
 ``latent_source=unimodal``, default): the video heads read only the video encoder, the audio
 heads only the audio encoder. Inputs are (M, B, 30, C); the reference model has 1,319,862
 parameters (M = 1, joint).
+
+Registered as model kind ``crossmodal`` (:class:`CrossModalVAEConfig`), trained by the
+``audiovisual`` task (:mod:`betavae.train.tasks.audiovisual`). The inference helpers at the end
+(:func:`reconstruction_accuracy`, :func:`latents`, :func:`decode_audio`) are what the task's
+validation accuracy and the study's measures call.
 """
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar, Literal
 
+import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
+
+from betavae.models import MODELS
+from betavae.models.base import ModelConfig
+from betavae.train.speed import to_float32
 
 VARIANTS = ("separate", "joint")
 
@@ -201,13 +213,67 @@ class CrossModalVAE(nn.Module):
                 "mu_a": mu_a, "logvar_a": lv_a}
 
 
-def kl_per_member(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean_per_dim") -> torch.Tensor:
-    """−½·mean over batch and latent dims of (1 + logσ² − μ² − σ²) (the reference), or summed
-    over latent dims (``sum``): (M,)."""
-    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
-    return kl.mean((1, 2)) if reduction == "mean_per_dim" else kl.sum(2).mean(1)
-
-
 def cosine_rows(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Cosine similarity of flattened samples: (M, B, ...) → (M, B)."""
     return nn.functional.cosine_similarity(x.flatten(2), y.flatten(2), dim=-1)
+
+
+def gather(x: torch.Tensor, rows: np.ndarray | torch.Tensor, m: int) -> torch.Tensor:
+    """Rows ``rows`` of a shared (N, ...) tensor, repeated (a view) for M members: (M, B, ...)."""
+    return x[torch.as_tensor(rows)].unsqueeze(0).expand(m, *([-1] * x.dim()))
+
+
+@torch.no_grad()
+def reconstruction_accuracy(model: CrossModalVAE, video: np.ndarray | torch.Tensor, audio: np.ndarray | torch.Tensor,
+                            rows: np.ndarray, sample: bool, generator: torch.Generator | None = None,
+                            batch: int = 2048) -> np.ndarray:
+    """Per member ½(acc_v + acc_a), acc = mean cosine of flattened input and reconstruction
+    (eval mode; z sampled from ``generator`` or z = μ) over ``rows`` of video (N, 30, Cv) and
+    audio (N, 30, Ca): (M,)."""
+    model.eval()
+    video, audio = torch.as_tensor(video), torch.as_tensor(audio)
+    total = 0.0
+    for i in range(0, len(rows), batch):
+        r = rows[i:i + batch]
+        v, a = gather(video, r, model.m), gather(audio, r, model.m)
+        out = to_float32(model(v, a, sample=sample, generator=generator))
+        total = total + (0.5 * (cosine_rows(out["v_hat"], v) + cosine_rows(out["a_hat"], a))).sum(1)
+    return (total / max(len(rows), 1)).cpu().numpy()
+
+
+@torch.no_grad()
+def latents(model: CrossModalVAE, video: np.ndarray, audio: np.ndarray, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """μ_v and μ_a of every row, in row order (eval mode): (M, N, z) each."""
+    model.eval()
+    mv, ma = [], []
+    for i in range(0, len(video), batch):
+        r = np.arange(i, min(i + batch, len(video)))
+        mu_v, _, mu_a, _ = model.encode(gather(torch.as_tensor(video), r, model.m),
+                                        gather(torch.as_tensor(audio), r, model.m))
+        mv.append(mu_v)
+        ma.append(mu_a)
+    return torch.cat(mv, 1).numpy(), torch.cat(ma, 1).numpy()
+
+
+@torch.no_grad()
+def decode_audio(model: CrossModalVAE, z: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """Audio features (M, N, 30, Ca) decoded from audio latents z (M, N, z)."""
+    model.eval()
+    return torch.cat([model.dec_a(torch.as_tensor(z[:, i:i + batch], dtype=torch.float32))
+                      for i in range(0, z.shape[1], batch)], 1).numpy()
+
+
+@MODELS.register("crossmodal")
+class CrossModalVAEConfig(ModelConfig):
+    """The two-modality β-VAE: ``variant`` separate (default) or joint (flaw F1), 8 + 8 latents.
+
+    ``build(m, cv, ca)`` gives M stacked members for Cv video and Ca audio features per step."""
+
+    task: ClassVar[str] = "audiovisual"
+    kind: Literal["crossmodal"] = "crossmodal"
+    variant: Literal["separate", "joint"] = "separate"
+    z_video: int = Field(8, ge=1)
+    z_audio: int = Field(8, ge=1)
+
+    def build(self, m: int, cv: int, ca: int) -> CrossModalVAE:
+        return CrossModalVAE(m, self.variant, cv, ca, self.z_video, self.z_audio)

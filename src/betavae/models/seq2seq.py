@@ -1,4 +1,4 @@
-"""The LSTM encoder–decoder translator (spec §10), in PyTorch, as a batched ensemble of M members.
+"""The LSTM encoder–decoder translator (spec/crossmodal.md §10), in PyTorch, as a batched ensemble of M members.
 
 Encoder LSTM(d_in → H) over the input sequence; its final (h, c) initialises the decoder LSTM;
 a linear layer maps each decoder state to the output. The decoder's input per step
@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
-from betavae.crossmodal.model import EnsLinear
+from betavae.models.crossmodal import EnsLinear
 
 
 class EnsLSTMCell(nn.Module):
@@ -89,3 +90,14 @@ class Seq2Seq(nn.Module):
             if self.decoder_input == "teacher":
                 step_in = target[:, :, t] if self.training else outs[-1]
         return torch.stack(outs, 2)
+
+
+@torch.no_grad()
+def translate(model: Seq2Seq, x: np.ndarray, target: np.ndarray | None = None, batch: int = 4096) -> np.ndarray:
+    """(M, N, T_out, d_out) predictions for inputs (M, N, T_in, d_in) in evaluation mode; ``target``
+    (M, N, T_out, d_out) is read only by the forensic ``decoder_input=target``."""
+    model.eval()
+    xt = torch.tensor(x, dtype=torch.float32)
+    yt = torch.tensor(target, dtype=torch.float32) if model.decoder_input == "target" else None
+    return torch.cat([model(xt[:, i:i + batch], None if yt is None else yt[:, i:i + batch])
+                      for i in range(0, xt.shape[1], batch)], 1).numpy()
