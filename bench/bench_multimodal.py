@@ -24,12 +24,12 @@ import time
 
 import numpy as np
 import torch
+from betavae.multimodal.train import EnsembleTrainer, autocast
 
-from betavae.multimodal.dataset import simulate
+from betavae.data.sensorimotor import simulate
 from betavae.multimodal.measures import integration_measures
 from betavae.multimodal.schedules import study_schedule
 from betavae.multimodal.settings import MeasureSettings, TrainSettings, eval_points
-from betavae.multimodal.train import EnsembleTrainer, autocast
 
 FULL = {"schedules": 4, "seeds": 20, "epochs": 80_000}
 

@@ -162,11 +162,12 @@ def check_ensemble(tiny: bool) -> dict[str, Any]:
 
 
 def check_multimodal(precision: str, tiny: bool) -> dict[str, Any]:
-    from betavae.multimodal.dataset import simulate
+    from betavae.multimodal.train import fit
+
+    from betavae.data.sensorimotor import simulate
     from betavae.multimodal.schedules import study_schedule
     from betavae.multimodal.settings import TrainSettings
     from betavae.multimodal.simulator import SimulatorConfig
-    from betavae.multimodal.train import fit
 
     seeds, epochs = size("mm_seeds", tiny), size("mm_epochs", tiny)
     data = simulate(SimulatorConfig(n_train=300, n_test=100) if tiny else SimulatorConfig(), seed=0)

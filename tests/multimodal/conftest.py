@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from betavae.multimodal.dataset import simulate
+from betavae.data.sensorimotor import simulate
 from betavae.multimodal.simulator import SimulatorConfig
 
 
@@ -23,9 +23,10 @@ def sim_tiny():
 @pytest.fixture(scope="session")
 def trained_small(sim_tiny):
     """Two const0 models trained 40 epochs at lr 1e-3 on the tiny set: (trainer, data)."""
+    from betavae.multimodal.train import EnsembleTrainer
+
     from betavae.multimodal.schedules import study_schedule
     from betavae.multimodal.settings import TrainSettings
-    from betavae.multimodal.train import EnsembleTrainer
 
     settings = TrainSettings(epochs=40, batch_size=200, lr=1e-3)
     trainer = EnsembleTrainer(sim_tiny, [0, 1], study_schedule("const0", 40), settings)

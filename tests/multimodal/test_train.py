@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from betavae.multimodal.train import EnsembleTrainer, fit
 
 from betavae.errors import BetavaeError
 from betavae.multimodal.schedules import study_schedule
 from betavae.multimodal.settings import TrainSettings
-from betavae.multimodal.train import EnsembleTrainer, fit
 
 
 def settings(**kw):

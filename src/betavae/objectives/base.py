@@ -19,6 +19,8 @@ Objectives with parameters of their own use two generic hooks, so the loop stays
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -74,7 +76,11 @@ class Objective(nn.Module):
 
 
 class ObjectiveConfig(Component):
-    """Base of objective configs; ``build`` returns the :class:`Objective` module."""
+    """Base of objective configs; ``build`` returns the :class:`Objective` module (image
+    objectives; a system's objective may build something else for its task to call)."""
+
+    #: the training task whose models this objective trains (see betavae.train.task)
+    task: ClassVar[str] = "image"
 
     def build(self, likelihood: Likelihood, latent_dim: int) -> Objective:
         raise NotImplementedError
