@@ -15,8 +15,8 @@ from betavae.cli import main
 from betavae.config import load_config
 from betavae.errors import BetavaeError
 from betavae.experiments.load import load_state
-from betavae.experiments.rundir import read_meta, read_metrics
 from betavae.experiments.run import train
+from betavae.experiments.rundir import read_meta, read_metrics
 from betavae.multimodal.runs import load_member, reconstruct
 from betavae.shipped import shipped_path
 from betavae.train.checkpoint import load_weights
