@@ -25,30 +25,53 @@ import time
 import numpy as np
 import torch
 
-from betavae.multimodal.dataset import simulate
+from betavae.config import build_config
+from betavae.data.sensorimotor import simulate
 from betavae.multimodal.measures import integration_measures
 from betavae.multimodal.schedules import study_schedule
-from betavae.multimodal.settings import MeasureSettings, TrainSettings, eval_points
-from betavae.multimodal.train import EnsembleTrainer, autocast
+from betavae.multimodal.settings import MeasureSettings, eval_points
+from betavae.multimodal.study import reconstructor
+from betavae.train.loop import Loop
 
 FULL = {"schedules": 4, "seeds": 20, "epochs": 80_000}
 
 
-def epoch_seconds(data, n: int, precision: str, epochs: int, device: str) -> tuple[float, float]:
-    """(wall, CPU) seconds per epoch of an ensemble of n models, after 2 warm-up epochs. CPU time
-    (this process) is robust to other jobs on a shared machine; wall time is what a user waits."""
-    s = TrainSettings(epochs=epochs + 2, precision=precision, device=device)
-    tr = EnsembleTrainer(data, list(range(n)), study_schedule("dyn_plateau0", 80_000), s)
-    for _ in range(2):
-        tr.train_epoch()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t, c = time.perf_counter(), time.process_time()
-    for _ in range(epochs):
-        tr.train_epoch()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t) / epochs, (time.process_time() - c) / epochs
+def loop(n: int, precision: str, epochs: int, device: str, schedule: str = "dyn_plateau0",
+         lr: float = 5e-5, callbacks=()) -> Loop:
+    """The one loop over n members of the sensorimotor task (simulator at the original sizes)."""
+    alpha = study_schedule(schedule, 80_000 if schedule == "dyn_plateau0" else epochs).model_dump()
+    tree = {"name": "bench", "data": {"kind": "sensorimotor"}, "model": {"kind": "zambelli", "precision": precision},
+            "objective": {"kind": "multimodal_elbo", "alpha": alpha},
+            "train": {"epochs": epochs, "batch_size": 1000, "lr": lr, "log_every": 1, "checkpoint_every": epochs,
+                      "device": device, "report": False}}
+    return Loop([build_config(tree | {"seed": s}) for s in range(n)], callbacks)
+
+
+class Clock:
+    """Wall and CPU time at the end of step ``mark`` and of step ``last`` (a loop callback)."""
+
+    def __init__(self, mark: int, last: int, device: str) -> None:
+        self.mark, self.last, self.device, self.times = mark, last, device, []
+
+    def on_step(self, step: int) -> None:
+        if step in (self.mark, self.last):
+            if self.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            self.times.append((time.perf_counter(), time.process_time()))
+
+    def __getattr__(self, name):  # the other callback hooks: nothing to do
+        return lambda *a, **k: None
+
+
+def epoch_seconds(n: int, precision: str, epochs: int, device: str) -> tuple[float, float]:
+    """(wall, CPU) seconds per epoch of an ensemble of n models through the loop, after 2 warm-up
+    epochs. CPU time (this process) is robust to other jobs on a shared machine; wall time is
+    what a user waits."""
+    steps = 7  # 7380 rows, batch 1000
+    clock = Clock(2 * steps, (epochs + 2) * steps, device)
+    loop(n, precision, epochs + 2, device, callbacks=[clock]).fit(lambda k, r: None, lambda k, s: None)
+    (w0, c0), (w1, c1) = clock.times
+    return (w1 - w0) / epochs, (c1 - c0) / epochs
 
 
 def measure_effect(data, epochs: int, seeds: int, device: str) -> dict[str, dict[str, np.ndarray]]:
@@ -58,16 +81,14 @@ def measure_effect(data, epochs: int, seeds: int, device: str) -> dict[str, dict
     points = eval_points(data, MeasureSettings())
     out = {}
     for precision in ("float64", "float32", "bf16"):
-        s = TrainSettings(epochs=epochs, precision=precision, lr=1e-3, device=device)
-        tr = EnsembleTrainer(data, list(range(seeds)), study_schedule("const0", epochs), s)
-        for _ in range(epochs):
-            tr.train_epoch()
-        out[precision] = integration_measures(tr.reconstruct_fn(), points, data.layout)
+        lp = loop(seeds, precision, epochs, device, schedule="const0", lr=1e-3)
+        lp.fit(lambda k, r: None, lambda k, s: None)
+        out[precision] = integration_measures(reconstructor(lp.task.model), points, data.layout)
         if precision == "float32":
-            fn = tr.reconstruct_fn()
+            fn = reconstructor(lp.task.model)
 
-            def bf16_eval(x, fn=fn, dev=tr.device.type):
-                with autocast("bf16", dev):
+            def bf16_eval(x, fn=fn, dev=lp.device.type):
+                with torch.autocast(dev, dtype=torch.bfloat16):
                     return fn(x)
 
             out["f32_eval_bf16"] = integration_measures(bf16_eval, points, data.layout)
@@ -113,7 +134,7 @@ def main() -> None:
     for _ in range(args.reps):  # interleave so machine noise hits every configuration alike
         for precision in args.precisions.split(","):
             for n in sizes:
-                results.setdefault((precision, n), []).append(epoch_seconds(data, n, precision, args.epochs, args.device))
+                results.setdefault((precision, n), []).append(epoch_seconds(n, precision, args.epochs, args.device))
     e = args.ensemble
     precisions = args.precisions.split(",")
     base = "float32" if "float32" in precisions else precisions[0]

@@ -1,11 +1,41 @@
-"""Small simulated data sets shared by the multimodal tests."""
+"""Small simulated data sets shared by the multimodal tests, and training through the one loop."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pytest
 
-from betavae.multimodal.dataset import simulate
+from betavae.data.sensorimotor import simulate
 from betavae.multimodal.simulator import SimulatorConfig
+
+#: the data config of ``sim_tiny``
+TINY_DATA = {"kind": "sensorimotor", "seed": 1, "simulator": {"n_train": 300, "n_test": 200}}
+
+
+def member_configs(seeds: Sequence[int], schedules, *, data=None, model=None, objective=None, **train):
+    """Run configs of the sensorimotor task: one per seed, schedule k for seed k (or one for all)."""
+    from betavae.config import build_config
+
+    schedules = list(schedules) if isinstance(schedules, (list, tuple)) else [schedules] * len(seeds)
+    tr = {"epochs": 4, "batch_size": 200, "lr": 1e-3, "log_every": 1, "checkpoint_every": 1000,
+          "device": "cpu", "threads": 1, "report": False} | train
+    return [build_config({"name": "t", "seed": s, "data": data or TINY_DATA, "model": {"kind": "zambelli", **(model or {})},
+                          "objective": {"kind": "multimodal_elbo", "alpha": a.model_dump(), **(objective or {})},
+                          "train": tr})
+            for s, a in zip(seeds, schedules, strict=True)]
+
+
+def fit(seeds: Sequence[int], schedules, **kw):
+    """Train the members through :class:`~betavae.train.loop.Loop`: (loop, history {term: (epochs, K)})."""
+    from betavae.train.loop import Loop
+
+    loop = Loop(member_configs(seeds, schedules, **kw))
+    rows: list[list[dict]] = [[] for _ in seeds]
+    loop.fit(lambda k, row: rows[k].append(row), lambda k, state: None)
+    hist = {t: np.array([[r[e][t] for r in rows] for e in range(len(rows[0]))]) for t in ("loss", "recon", "kl", "alpha")}
+    return loop, hist
 
 
 @pytest.fixture(scope="session")
@@ -21,17 +51,12 @@ def sim_tiny():
 
 
 @pytest.fixture(scope="session")
-def trained_small(sim_tiny):
-    """Two const0 models trained 40 epochs at lr 1e-3 on the tiny set: (trainer, data)."""
+def trained_small():
+    """Two const0 models trained 40 epochs at lr 1e-3 on the tiny set: (stacked model, history)."""
     from betavae.multimodal.schedules import study_schedule
-    from betavae.multimodal.settings import TrainSettings
-    from betavae.multimodal.train import EnsembleTrainer
 
-    settings = TrainSettings(epochs=40, batch_size=200, lr=1e-3)
-    trainer = EnsembleTrainer(sim_tiny, [0, 1], study_schedule("const0", 40), settings)
-    for _ in range(settings.epochs):
-        trainer.train_epoch()
-    return trainer
+    loop, hist = fit([0, 1], study_schedule("const0", 40), epochs=40)
+    return loop.task.model, hist
 
 
 @pytest.fixture(autouse=True, scope="session")

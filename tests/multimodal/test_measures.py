@@ -12,6 +12,7 @@ from betavae.multimodal.measures import (
     measure_masks,
     modality_kl,
 )
+from betavae.multimodal.study import reconstructor
 
 LAY = reference_layout()
 
@@ -99,7 +100,7 @@ def test_direction_option_swaps_p_and_q():
 
 
 def test_invariants_on_trained_models(trained_small, sim_tiny):
-    vals = integration_measures(trained_small.reconstruct_fn(), sim_tiny.test, sim_tiny.layout)
+    vals = integration_measures(reconstructor(trained_small[0]), sim_tiny.test, sim_tiny.layout)
     assert vals["baseline_all"].shape == (2,)
     _check_invariants(vals, sim_tiny.layout)
     # a trained model (β ≈ 0) depends on its input: the baseline is clearly positive
@@ -107,7 +108,7 @@ def test_invariants_on_trained_models(trained_small, sim_tiny):
 
 
 def test_sampled_latent_mode_has_a_sample_axis(trained_small, sim_tiny):
-    fn = trained_small.reconstruct_fn("sample", samples=3, seed=0)
+    fn = reconstructor(trained_small[0], "sample", samples=3, seed=0)
     vals = integration_measures(fn, sim_tiny.test[:32], sim_tiny.layout)
     assert vals["sme_mod.vision"].shape == (3, 2)
     _check_invariants(vals, sim_tiny.layout)

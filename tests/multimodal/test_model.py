@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from betavae.models.multimodal import VAR_FLOOR, EnsembleVAE, floor_logvar
 from betavae.multimodal.layout import reference_layout
-from betavae.multimodal.loss import column_weights, gaussian_kl_prior, loss_terms, nll_offset
-from betavae.multimodal.model import VAR_FLOOR, EnsembleVAE, floor_logvar
+from betavae.objectives.multimodal import column_weights, gaussian_kl_prior, loss_terms, nll_offset
 
 
 def test_parameter_count_is_the_reference():

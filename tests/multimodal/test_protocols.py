@@ -13,6 +13,7 @@ from betavae.multimodal.protocols import (
     run_protocols,
     shift_to_older,
 )
+from betavae.multimodal.study import reconstructor
 
 LAY = reference_layout()
 
@@ -58,7 +59,7 @@ def test_rollout_counts_and_known_errors():
 
 
 def test_run_protocols_on_trained_models(trained_small, sim_tiny):
-    res = run_protocols(trained_small.reconstruct_fn(), sim_tiny.test, sim_tiny.consecutive(), sim_tiny.layout,
+    res = run_protocols(reconstructor(trained_small[0]), sim_tiny.test, sim_tiny.consecutive(), sim_tiny.layout,
                         rollout_steps=2)
     assert res["complete.rmse_all.vision"].shape == (2,)
     assert {"vision_only.rmse_muted.joints", "control_loop.nll.motor", "prediction.rmse_all.touch",

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from betavae.multimodal.dataset import simulate
+from betavae.data.sensorimotor import simulate
 from betavae.multimodal.layout import MUTED, group_masks
 from betavae.multimodal.simulator import (
     KEY_CODES,

@@ -81,7 +81,7 @@ def test_weights_reload_into_the_model(study_dir):
     import torch
     from safetensors.torch import load_file
 
-    from betavae.multimodal.model import EnsembleVAE
+    from betavae.models.multimodal import EnsembleVAE
 
     state = load_file(study_dir / "weights" / "const0_s1.safetensors")
     m = EnsembleVAE([0])

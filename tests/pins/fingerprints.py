@@ -45,17 +45,28 @@ def dsprites() -> dict[str, Any]:
 
 
 def multimodal() -> dict[str, Any]:
-    from betavae.multimodal.dataset import simulate
-    from betavae.multimodal.schedules import study_schedule
-    from betavae.multimodal.settings import TrainSettings
-    from betavae.multimodal.simulator import SimulatorConfig
-    from betavae.multimodal.train import fit
+    """Two seeds of the sensorimotor task trained as one ensemble into run folders; the members'
+    weights restacked in seed order (the pinned fingerprint is of the stacked parameters)."""
+    from safetensors.torch import load_file
 
-    data = simulate(SimulatorConfig(n_train=300, n_test=200), seed=1)
-    settings = TrainSettings(epochs=6, batch_size=200, lr=1e-3, threads=1)
-    run = fit(data, [0, 1], study_schedule("dyn_plateau0", 6), settings)
-    return {"weights": tensor_fingerprint(run.model.state_dict()),
-            "loss": run.history["loss"].tolist(), "kl": run.history["kl"].tolist()}
+    from betavae.config import build_config
+    from betavae.experiments.run import train_ensemble
+    from betavae.experiments.rundir import read_metrics
+    from betavae.multimodal.schedules import study_schedule
+
+    tree = {"name": "pin", "data": {"kind": "sensorimotor", "seed": 1, "simulator": {"n_train": 300, "n_test": 200}},
+            "model": {"kind": "zambelli"},
+            "objective": {"kind": "multimodal_elbo", "alpha": study_schedule("dyn_plateau0", 6).model_dump()},
+            "train": {"epochs": 6, "batch_size": 200, "lr": 1e-3, "threads": 1, "log_every": 1,
+                      "checkpoint_every": 2, "device": "cpu", "report": False}}
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = train_ensemble([build_config(tree | {"seed": s}) for s in (0, 1)], tmp)
+        weights = [load_file(r / "weights.safetensors") for r in runs]
+        rows = [read_metrics(r) for r in runs]
+    stacked = {name: torch.cat([w[name] for w in weights]) for name in weights[0]}
+    return {"weights": tensor_fingerprint(stacked),
+            "loss": [[r[e]["loss"] for r in rows] for e in range(6)],
+            "kl": [[r[e]["kl"] for r in rows] for e in range(6)]}
 
 
 def crossmodal() -> dict[str, Any]:

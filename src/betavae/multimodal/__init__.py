@@ -1,14 +1,17 @@
 """Multimodal sensorimotor VAEs (Zambelli et al. 2020) and integration measures (Langer et al. 2024).
 
-Modules, one job each (see docs/multimodal.md and spec/multimodal.md):
+The model, loss, data and task are registered parts of the one spine (docs/multimodal.md):
+``betavae.models.multimodal`` (model kind ``zambelli``), ``betavae.objectives.multimodal``
+(``multimodal_elbo``), ``betavae.data.sensorimotor`` (``sensorimotor``) and
+``betavae.train.tasks.sensorimotor``; the one loop trains them. This package holds the study
+(see spec/multimodal.md), one job per module:
 
 - ``layout``: the 28-column layout, muting groups and masks;
-- ``simulator`` + ``dataset``: the seeded arm-and-keyboard simulator and the data container;
+- ``simulator``: the seeded arm-and-keyboard simulator (``data.sensorimotor`` fills the container);
 - ``files``: the ``.mat``/``.npz`` loader and writer of the original study's files;
-- ``model`` + ``loss``: the batched-ensemble VAE and its objective;
-- ``schedules``: the four KL-weight schedules of the study, from the shared schedule library;
-- ``train``: batched-ensemble training (E seeds as one model);
+- ``schedules``: the study's names for the catalogue's ``kl_weight`` schedule, time-scaled;
 - ``measures`` + ``protocols``: SME / LoP / baseline / prediction error, and the test protocols;
-- ``study`` + ``summary`` + ``figures`` + ``report``: the study runner and its outputs;
+- ``settings`` + ``study`` + ``summary`` + ``figures`` + ``report``: the study runner and its outputs;
+- ``runs``: a ``bvae train`` run folder back as a model;
 - ``commands``: the ``bvae multimodal`` CLI group.
 """

@@ -25,7 +25,7 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
 
     Writes: the .mat or .npz file given by --out.
     """
-    from betavae.multimodal.dataset import simulate as run_simulator
+    from betavae.data.sensorimotor import simulate as run_simulator
     from betavae.multimodal.files import as_train56, save_sensorimotor
     from betavae.multimodal.simulator import SimulatorConfig
 

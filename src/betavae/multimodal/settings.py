@@ -1,8 +1,9 @@
-"""Settings of multimodal training and measures (pydantic, frozen, unknown keys forbidden).
+"""Settings of a multimodal study's training and measures (pydantic, frozen, unknown keys forbidden).
 
 Defaults follow spec/multimodal.md: §5 (Adam 5e-5, batch 1000, 80,000 epochs, float64), §4
 (``nll_constant``) and §6 (the reconstructed measure choices, every one a parameter; their values
-are written to each study's metadata).
+are written to each study's metadata). A study turns :class:`TrainSettings` into one run config
+per seed (:func:`betavae.multimodal.study.run_configs`), which the one loop trains.
 """
 
 from __future__ import annotations
@@ -10,20 +11,18 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt
 
 from betavae.bounds import Seed
-from betavae.multimodal.dataset import Sensorimotor
+from betavae.config import Strict
+from betavae.data.sensorimotor import Sensorimotor
 
 Precision = Literal["float64", "float32", "bf16"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class TrainSettings(Strict):
-    """Optimisation (Zambelli et al. 2020 reference config ``param_id=1``).
+    """Optimisation (Zambelli et al. 2020 reference config ``param_id=1``): ``n_z`` and
+    ``precision`` become the model config, ``nll_constant`` the objective's, the rest ``train``.
 
     ``precision``: ``float64`` (the reference), ``float32``, or ``bf16`` (float32 weights and
     loss, bfloat16 autocast of the matmuls; see docs/multimodal.md for its effect on measures).

@@ -9,16 +9,27 @@ For a muted input x̃ with clean target x decoded into (μ, σ²):
 Dividing NLL_i by the slice size d_i weights the reconstruction by modality dimensionality.
 The constant c is ``nll_constant``: ``reference`` (7·log 2π for every modality, the reference
 code's quirk), ``exact`` ((d_i/2)·log 2π) or ``none``. It changes reported values, not gradients.
+
+α is any schedule of the one catalogue (:mod:`betavae.schedules`); the default is Zambelli's
+``kl_weight`` ``constant_0`` (α = 1 − min(e/1000, 1)), evaluated at the 0-based epoch (spec §5).
+The KL keeps the reference's operation order, −½ Σ (1 + log σ² − μ² − σ²), rather than
+:func:`betavae.objectives.terms.kl_per_latent`'s ½ (μ² + σ² − log σ² − 1): the same formula in
+another order gives other bits, and the pinned trajectories (tests/pins) are those of this order.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Sequence
+from typing import ClassVar, Literal
 
 import torch
+from pydantic import Field
 
 from betavae.multimodal.layout import Layout
+from betavae.objectives import OBJECTIVES
+from betavae.objectives.base import ObjectiveConfig
+from betavae.schedules import KLWeight, WeightField
 
 NllConstant = Literal["reference", "exact", "none"]
 
@@ -59,3 +70,42 @@ def loss_terms(out: dict[str, torch.Tensor], target: torch.Tensor, alpha: torch.
     recon = weighted_nll(target, mu_x, logvar_x, weights).mean(-1) + offset
     kl = gaussian_kl_prior(out["mu_z"].to(weights.dtype), out["logvar_z"].to(weights.dtype)).mean(-1)
     return {"recon": recon, "kl": kl, "loss": recon + alpha * kl}
+
+
+class MultimodalELBO:
+    """The objective of K stacked members: ``terms(out, target, alpha)`` gives (K,) terms.
+
+    Holds the column weights 1/d_i (D,) in the weights' dtype and the constant Σ_i c_i/d_i.
+    """
+
+    def __init__(self, layout: Layout, n_z: int, nll_constant: NllConstant, dtype: torch.dtype,
+                 device: torch.device | str = "cpu") -> None:
+        self.weights = column_weights(layout, dtype).to(device)
+        self.offset = nll_offset(layout, n_z, nll_constant)
+
+    def alpha_tensor(self, alphas: Sequence[float]) -> torch.Tensor:
+        """The members' KL weights as a (K,) tensor in the loss dtype."""
+        return torch.tensor(list(alphas), dtype=self.weights.dtype, device=self.weights.device)
+
+    def terms(self, out: dict[str, torch.Tensor], target: torch.Tensor,
+              alpha: torch.Tensor | float) -> dict[str, torch.Tensor]:
+        """:func:`loss_terms` with this objective's weights and constant: {recon, kl, loss} (K,)."""
+        return loss_terms(out, target, alpha, self.weights, self.offset)
+
+
+@OBJECTIVES.register("multimodal_elbo")
+class MultimodalELBOConfig(ObjectiveConfig):
+    """Zambelli et al. (2020)'s loss (spec §4): Σ_i NLL_i/d_i + α(epoch)·KL, batch mean.
+
+    ``alpha``: the KL weight, any schedule (default: ``constant_0``, the reference); members of
+    one ensemble may follow different schedules. ``nll_constant``: ``reference`` | ``exact`` | ``none``.
+    """
+
+    task: ClassVar[str] = "sensorimotor"
+    kind: Literal["multimodal_elbo"] = "multimodal_elbo"
+    alpha: WeightField = Field(default_factory=lambda: KLWeight(variant="constant_0"))
+    nll_constant: NllConstant = "reference"
+
+    def build(self, layout: Layout, n_z: int, dtype: torch.dtype,  # type: ignore[override]
+              device: torch.device | str = "cpu") -> MultimodalELBO:
+        return MultimodalELBO(layout, n_z, self.nll_constant, dtype, device)

@@ -6,20 +6,28 @@ launches; E = 1 is one model. Members share no parameters and no randomness: mem
 initialised from its own seed, so it equals a model built alone from that seed.
 
 Shapes: inputs x (E, B, D) (or (B, D), broadcast to every member); latent (E, B, n_z).
-The model knows nothing of the KL weight; :mod:`betavae.multimodal.loss` owns the objective.
+The model knows nothing of the KL weight; :mod:`betavae.objectives.multimodal` owns the objective.
+:class:`ZambelliConfig` (``model.kind: zambelli``) is its run config; the ``sensorimotor`` task
+(:mod:`betavae.train.tasks.sensorimotor`) trains it, K members as one stack.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
+from betavae.models import MODELS
+from betavae.models.base import ModelConfig
 from betavae.multimodal.layout import Layout, reference_layout
 
 VAR_FLOOR = 1e-4
+#: model.precision -> the dtype of the weights (bf16: float32 weights, bfloat16 autocast of the matmuls)
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "bf16": torch.float32}
 SHARED_ENC = 100
 SHARED_DEC = (100, 70)
 
@@ -152,3 +160,31 @@ class EnsembleVAE(nn.Module):
     def member_state(self, k: int) -> dict[str, torch.Tensor]:
         """Member k's weights, unstacked: {name: tensor} (for safetensors)."""
         return {name: p[k].detach().clone().contiguous() for name, p in self.params.items()}
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """μ_x decoded from z = μ_z: what the model predicts for a (muted) input, (E, B, D)."""
+        return self.reconstruct(x)[0]
+
+
+@MODELS.register("zambelli")
+class ZambelliConfig(ModelConfig):
+    """The multimodal VAE of Zambelli et al. (2020, reference config ``param_id=1``; spec §3).
+
+    ``n_z`` latents; ``precision``: ``float64`` (the reference), ``float32``, or ``bf16``
+    (float32 weights and loss, bfloat16 autocast of the matmuls; docs/multimodal.md). The
+    modality layout comes from the data (the simulator's reduced arms change it).
+    """
+
+    task: ClassVar[str] = "sensorimotor"
+    kind: Literal["zambelli"] = "zambelli"
+    n_z: int = Field(28, ge=1)
+    precision: Literal["float64", "float32", "bf16"] = "float64"
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return DTYPES[self.precision]
+
+    def build(self, seeds: Sequence[int], layout: Layout | None = None) -> EnsembleVAE:
+        """The stacked models of ``seeds`` (member k initialised from ``torch.Generator(seeds[k])``)."""
+        return EnsembleVAE(seeds, layout, self.n_z, self.dtype)

@@ -3,14 +3,23 @@
 :class:`Sensorimotor` holds the augmented training rows (input, clean target, group) and the
 clean test rows in trajectory order (spec §2, §8). :func:`simulate` fills it from the
 arm-and-keyboard simulator (§9); :func:`betavae.multimodal.files.load_sensorimotor` from files.
+:class:`SensorimotorConfig` (``data.kind: sensorimotor``) chooses between them in a run config:
+the simulator by default, the original files when both paths are given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
+from betavae.bounds import Seed
+from betavae.data import DATA
+from betavae.data.base import DataConfig
+from betavae.errors import BetavaeError
 from betavae.multimodal.layout import Layout, augment, reference_layout
 from betavae.multimodal.simulator import SimulatorConfig, normalise_pixels, sense, simulate_states
 
@@ -101,3 +110,31 @@ def simulate(cfg: SimulatorConfig | None = None, seed: int = 0) -> Sensorimotor:
     inputs, targets, groups = augment(train["x"], layout)
     return Sensorimotor(inputs, targets, groups, test["x"], layout, test["episode"],
                         source=f"simulator(seed={seed})", extras={"train": train, "test": test})
+
+
+@DATA.register("sensorimotor")
+class SensorimotorConfig(DataConfig):
+    """The multimodal sensorimotor rows (spec §8–§9): the seeded simulator (``seed``,
+    ``simulator``) by default, or the original ``.mat``/``.npz`` files when ``train_path`` and
+    ``test_path`` are given (nothing is bundled or downloaded)."""
+
+    kind: Literal["sensorimotor"] = "sensorimotor"
+    train_path: Path | None = None
+    test_path: Path | None = None
+    seed: Seed = 0
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+
+    def build(self) -> Sensorimotor:  # type: ignore[override]
+        if self.train_path is None and self.test_path is None:
+            return simulate(self.simulator, self.seed)
+        if self.train_path is None or self.test_path is None:
+            raise BetavaeError("sensorimotor data from files needs both data.train_path and data.test_path")
+        from betavae.multimodal.files import load_sensorimotor
+
+        return load_sensorimotor(self.train_path, self.test_path)
+
+    def layout(self) -> Layout:
+        """The column layout of the rows :meth:`build` gives (without building them)."""
+        if self.train_path is None and self.test_path is None:
+            return self.simulator.layout()
+        return reference_layout()
