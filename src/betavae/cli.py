@@ -266,8 +266,21 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
         result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap, breakdown=breakdown)
         where = result["written_to"]
     else:
-        result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap, breakdown=breakdown,
-                              progress=lambda line: click.echo(f"eval: {line}", err=True))
+        from betavae.experiments.rundir import read_run_config
+
+        task = read_run_config(run_dir).model.task
+        if task == "image":
+            result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap, breakdown=breakdown,
+                                  progress=lambda line: click.echo(f"eval: {line}", err=True))
+        else:  # another system's run: its task's evaluator (betavae.experiments.evaluators)
+            from betavae.experiments.evaluators import evaluator_for
+
+            if bootstrap or breakdown:
+                raise BetavaeError(f"--bootstrap and --breakdown score image runs; {run_dir} is a {task} run")
+            options = {"metrics": names, "preset": preset, "seed": seed}
+            evaluator = evaluator_for(task)
+            evaluator.check(options)
+            result = evaluator.after(run_dir, options)
         where = str(run_dir / "eval.json")
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, default=str))
