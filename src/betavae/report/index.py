@@ -162,7 +162,7 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
     sections = _task_sections(runs_dir, rows, notes)
     from betavae.report.lessons import load_lessons
 
-    lessons, lesson_notes = load_lessons(runs_dir, rows)
+    lessons, lesson_notes = load_lessons(runs_dir, image_rows) if image_rows else (None, [])
     notes += lesson_notes
     notes += [f"{r['run']}: {r['missing']} file problem(s); see its report" for r in rows if r["missing"]]
     context = {

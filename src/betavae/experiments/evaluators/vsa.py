@@ -19,7 +19,7 @@ def settings_of(options: dict[str, Any]) -> Any:
     """The validated evaluation settings in ``options`` (the image metrics' keys left out)."""
     from betavae.vsa.settings import eval_settings
 
-    return eval_settings({k: v for k, v in options.items() if k not in IMAGE_OPTIONS}, prefix="evaluate.")
+    return eval_settings({k: v for k, v in options.items() if k not in IMAGE_OPTIONS}, prefix="")
 
 
 @run_evaluator("vsa")
