@@ -20,7 +20,8 @@ class ImageEvaluator(RunEvaluator):
         if unknown:
             raise BetavaeError(f"unknown key(s) {', '.join(unknown)} for the image metrics; "
                                f"allowed keys: {', '.join(IMAGE_OPTIONS)}")
-        check_metric_names(options.get("metrics") or [])
+        if "metrics" in options:  # unset: the sweep's default, ["mig"]
+            check_metric_names(options["metrics"] or [])
 
     def during(self, model: torch.nn.Module, task: Any, train_config: Any) -> dict[str, float]:
         return evaluate_model(model, task.source, train_config, task.device)
