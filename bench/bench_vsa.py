@@ -24,7 +24,7 @@ import torch
 from betavae.config import build_config
 from betavae.data.render import make_renderer
 from betavae.train.loop import Loop
-from betavae.vsa.grid import STAGE_DATA
+from betavae.vsa.study import STAGE_DATA
 
 
 def config(stage: str, batch: int = 64, steps: int = 1):

@@ -231,57 +231,63 @@ cli.add_command(vsa)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
+@click.option("-s", "--set", "settings", multiple=True,
+              help="key=value: a setting of the evaluator of a run that is not an image VAE's, e.g. for a vsa "
+                   "run -s n_items=256 -s classifier.steps=2000 (docs/vsa.md).")
 def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, preset: str | None, fast: bool,
                  bootstrap: int, breakdown: bool, udr: bool, udr_points: int, fmt: str, seed: int, device: str,
-                 out: Path | None) -> None:
+                 out: Path | None, settings: tuple[str, ...]) -> None:
     """Score a run or codes from --codes FILE (.npz or .csv); prints each score, and each stage (stderr).
 
-    Writes: RUN_DIR/eval.json, or with --codes FILE FILE.eval.json beside it (or --out); with --udr,
-    RUN_DIR/udr.json.
+    A run is scored by the evaluator of its task: the disentanglement metrics for the image VAEs
+    (the options below), the measures of docs/vsa.md for a vsa run (-s key=value).
+
+    Writes: RUN_DIR/eval.json (a vsa run: also RUN_DIR/swap.png), or with --codes FILE FILE.eval.json
+    beside it (or --out); with --udr, RUN_DIR/udr.json.
     """
     import json
 
     from betavae.experiments.evaluate import evaluate_codes_file, evaluate_run
 
-    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    if fast and preset not in (None, "fast"):
-        raise BetavaeError("--fast and --preset default contradict each other; give one")
-    preset = "fast" if fast else (preset or "default")
-    if (run_dir is None) == (codes is None):
-        raise BetavaeError("give either a RUN_DIR or --codes FILE (.npz or .csv)")
-    if udr:
-        from betavae.report.lessons import sweep_udr
-
-        if run_dir is None:
-            raise BetavaeError("--udr scores the runs of a sweep folder: give RUNS_DIR, not --codes")
-        scores = sweep_udr(run_dir, num_points=udr_points, seed=seed, device=device)
-        if fmt == "json":
-            click.echo(json.dumps(scores, indent=2))
-            return
-        for run, value in scores["model_scores"].items():
-            click.echo(f"{run:48s} {value:.4f}  (against {'its seeds' if scores['mode'][run] == 'seeds' else 'all runs'})")
-        click.echo(f"wrote {run_dir / 'udr.json'}")
-        return
-    if codes is not None:
-        result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap, breakdown=breakdown)
-        where = result["written_to"]
+    task = _run_task(run_dir) if run_dir is not None and codes is None and not udr else "image"
+    if task != "image":
+        image_only = {"--metrics": metrics, "--preset": preset, "--fast": fast, "--bootstrap": bootstrap,
+                      "--breakdown": breakdown, "--seed": seed, "--out": out, "--device": device != "cpu"}
+        given = [name for name, value in image_only.items() if value]
+        if given:
+            raise BetavaeError(f"{', '.join(given)}: options of the image metrics; {run_dir} is a {task} run: "
+                               "give its evaluator's settings as -s key=value")
+        result, where = _evaluate_other(run_dir, task, settings), str(run_dir / "eval.json")
     else:
-        from betavae.experiments.rundir import read_run_config
+        if settings:
+            raise BetavaeError("-s key=value sets the evaluator of runs that are not image VAEs; "
+                               "image runs take --metrics, --preset and --seed")
+        names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+        if fast and preset not in (None, "fast"):
+            raise BetavaeError("--fast and --preset default contradict each other; give one")
+        preset = "fast" if fast else (preset or "default")
+        if (run_dir is None) == (codes is None):
+            raise BetavaeError("give either a RUN_DIR or --codes FILE (.npz or .csv)")
+        if udr:
+            from betavae.report.lessons import sweep_udr
 
-        task = read_run_config(run_dir).model.task
-        if task == "image":
+            if run_dir is None:
+                raise BetavaeError("--udr scores the runs of a sweep folder: give RUNS_DIR, not --codes")
+            scores = sweep_udr(run_dir, num_points=udr_points, seed=seed, device=device)
+            if fmt == "json":
+                click.echo(json.dumps(scores, indent=2))
+                return
+            for run, value in scores["model_scores"].items():
+                click.echo(f"{run:48s} {value:.4f}  (against {'its seeds' if scores['mode'][run] == 'seeds' else 'all runs'})")
+            click.echo(f"wrote {run_dir / 'udr.json'}")
+            return
+        if codes is not None:
+            result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap, breakdown=breakdown)
+            where = result["written_to"]
+        else:
             result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap, breakdown=breakdown,
                                   progress=lambda line: click.echo(f"eval: {line}", err=True))
-        else:  # another system's run: its task's evaluator (betavae.experiments.evaluators)
-            from betavae.experiments.evaluators import evaluator_for
-
-            if bootstrap or breakdown:
-                raise BetavaeError(f"--bootstrap and --breakdown score image runs; {run_dir} is a {task} run")
-            options = {"metrics": names, "preset": preset, "seed": seed}
-            evaluator = evaluator_for(task)
-            evaluator.check(options)
-            result = evaluator.after(run_dir, options)
-        where = str(run_dir / "eval.json")
+            where = str(run_dir / "eval.json")
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, default=str))
         return
@@ -298,6 +304,30 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
         b = result["bootstrap"]
         click.echo(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")
     click.echo(f"wrote {where}")
+
+
+def _run_task(run_dir: Path) -> str:
+    """The training task of a run folder (``image`` when its config cannot be read: the image
+    path then reports what is wrong, as it always did)."""
+    from betavae.experiments.rundir import read_run_config
+
+    try:
+        return read_run_config(run_dir).model.task
+    except BetavaeError:
+        return "image"
+
+
+def _evaluate_other(run_dir: Path, task: str, settings: tuple[str, ...]) -> dict:
+    """Score ``run_dir`` with its task's evaluator and the ``-s key=value`` settings."""
+    from betavae.config import parse_override, set_dotted
+    from betavae.experiments.evaluators import evaluator_for
+
+    options: dict = {}
+    for text in settings:
+        set_dotted(options, *parse_override(text))
+    evaluator = evaluator_for(task)
+    evaluator.check(options)
+    return evaluator.after(run_dir, options)
 
 
 @cli.group()

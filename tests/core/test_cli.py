@@ -174,26 +174,24 @@ def test_configs_lists_every_shipped_file_with_the_command_that_takes_it(capsys)
     from betavae.experiments.sweep import load_sweep
     from betavae.shipped import SHIPPED_DIR as SHIPPED
     from betavae.shipped import resolve_config_path
-    from betavae.vsa.grid import load_grid
 
     assert main(["configs"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(list(SHIPPED.glob("*.yaml")))
     commands = {line.split()[0]: " ".join(line.split()[1:4]) for line in lines}
-    assert commands["vsa_grid"] == "bvae vsa grid" and commands["dsprites_quick"] == "bvae train dsprites_quick"
+    assert commands["sweep_vsa_grid"] == "bvae sweep sweep_vsa_grid" and commands["dsprites_quick"] == "bvae train dsprites_quick"
     for name, command in commands.items():  # each command really takes its file
         if command.startswith("bvae train "):
             load_config(resolve_config_path(name))
-        elif command.startswith("bvae sweep "):
-            load_sweep(resolve_config_path(name, "sweep"))
         else:
-            assert load_grid(SHIPPED / f"{name}.yaml").rows
+            assert command.startswith("bvae sweep ")
+            load_sweep(resolve_config_path(name, "sweep"))
 
 
 def test_train_refuses_a_shipped_file_of_another_command_and_names_that_command(capsys):
-    assert main(["train", "vsa_grid"]) == 2
+    assert main(["train", "sweep_vsa_grid"]) == 2
     err = capsys.readouterr().err
-    assert "vsa_grid is a shipped file for `bvae vsa grid`, not for `bvae train`" in err
+    assert "sweep_vsa_grid is a shipped file for `bvae sweep sweep_vsa_grid`, not for `bvae train`" in err
     assert "dsprites_quick" in err and "sweep_dsprites_study" not in err
     assert main(["sweep", "dsprites_quick", "--dry-run"]) == 2
     assert "for `bvae train dsprites_quick`, not for `bvae sweep`" in capsys.readouterr().err
@@ -368,7 +366,9 @@ def test_every_command_says_what_it_writes_and_where_in_help_and_docs(capsys):
     from pathlib import Path
 
     commands = _leaf_commands()
-    assert len(commands) >= 21 and "vsa grid" in commands  # 22 until `bvae vsa train` became `bvae train vsa_paired` and "data prepare" in commands
+    # 22 until `bvae vsa train` became `bvae train vsa_paired`; 21 until `bvae vsa eval` / `bvae vsa grid`
+    # became `bvae eval RUN` / `bvae sweep sweep_vsa_grid`
+    assert len(commands) >= 19 and "vsa data" in commands and "data prepare" in commands
     table = (Path(__file__).parents[2] / "docs" / "commands.md").read_text()
     for command in commands:
         assert main([*command.split(), "--help"]) == 0

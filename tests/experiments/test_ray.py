@@ -19,7 +19,7 @@ from betavae.errors import BetavaeError
 from betavae.experiments.executors import make_executor
 from betavae.experiments.study import run_sweep
 
-from .conftest import loopback_only, require_loopback, require_ray
+from ..conftest import loopback_only, require_loopback, require_ray
 from .test_sweep import tiny_sweep
 
 ROOT = Path(__file__).parents[2]
@@ -27,7 +27,7 @@ ROOT = Path(__file__).parents[2]
 
 @pytest.mark.ray
 def test_ray_suite_in_loopback_namespace():
-    """Re-run the ray-marked tests of tests/experiments inside ``unshare -n`` (root needed)."""
+    """Re-run the ray-marked tests of every directory inside ``unshare -n`` (root needed)."""
     if loopback_only():
         pytest.skip("already inside the loopback-only namespace")
     require_ray()
@@ -35,7 +35,7 @@ def test_ray_suite_in_loopback_namespace():
         if os.environ.get("CI"):
             pytest.fail("the Ray tests need root, unshare and ip to make a loopback-only namespace")
         pytest.skip("needs root, unshare and ip (a private network namespace with only loopback)")
-    inner = f"ip link set lo up && exec {sys.executable} -m pytest -q -p no:cacheprovider -m ray tests/experiments"
+    inner = f"ip link set lo up && exec {sys.executable} -m pytest -q -p no:cacheprovider -m ray tests"
     proc = subprocess.run(["unshare", "-n", "sh", "-c", inner], cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     tail = (proc.stdout + proc.stderr)[-4000:]

@@ -56,6 +56,8 @@ def visit(browser: Browser, page: Path, shot: str, width: int = 1200) -> tuple[d
     session = browser.open_page()
     browser.send("Page.enable", session=session)
     browser.send("Network.enable", session=session)
+    browser.send("Runtime.enable", session=session)  # console messages and exceptions (console_errors)
+    browser.send("Log.enable", session=session)  # the browser's own errors (a failed load, say)
     metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
     browser.send("Emulation.setDeviceMetricsOverride", metrics, session=session)
     browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
@@ -71,6 +73,22 @@ def visit(browser: Browser, page: Path, shot: str, width: int = 1200) -> tuple[d
     urls = [ev["params"]["request"]["url"] for ev in browser.events
             if ev.get("method") == "Network.requestWillBeSent" and ev.get("sessionId") == session]
     return state, urls, session
+
+
+def console_errors(browser: Browser, session: str) -> list[str]:
+    """Errors the page of ``session`` reported: uncaught exceptions, console.error, browser log errors."""
+    out = []
+    for ev in browser.events:
+        if ev.get("sessionId") != session:
+            continue
+        method, params = ev.get("method"), ev.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            out.append(params["exceptionDetails"].get("text", "exception"))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            out.append(" ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
+        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+            out.append(params["entry"].get("text", ""))
+    return out
 
 
 def test_run_report_in_chromium(browser, reported_run):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from betavae.config import build_config
-from betavae.vsa.grid import STAGE_DATA
 from betavae.vsa.settings import eval_settings
+from betavae.vsa.study import STAGE_DATA
 
 TINY_EVAL = eval_settings({"n_items": 16, "batch_size": 16, "probe_images": 40, "recombination": 8,
                            "classifier": {"steps": 3, "batch_size": 8, "n_test": 20}})
@@ -22,8 +22,8 @@ def tiny_tree(stage: str = "pd", **train) -> dict:
 
 TINY_OVERRIDES = ["model.latent_dim=16", "model.hidden=32", "train.device=cpu", "train.threads=1",
                   "train.batch_size=4", "train.log_every=1", "train.checkpoint_every=1"]
-TINY_EVAL_OVERRIDES = ["eval.n_items=8", "eval.batch_size=8", "eval.probe_images=0", "eval.recombination=4",
-                       "eval.classifier.steps=3", "eval.classifier.batch_size=8", "eval.classifier.n_test=20"]
+TINY_EVAL_OVERRIDES = ["n_items=8", "batch_size=8", "probe_images=0", "recombination=4",
+                       "classifier.steps=3", "classifier.batch_size=8", "classifier.n_test=20"]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``bvae vsa`` through click's CliRunner on the group itself."""
+"""``bvae vsa`` through click's CliRunner on the group itself; ``bvae eval`` of a vsa run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from betavae.cli import main
 from betavae.errors import BetavaeError
 from betavae.vsa.commands import vsa
-from betavae.vsa.grid import load_grid, parse_ids
 
 from .conftest import TINY_EVAL_OVERRIDES, TINY_OVERRIDES
 
@@ -42,35 +41,28 @@ def test_train_then_eval(tmp_path, capsys):
     assert main(["train", "vsa_paired", "train.steps=2", *TINY_OVERRIDES, "--runs-dir", str(tmp_path)]) == 0
     (run,) = tmp_path.iterdir()
     assert (run / "weights.safetensors").is_file() and json.loads((run / "meta.json").read_text())["step"] == 2
-    res = CliRunner().invoke(vsa, ["eval", str(run), *_sets(TINY_EVAL_OVERRIDES)])
-    assert res.exit_code == 0, res.output
-    assert "vsa.swap.iou" in res.output and (run / "eval.json").is_file()
-    res = CliRunner().invoke(vsa, ["eval", str(run), "--no-diagnostics", *_sets(TINY_EVAL_OVERRIDES)])
-    assert res.exit_code == 0 and "vsa.swap_acc.changed" in res.output
-    res = CliRunner().invoke(vsa, ["eval", str(run), "-s", "eval.n_itmes=3"])
-    assert isinstance(res.exception, BetavaeError) and "unknown key 'eval.n_itmes'" in str(res.exception)
+    assert (run / "report.html").is_file()  # the shipped configs write their report
+    capsys.readouterr()
+    assert main(["eval", str(run), *_sets(TINY_EVAL_OVERRIDES)]) == 0
+    out = capsys.readouterr().out
+    values = json.loads((run / "eval.json").read_text())["values"]
+    assert f"{'vsa.swap.iou':48s} {values['vsa.swap.iou']:.4f}" in out and f"wrote {run / 'eval.json'}" in out
+    assert (run / "swap.png").stat().st_size > 0
+    assert "vsa.probe.diagonal" not in values  # probe_images=0: no slot probe
+    assert values["vsa.good"] == (values["vsa.swap.iou"] >= 0.8 and values["vsa.swap_acc.changed"] >= 0.8)
+    assert main(["eval", str(run), "-s", "n_itmes=3"]) == 2
+    assert "unknown key 'n_itmes'" in capsys.readouterr().err
+    assert main(["eval", str(run), "--metrics", "mig"]) == 2
+    assert f"--metrics: options of the image metrics; {run} is a vsa run" in capsys.readouterr().err
 
 
-def test_grid_prints_the_reported_column_beside_measured(tmp_path):
-    spec = load_grid()
-    assert len(spec.rows) == 17 and [r.id for r in spec.rows if r.reported == "Good"] == [14, 15, 16]
-    args = ["grid", "--out", str(tmp_path), "--rows", "16,14", "--seeds", "0", "--steps", "2",
-            *_sets(TINY_OVERRIDES + TINY_EVAL_OVERRIDES)]
-    res = CliRunner().invoke(vsa, args)
-    assert res.exit_code == 0, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.startswith("| 1")]
-    assert len(lines) == 2 and "| Good |" in lines[0] and "PSD" in lines[1]
-    grid = json.loads((tmp_path / "grid.json").read_text())
-    assert [r["row"] for r in grid["records"]] == [14, 16]
-    (row14,), (row16,) = tmp_path.glob("row14-*-s0"), tmp_path.glob("row16-*-s0")
-    assert [r["run"] for r in grid["records"]] == [row14.name, row16.name]
-    mtime = (row14 / "eval.json").stat().st_mtime
-    assert (row16 / "weights.safetensors").stat().st_mtime <= mtime  # rows run in the order asked
-    assert CliRunner().invoke(vsa, args).exit_code == 0  # finished runs are kept, not retrained
-    assert (row14 / "eval.json").stat().st_mtime == mtime
+def test_eval_of_an_image_run_refuses_evaluator_settings(tmp_path, capsys):
+    from betavae.config import build_config
+    from betavae.experiments.run import train
 
+    from ..conftest import tiny_tree
 
-def test_grid_row_selection():
-    assert parse_ids("1-3,14", list(range(1, 18))) == [1, 2, 3, 14]
-    with pytest.raises(BetavaeError, match="unknown grid row"):
-        parse_ids("18", list(range(1, 18)))
+    run = train(build_config(tiny_tree(steps=2, checkpoint_every=2)), tmp_path)
+    assert main(["eval", str(run), "-s", "n_items=3"]) == 2
+    assert "-s key=value sets the evaluator of runs that are not image VAEs" in capsys.readouterr().err
+    assert not (run / "eval.json").exists()

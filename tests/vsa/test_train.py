@@ -98,8 +98,8 @@ def test_run_folder_round_trip_and_evaluation(tiny, tmp_path):
     assert all(torch.equal(v, saved_weights[k]) for k, v in model.state_dict().items())
     out = evaluate_run(run, TINY_EVAL)
     saved = json.loads((run / "eval.json").read_text())
-    assert saved["vsa.scene.iou"] == out["vsa.scene.iou"] and 0 <= out["vsa.scene.iou"] <= 1
-    assert isinstance(saved["vsa.good"], bool) and np.array(saved["vsa.probe.matrix"]).shape == (5, 5)
+    assert saved["values"]["vsa.scene.iou"] == out["values"]["vsa.scene.iou"] and 0 <= out["values"]["vsa.scene.iou"] <= 1
+    assert isinstance(saved["values"]["vsa.good"], bool) and np.array(saved["tables"]["vsa.probe.matrix"]).shape == (5, 5)
     assert (run / "swap.png").stat().st_size > 0
 
 

@@ -10,8 +10,9 @@ A sweep file (YAML, unknown keys refused)::
       model.latent_dim: [6, 10]
     zip:                             # ... times each group of equal-length lists, varied together
       - {train.lr: [1.0e-4, 5.0e-4], train.batch_size: [64, 128]}
-    seeds: [0, 1, 2]
-    evaluate: {metrics: [mig, dci], preset: fast}   # or null: no evaluation
+    seeds: [0, 1, 2]                 # (or, without seeds, a zip group {seed: [0, 1], data.seed: [0, 1]})
+    evaluate: {metrics: [mig, dci], preset: fast}   # or null: no evaluation (keys: the runs'
+                                     # evaluator's, see EvaluateOptions)
     report: true                     # per-run report after evaluation, and the index report
     ensemble: 8                      # train up to 8 runs that differ only in seed (and objective)
                                      # as one batched model in one worker (default: each alone)
@@ -49,7 +50,11 @@ class _Strict(BaseModel):
 
 class EvaluateOptions(_Strict):
     """What each run is scored with after training (``eval.json``), read by the evaluator of the
-    runs' task (:mod:`betavae.experiments.evaluators`), which checks the names when the sweep expands."""
+    runs' task (:mod:`betavae.experiments.evaluators`), which checks the keys given when the sweep
+    expands. The fields are the image metrics' options; other keys are other evaluators' settings
+    (e.g. the vsa evaluator's ``n_items``), and an evaluator refuses keys it does not read."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     metrics: list[str] = Field(default_factory=lambda: ["mig"])
     preset: Literal["fast", "default"] = "fast"
@@ -77,11 +82,13 @@ class SweepSpec(_Strict):
     @model_validator(mode="after")
     def _keys(self) -> SweepSpec:
         blocks = self.blocks()
-        for key in [*self.set, *(k for b in blocks for k in b), *(k for g in self.zip for k in g)]:
+        zipped = [k for g in self.zip for k in g]
+        for key in [*self.set, *(k for b in blocks for k in b), *zipped]:
             if not re.match(KEY_PATTERN, key):
                 raise ValueError(f"{key!r} is not a dotted config key (like objective.beta)")
-            if key == "seed" or key.startswith("seed."):
-                raise ValueError("sweep seeds with `seeds: [...]`, not as a grid key")
+            if key.startswith("seed.") or (key == "seed" and (key not in zipped or self.seeds is not None)):
+                raise ValueError("sweep seeds with `seeds: [...]`, not as a grid key (or, without `seeds`, "
+                                 "zip `seed` with keys that follow it, such as data.seed)")
         for group in self.zip:
             lengths = {k: len(v) for k, v in group.items()}
             if len(set(lengths.values())) > 1:
@@ -150,7 +157,7 @@ class Sweep:
 
             for task in sorted({r.config.model.task for r in runs.values()}):
                 try:
-                    evaluator_for(task).check(self.spec.evaluate.model_dump())
+                    evaluator_for(task).check(self.spec.evaluate.model_dump(exclude_unset=True))
                 except BetavaeError as exc:
                     raise BetavaeError(f"{self.source}: evaluate: {exc}") from None
         return list(runs.values())

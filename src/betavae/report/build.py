@@ -74,10 +74,12 @@ class Builder:
     sections: dict[str, list[Figure | Table]] = field(default_factory=dict)
     #: per-latent statistics of an encoded batch, when a section computed them (the latent table)
     stats: dict[str, Any] | None = None
+    #: the folder (below ``run_dir``) figures are drawn into: ``report``, or ``index`` for an index
+    figures: str = REPORT_DIR
 
     @property
     def fig_dir(self) -> Path:
-        return self.run_dir / REPORT_DIR
+        return self.run_dir / self.figures
 
     def say(self, message: str) -> None:
         if self.progress is not None:

@@ -7,7 +7,8 @@ every other eval metric), each metric against every hyper-parameter that varies 
 for capacity runs) with seeds as separate points and only the panels some run has a value for,
 and the reconstruction–disentanglement trade-off: reconstruction against the first
 disentanglement metric found (:data:`TRADEOFF_KEYS`), or against the KL (the rate) when no run
-has one.
+has one. Those figures are the image VAEs'; runs of other tasks get the index sections their
+system registers (:func:`betavae.report.sections.index_section`, e.g. the vsa grid's Good/Bad table).
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ def run_row(run_dir: Path, runs_dir: Path | None = None) -> dict[str, Any]:
     where = run_dir.relative_to(runs_dir).as_posix() if runs_dir is not None else run_dir.name
     row.update(seed=None, objective=None, hyper={}, eval=read_eval(run_dir / "eval.json")[0] or {},
                report=f"{where}/report.html" if (run_dir / "report.html").is_file() else None,
-               missing=len(files.notes))
+               missing=len(files.notes), config=files.config, task=None)
     if files.config is not None:
         row.update(seed=files.config.seed, objective=files.config.objective.kind,
-                   hyper=hyper_params(files.config))
+                   hyper=hyper_params(files.config), task=files.config.model.task)
     return row
 
 
@@ -146,8 +147,9 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
     detail_keys = [k for k in eval_keys if k not in dict(key_metrics)]
     if progress is not None:
         progress("index figures")
+    image_rows = [r for r in rows if r["task"] in ("image", None)]  # None: unreadable config
     try:
-        figs, fig_notes = _figures(rows, eval_keys, runs_dir / INDEX_DIR)
+        figs, fig_notes = _figures(image_rows, eval_keys, runs_dir / INDEX_DIR) if image_rows else ([], [])
     except Exception as exc:  # the table must still be written; the log keeps the traceback
         log.exception("index figures failed")
         figs, fig_notes = [], [f"index figures could not be drawn ({type(exc).__name__}: {exc})"]
@@ -157,9 +159,10 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
             if stale.name not in drawn:
                 stale.unlink()
     notes += fig_notes
+    sections = _task_sections(runs_dir, rows, notes)
     from betavae.report.lessons import load_lessons
 
-    lessons, lesson_notes = load_lessons(runs_dir, rows)
+    lessons, lesson_notes = load_lessons(runs_dir, image_rows) if image_rows else (None, [])
     notes += lesson_notes
     notes += [f"{r['run']}: {r['missing']} file problem(s); see its report" for r in rows if r["missing"]]
     context = {
@@ -174,7 +177,23 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
         "key_metrics": key_metrics,
         "detail_keys": detail_keys,
         "figures": figs,
+        "sections": sections,
         "notes": notes,
         "lessons": lessons,
     }
     return write_pages(runs_dir / "index.html", runs_dir / "index.md", "index", context)
+
+
+def _task_sections(runs_dir: Path, rows: list[dict[str, Any]], notes: list[str]) -> dict[str, list[Any]]:
+    """The index sections registered for the tasks of ``rows`` (each given its task's rows), in
+    order of first appearance; a failing section becomes a note."""
+    from betavae.report.build import Builder
+    from betavae.report.inputs import RunFiles
+    from betavae.report.sections import index_sections_for
+
+    b = Builder(runs_dir, RunFiles(runs_dir), notes=notes, figures=INDEX_DIR)
+    for task in dict.fromkeys(r["task"] for r in rows if r["task"] is not None):
+        mine = [r for r in rows if r["task"] == task]
+        for section in index_sections_for(task):
+            b.attempt(f"the {section.__name__.replace('_', ' ')} section", lambda s=section, m=mine: s(b, m))
+    return b.sections

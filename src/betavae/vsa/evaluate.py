@@ -4,11 +4,19 @@ Everything is computed on the test split with μ (no sampling). PD: direct and s
 reconstruction (BCE, IoU), feature-swap accuracy through the factor classifier (both crosswise
 reconstructions pooled: the one that should equal x² is read against c², the other against c¹),
 latent cosines. SD: scene reconstruction, object count, per-object reconstruction. PSD: scene
-reconstruction, count, swap accuracy on matched components, unbinding cross-talk.
+reconstruction, count, swap accuracy on matched components, unbinding cross-talk. The stage
+functions take ``clf=None`` for the reconstructions alone (what a report's pictures need).
+
+``eval.json`` has the layout of every evaluator's (``bvae eval``, a sweep's ``evaluate``):
+``values`` (flat: name -> number or bool, what the sweep's aggregate and index read), ``tables``
+(the count confusion matrix and the slot-probe matrix), ``settings``, ``run``, ``step``, ``time``
+and ``wall_seconds``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +25,7 @@ import torch
 
 from betavae.config import RunConfig
 from betavae.data.dsprites import FACTOR_NAMES
+from betavae.experiments.rundir import read_meta
 from betavae.io import atomic_write_json
 from betavae.models.factor_classifier import FactorClassifier
 from betavae.models.feature_vae import FeatureVAE
@@ -26,6 +35,10 @@ from betavae.vsa.classifier import correct, get_classifier
 from betavae.vsa.load import load_run
 from betavae.vsa.measures import bce_per_image, binarise, count_objects, count_report, iou, match
 from betavae.vsa.settings import EvalSettings
+from betavae.vsa.study import is_good
+
+#: values of a stage's measures that are matrices (written under ``tables`` in eval.json)
+TABLES = ("vsa.scene.count_confusion", "vsa.probe.matrix")
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -62,7 +75,8 @@ def _cosines(mu1: torch.Tensor, mu2: torch.Tensor, k: torch.Tensor) -> tuple[np.
 
 
 @torch.no_grad()
-def eval_pd(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalSettings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def eval_pd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev: EvalSettings
+            ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     acc: dict[str, list[np.ndarray]] = {k: [] for k in ("dbce", "diou", "sbce", "siou", "ok", "k", "cs", "cc")}
     pics: dict[str, np.ndarray] = {}
     for batch in _batches(cfg, ev):
@@ -77,24 +91,26 @@ def eval_pd(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalSe
         acc["diou"].append(iou(binarise(direct), np.concatenate([batch.x1, batch.x2])))
         acc["sbce"].append(bce_per_image(swapped, targets))
         acc["siou"].append(iou(binarise(swapped), targets))
-        acc["ok"].append(correct(clf.predict(binarise(swapped)), np.concatenate([batch.c2, batch.c1])))
+        if clf is not None:
+            acc["ok"].append(correct(clf.predict(binarise(swapped)), np.concatenate([batch.c2, batch.c1])))
         acc["k"].append(np.concatenate([batch.k, batch.k]))
         cs, cc = _cosines(mu1, mu2, b["k"])
         acc["cs"].append(cs)
         acc["cc"].append(cc)
         if not pics:
             pics = {"source": batch.x1, "target": batch.x2, "result": swapped[: len(batch.x1)], "k": batch.k}
-    cat = {k: np.concatenate(v) for k, v in acc.items()}
+    cat = {k: np.concatenate(v) for k, v in acc.items() if v}
     out = {"vsa.direct.bce": cat["dbce"].mean(), "vsa.direct.iou": cat["diou"].mean(),
            "vsa.swap.bce": cat["sbce"].mean(), "vsa.swap.iou": cat["siou"].mean(),
-           "vsa.latent.cos_shared": cat["cs"].mean(), "vsa.latent.cos_changed": cat["cc"].mean(),
-           **swap_accuracy(cat["ok"], cat["k"], "vsa.swap_acc")}
-    out["vsa.good"] = bool(out["vsa.swap.iou"] >= ev.pd_iou and out["vsa.swap_acc.changed"] >= ev.pd_swap)
+           "vsa.latent.cos_shared": cat["cs"].mean(), "vsa.latent.cos_changed": cat["cc"].mean()}
+    if clf is not None:
+        out.update(swap_accuracy(cat["ok"], cat["k"], "vsa.swap_acc"))
     return out, pics
 
 
 @torch.no_grad()
-def eval_sd(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalSettings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def eval_sd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev: EvalSettings
+            ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     bces, ious, counts, ns, obj_iou = [], [], [], [], []
     pics: dict[str, np.ndarray] = {}
     for batch in _batches(cfg, ev):
@@ -142,7 +158,8 @@ def _psd_swap_ok(clf: FactorClassifier, scenes: np.ndarray, changed: tuple[np.nd
 
 
 @torch.no_grad()
-def eval_psd(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalSettings) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def eval_psd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev: EvalSettings
+             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     acc: dict[str, list[np.ndarray]] = {k: [] for k in ("dbce", "diou", "sbce", "siou", "count", "okc", "oko", "k", "unbind")}
     pics: dict[str, np.ndarray] = {}
     a_min = ev.a_min
@@ -166,9 +183,10 @@ def eval_psd(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalS
         acc["count"].append(count_objects(binarise(swapped), a_min))
         changed = (np.concatenate([batch.a2, batch.a]), np.concatenate([batch.fa2, batch.fa]))
         other = (np.concatenate([batch.b, batch.b]), np.concatenate([batch.fb, batch.fb]))
-        okc, oko = _psd_swap_ok(clf, swapped, changed, other, a_min)
-        acc["okc"].append(okc)
-        acc["oko"].append(oko)
+        if clf is not None:
+            okc, oko = _psd_swap_ok(clf, swapped, changed, other, a_min)
+            acc["okc"].append(okc)
+            acc["oko"].append(oko)
         acc["k"].append(np.concatenate([batch.k, batch.k]))
         if model.memory is not None:
             s = model.scene(torch.stack([model.object(ma), ob], 1), torch.stack([pa, pb], 1))
@@ -180,40 +198,59 @@ def eval_psd(model: FeatureVAE, clf: FactorClassifier, cfg: RunConfig, ev: EvalS
     out: dict[str, Any] = {
         "vsa.direct_scene.bce": cat["dbce"].mean(), "vsa.direct_scene.iou": cat["diou"].mean(),
         "vsa.scene.bce": cat["sbce"].mean(), "vsa.scene.iou": cat["siou"].mean(),
-        "vsa.swap_acc.other_full": cat["oko"].mean(),
-        **count_report(cat["count"], np.full(len(cat["count"]), 2), "vsa.scene"),
-        **swap_accuracy(cat["okc"], np.maximum(cat["k"], 0), "vsa.swap_acc")}
+        **count_report(cat["count"], np.full(len(cat["count"]), 2), "vsa.scene")}
+    if clf is not None:
+        out["vsa.swap_acc.other_full"] = cat["oko"].mean()
+        out.update(swap_accuracy(cat["okc"], np.maximum(cat["k"], 0), "vsa.swap_acc"))
     if "unbind" in cat:
         out["vsa.unbind.iou"] = cat["unbind"].mean()
-    e = ev
-    out["vsa.good"] = bool(out["vsa.scene.iou"] >= e.psd_iou and out["vsa.scene.count_acc"] >= e.psd_count
-                           and out["vsa.swap_acc.changed"] >= e.psd_swap)
     return out, pics
 
 
 EVALUATORS = {"pd": eval_pd, "sd": eval_sd, "psd": eval_psd}
 
 
+def _plain(v: Any) -> Any:
+    return float(v) if isinstance(v, np.floating) else v
+
+
 def evaluate_run(run_dir: str | Path, settings: EvalSettings | None = None, figures: bool = True,
-                 diagnostics: bool = True, progress=None) -> dict[str, Any]:
+                 progress=None) -> dict[str, Any]:
     """Evaluate a run folder (its latest weights) with ``settings`` (default: the spec's);
-    writes ``eval.json`` (and ``swap.png``) there."""
+    writes ``eval.json`` (layout in the module docstring) and, with ``figures``, ``swap.png``.
+
+    The slot probe and recombination run when ``settings.probe_images`` / ``.recombination`` > 0.
+    ``vsa.good`` is the study's rule (:func:`betavae.vsa.study.is_good`; absent for SD runs).
+    """
+    from betavae.vsa.diagnostics import recombination, slot_probe
+
     run_dir = Path(run_dir)
+    t0 = time.perf_counter()
     ev = settings or EvalSettings()
     cfg, model = load_run(run_dir)
     clf, ceiling = get_classifier(ev.classifier, cfg.data, progress)
     out, pics = EVALUATORS[cfg.data.stage](model, clf, cfg, ev)
     out.update(ceiling)
     out["vsa.classifier.trusted"] = bool(min(ceiling[f"vsa.classifier.{n}"] for n in FACTOR_NAMES) >= 0.98)
-    if diagnostics:
-        from betavae.vsa.diagnostics import recombination, slot_probe
-
-        out.update(slot_probe(model, cfg, ev))
-        out.update(recombination(model, clf, cfg, ev))
-    out = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}
-    atomic_write_json(run_dir / "eval.json", out)
+    out.update(slot_probe(model, cfg, ev))
+    out.update(recombination(model, clf, cfg, ev))
+    good = is_good(cfg.data.stage, out, ev)
+    if good is not None:
+        out["vsa.good"] = good
+    result = {"values": {k: _plain(v) for k, v in out.items() if k not in TABLES},
+              "tables": {k: out[k] for k in TABLES if k in out},
+              "settings": ev.model_dump(mode="json"), "run": run_dir.name, "step": read_meta(run_dir).get("step"),
+              "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "wall_seconds": time.perf_counter() - t0}
+    atomic_write_json(run_dir / "eval.json", result)
     if figures:
         from betavae.vsa.figures import exchange_figure
 
         exchange_figure(pics, run_dir / "swap.png", cfg.data.stage)
-    return out
+    return result
+
+
+def pictures(cfg: RunConfig, model: FeatureVAE, n: int = 6) -> dict[str, np.ndarray]:
+    """The first ``n`` test items and what the model makes of them (no classifier), for
+    :func:`betavae.vsa.figures.exchange_figure`."""
+    return EVALUATORS[cfg.data.stage](model, None, cfg, EvalSettings(n_items=n, batch_size=n))[1]

@@ -1,6 +1,7 @@
 """Evaluation settings of dSprites-VSA (spec/dsprites-vsa.md §7; pydantic, frozen, unknown keys
-forbidden). A run's own settings are its run config (``config.yaml``); these choose how
-``bvae vsa eval`` and ``bvae vsa grid`` measure it and where the Good/Bad thresholds lie.
+forbidden). A run's own settings are its run config (``config.yaml``); these choose how the vsa
+evaluator (``bvae eval RUN -s key=value``, a sweep's ``evaluate:``) measures it and where the
+Good/Bad thresholds lie.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ class EvalSettings(Strict):
     psd_swap: Probability = 0.7
 
 
-def eval_settings(tree: dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> EvalSettings:
+def eval_settings(tree: dict | None = None, overrides: list[str] | tuple[str, ...] = (),
+                  prefix: str = "eval.") -> EvalSettings:
     """Validate evaluation settings after ``key=value`` overrides (keys below ``eval``, with or
-    without the ``eval.`` prefix); one-line :class:`BetavaeError` on a problem."""
+    without the ``eval.`` prefix); one-line :class:`BetavaeError` on a problem, naming keys with
+    ``prefix``."""
     tree = copy.deepcopy(tree or {})
     for text in overrides:
         key, value = parse_override(text)
@@ -48,4 +51,4 @@ def eval_settings(tree: dict | None = None, overrides: list[str] | tuple[str, ..
     try:
         return EvalSettings.model_validate(tree)
     except ValidationError as exc:
-        raise BetavaeError(f"vsa evaluation settings: {describe_errors(exc, tree, EvalSettings, 'eval.')}") from None
+        raise BetavaeError(f"vsa evaluation settings: {describe_errors(exc, tree, EvalSettings, prefix)}") from None

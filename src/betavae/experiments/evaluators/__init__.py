@@ -8,10 +8,14 @@ An evaluator is registered per training task (``config.model.task``) with
   the training's random state (own seeded generators) and must leave the model in train mode;
 - ``after(run_dir, options) -> dict``: score a finished run folder and write its ``eval.json``
   (what ``bvae eval`` and a sweep's ``evaluate`` do); ``options`` is the sweep file's
-  ``evaluate`` mapping (``metrics``, ``preset``, ``seed``, ``sizes`` and any key the evaluator reads).
+  ``evaluate`` mapping (the image metrics' ``metrics``, ``preset``, ``seed``, ``sizes``, and any
+  other key an evaluator reads) or what ``bvae eval RUN -s key=value`` gives. ``eval.json`` holds
+  ``values``, a flat mapping of names to numbers (what ``bvae ls``, the sweep's aggregate and the
+  index read), beside whatever else the evaluator records.
 
-``check(options)`` refuses options the evaluator cannot honour before anything runs. Every module
-of this package is imported on first use, so a system adds its evaluator by adding a module.
+``check(options)`` refuses options the evaluator cannot honour before anything runs (it sees only
+the keys a sweep file or command line gave). Every module of this package is imported on first
+use, so a system adds its evaluator by adding a module.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import torch
 
 from betavae.errors import BetavaeError
 from betavae.registry import import_modules
+
+#: the image metrics' options (sweep ``evaluate:`` keys with defaults; see EvaluateOptions)
+IMAGE_OPTIONS = ("metrics", "preset", "sizes", "seed")
 
 
 class RunEvaluator:

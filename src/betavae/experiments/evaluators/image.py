@@ -7,15 +7,21 @@ from typing import Any
 
 import torch
 
+from betavae.errors import BetavaeError
 from betavae.experiments.evaluate import evaluate_model, evaluate_run
-from betavae.experiments.evaluators import RunEvaluator, run_evaluator
+from betavae.experiments.evaluators import IMAGE_OPTIONS, RunEvaluator, run_evaluator
 from betavae.metrics.suite import check_metric_names
 
 
 @run_evaluator("image")
 class ImageEvaluator(RunEvaluator):
     def check(self, options: dict[str, Any]) -> None:
-        check_metric_names(options.get("metrics") or [])
+        unknown = [k for k in options if k not in IMAGE_OPTIONS]
+        if unknown:
+            raise BetavaeError(f"unknown key(s) {', '.join(unknown)} for the image metrics; "
+                               f"allowed keys: {', '.join(IMAGE_OPTIONS)}")
+        if "metrics" in options:  # unset: the sweep's default, ["mig"]
+            check_metric_names(options["metrics"] or [])
 
     def during(self, model: torch.nn.Module, task: Any, train_config: Any) -> dict[str, float]:
         return evaluate_model(model, task.source, train_config, task.device)

@@ -7,6 +7,11 @@ isolated by ``builder.attempt``, so a failure becomes a note on the page, never 
 (``config.model.task``); the page (``report/templates/run.*.j2``, Jinja2 with autoescape) is the
 same for every system. Every module of this package is imported on first use, so a system adds
 its sections by adding a module.
+
+The multi-run index (``report/index.py``) has sections too: ``@index_section("task")`` registers
+``section(builder, rows)``, called with the index rows of that task's runs (``run``, ``config``,
+``eval``, ``step``, ... of :func:`betavae.report.index.run_row`) and a builder whose figures go to
+the index's folder; a system's study table (the vsa grid's Good/Bad table) is one.
 """
 
 from __future__ import annotations
@@ -45,3 +50,22 @@ def sections_for(task: str) -> list[Section]:
     """The sections registered for ``task`` (none: the page shows curves, config and metadata)."""
     import_modules("betavae.report.sections")
     return list(_SECTIONS.get(task, []))
+
+
+IndexSection = Callable[[Any, list[dict[str, Any]]], None]
+_INDEX_SECTIONS: dict[str, list[IndexSection]] = {}
+
+
+def index_section(task: str) -> Callable[[IndexSection], IndexSection]:
+    """Register ``fn(builder, rows)`` as a section of the index for the runs of ``task``."""
+    def register(fn: IndexSection) -> IndexSection:
+        _INDEX_SECTIONS.setdefault(task, []).append(fn)
+        return fn
+
+    return register
+
+
+def index_sections_for(task: str) -> list[IndexSection]:
+    """The index sections registered for ``task`` (none: the index shows its common tables)."""
+    import_modules("betavae.report.sections")
+    return list(_INDEX_SECTIONS.get(task, []))
