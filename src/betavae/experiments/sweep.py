@@ -47,9 +47,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EvaluateOptions(_Strict):
+class EvaluateOptions(BaseModel):
     """What each run is scored with after training (``eval.json``), read by the evaluator of the
-    runs' task (:mod:`betavae.experiments.evaluators`), which checks the names when the sweep expands."""
+    runs' task (:mod:`betavae.experiments.evaluators`), which checks the names when the sweep
+    expands. Keys beyond these are the evaluator's own (the cross-modal one's ``translator``, say);
+    each evaluator refuses keys it does not know."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     metrics: list[str] = Field(default_factory=lambda: ["mig"])
     preset: Literal["fast", "default"] = "fast"

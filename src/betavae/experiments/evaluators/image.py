@@ -7,14 +7,22 @@ from typing import Any
 
 import torch
 
+from betavae.errors import BetavaeError
 from betavae.experiments.evaluate import evaluate_model, evaluate_run
 from betavae.experiments.evaluators import RunEvaluator, run_evaluator
 from betavae.metrics.suite import check_metric_names
 
 
+#: the evaluate options image runs honour (a sweep file's ``evaluate`` mapping)
+OPTIONS = {"metrics", "preset", "sizes", "seed"}
+
+
 @run_evaluator("image")
 class ImageEvaluator(RunEvaluator):
     def check(self, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - OPTIONS)
+        if unknown:
+            raise BetavaeError(f"unknown option(s) {', '.join(unknown)} for image runs; known: {', '.join(sorted(OPTIONS))}")
         check_metric_names(options.get("metrics") or [])
 
     def during(self, model: torch.nn.Module, task: Any, train_config: Any) -> dict[str, float]:
