@@ -231,13 +231,17 @@ cli.add_command(vsa)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the run's evaluator for runs of other systems (dotted key, YAML value; "
+                   "e.g. translator.epochs=500 for a cross-modal run, see docs/crossmodal.md).")
 def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, preset: str | None, fast: bool,
                  bootstrap: int, breakdown: bool, udr: bool, udr_points: int, fmt: str, seed: int, device: str,
-                 out: Path | None) -> None:
+                 out: Path | None, options: tuple[str, ...]) -> None:
     """Score a run or codes from --codes FILE (.npz or .csv); prints each score, and each stage (stderr).
 
-    Writes: RUN_DIR/eval.json, or with --codes FILE FILE.eval.json beside it (or --out); with --udr,
-    RUN_DIR/udr.json.
+    A run of another system (cross-modal, say) is scored by its task's evaluator (what a sweep's
+    `evaluate:` does). Writes: RUN_DIR/eval.json, or with --codes FILE FILE.eval.json beside it (or
+    --out); with --udr, RUN_DIR/udr.json.
     """
     import json
 
@@ -262,7 +266,24 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
             click.echo(f"{run:48s} {value:.4f}  (against {'its seeds' if scores['mode'][run] == 'seeds' else 'all runs'})")
         click.echo(f"wrote {run_dir / 'udr.json'}")
         return
-    if codes is not None:
+    task = _run_task(run_dir) if codes is None else "image"
+    if task != "image":
+        from betavae.config import parse_override, set_dotted
+        from betavae.experiments.evaluators import evaluator_for
+
+        if bootstrap or breakdown or preset != "default":
+            raise BetavaeError(f"--bootstrap, --breakdown and --preset/--fast are the image metrics' options; "
+                               f"{run_dir} is a run of the {task} task (give its evaluator's options with -o)")
+        tree: dict = {"metrics": names} if names else {}
+        for text in options:
+            set_dotted(tree, *parse_override(text))
+        evaluator = evaluator_for(task)
+        evaluator.check(tree)
+        result = evaluator.after(run_dir, tree)
+        where = str(run_dir / "eval.json")
+    elif options:
+        raise BetavaeError("-o/--option is for runs of other systems; image runs take --metrics, --preset, --seed")
+    elif codes is not None:
         result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap, breakdown=breakdown)
         where = result["written_to"]
     else:
@@ -285,6 +306,16 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
         b = result["bootstrap"]
         click.echo(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")
     click.echo(f"wrote {where}")
+
+
+def _run_task(run_dir: Path) -> str:
+    """The training task of the run in ``run_dir`` (image when it has no readable config: the
+    image evaluator then says what is missing)."""
+    from betavae.experiments.rundir import CONFIG_FILE, read_run_config
+
+    if not (run_dir / CONFIG_FILE).is_file():
+        return "image"
+    return read_run_config(run_dir).model.task
 
 
 @cli.group()
