@@ -58,10 +58,21 @@ def run_row(run_dir: Path, runs_dir: Path | None = None) -> dict[str, Any]:
     row.update(seed=None, objective=None, hyper={}, eval=read_eval(run_dir / "eval.json")[0] or {},
                report=f"{where}/report.html" if (run_dir / "report.html").is_file() else None,
                missing=len(files.notes))
+    row["config"] = files.config
     if files.config is not None:
         row.update(seed=files.config.seed, objective=files.config.objective.kind,
                    hyper=hyper_params(files.config))
     return row
+
+
+def system_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tables a system builds over its runs of the index (the cross-modal study's Tables 2-4;
+    ``{title, columns, rows, caption}`` each). A failure becomes a note, never an exception."""
+    if not any(r["config"] is not None and r["config"].model.task == "audiovisual" for r in rows):
+        return []
+    from betavae.crossmodal.tables import index_tables
+
+    return index_tables(rows)
 
 
 def plotted_hypers(rows: list[dict[str, Any]]) -> list[str]:
@@ -89,6 +100,9 @@ def _figures(rows: list[dict[str, Any]], eval_keys: list[str], fig_dir: Path) ->
     from betavae.viz.sweep import plot_metrics_vs_hyper, plot_tradeoff
 
     figs, notes = [], []
+    if rows and not any(is_number(r.get(k)) for r in rows for k in ("recon", "kl")):
+        return [], ["the runs log no reconstruction NLL or KL per image (runs of another system): no "
+                    "hyper-parameter or trade-off plots"]
     metrics = [(k, label) for k, label in BASE_METRICS] + [(k, k) for k in eval_keys]
     hypers = plotted_hypers(rows)
     if not any(r["hyper"] for r in rows):
@@ -161,6 +175,11 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
 
     lessons, lesson_notes = load_lessons(runs_dir, rows)
     notes += lesson_notes
+    try:
+        tables = system_tables(rows)
+    except Exception as exc:  # the rest of the index must still be written; the log keeps the traceback
+        log.exception("index tables failed")
+        tables, notes = [], [*notes, f"the study's tables could not be built ({type(exc).__name__}: {exc})"]
     notes += [f"{r['run']}: {r['missing']} file problem(s); see its report" for r in rows if r["missing"]]
     context = {
         "title": runs_dir.resolve().name,
@@ -176,5 +195,6 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
         "figures": figs,
         "notes": notes,
         "lessons": lessons,
+        "tables": tables,
     }
     return write_pages(runs_dir / "index.html", runs_dir / "index.md", "index", context)
