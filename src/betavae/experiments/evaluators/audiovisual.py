@@ -5,7 +5,8 @@ listener, controls, retrieval, Table 2's accuracies and the raw baseline, into `
 ``eval.json`` has the image evaluator's layout: ``values`` (flat name -> number: what
 ``sweep.csv``, the index and the report read), ``seconds``, ``settings``, ``seed``, ``run``,
 ``step``, ``time``, ``wall_seconds``, plus ``records`` (one nested record per translator seed,
-with the per-object and per-action breakdowns). The scores through training are the task's own
+with the per-object and per-action breakdowns), ``split`` (rows in train/val/test) and
+``test_groups`` (the held-out (object, action) groups). The scores through training are the task's own
 rows (``train_acc``, ``val_acc`` per epoch in ``metrics.jsonl``), so there is no ``during``.
 """
 
@@ -60,9 +61,12 @@ class AudiovisualEvaluator(RunEvaluator):
         loaded = time.perf_counter()
         key = json.dumps(run.config.data.model_dump(mode="json"), sort_keys=True)
         records = measure(run.model, data, rows, run.config.seed, cfg, cache_key=key)
+        groups = data.labels.get("group")
         result = {
             "values": flat_values(records),
             "records": records,
+            "split": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+            "test_groups": sorted({str(g) for g in groups[data.test]}) if groups is not None else [],
             "seconds": {"loading": loaded - t0, "measures": time.perf_counter() - loaded},
             "settings": cfg.model_dump(mode="json"),
             "seed": run.config.seed,

@@ -12,7 +12,6 @@ from betavae.experiments.evaluate import evaluate_model, evaluate_run
 from betavae.experiments.evaluators import RunEvaluator, run_evaluator
 from betavae.metrics.suite import check_metric_names
 
-
 #: the evaluate options image runs honour (a sweep file's ``evaluate`` mapping)
 OPTIONS = {"metrics", "preset", "sizes", "seed"}
 
