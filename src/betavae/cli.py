@@ -231,9 +231,10 @@ cli.add_command(vsa)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
 @click.option("--out", type=click.Path(path_type=Path), help="With --codes: where to write the JSON.")
-@click.option("-s", "--set", "settings", multiple=True,
+@click.option("-s", "--set", "-o", "--option", "settings", multiple=True,
               help="key=value: a setting of the evaluator of a run that is not an image VAE's, e.g. for a vsa "
-                   "run -s n_items=256 -s classifier.steps=2000 (docs/vsa.md).")
+                   "run -s n_items=256 -s classifier.steps=2000 (docs/vsa.md), for a cross-modal run "
+                   "-s translator.epochs=500 (docs/crossmodal.md).")
 def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, preset: str | None, fast: bool,
                  bootstrap: int, breakdown: bool, udr: bool, udr_points: int, fmt: str, seed: int, device: str,
                  out: Path | None, settings: tuple[str, ...]) -> None:
@@ -251,13 +252,14 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
 
     task = _run_task(run_dir) if run_dir is not None and codes is None and not udr else "image"
     if task != "image":
-        image_only = {"--metrics": metrics, "--preset": preset, "--fast": fast, "--bootstrap": bootstrap,
+        image_only = {"--preset": preset, "--fast": fast, "--bootstrap": bootstrap,
                       "--breakdown": breakdown, "--seed": seed, "--out": out, "--device": device != "cpu"}
         given = [name for name, value in image_only.items() if value]
         if given:
             raise BetavaeError(f"{', '.join(given)}: options of the image metrics; {run_dir} is a {task} run: "
                                "give its evaluator's settings as -s key=value")
-        result, where = _evaluate_other(run_dir, task, settings), str(run_dir / "eval.json")
+        names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+        result, where = _evaluate_other(run_dir, task, settings, names), str(run_dir / "eval.json")
     else:
         if settings:
             raise BetavaeError("-s key=value sets the evaluator of runs that are not image VAEs; "
@@ -317,12 +319,12 @@ def _run_task(run_dir: Path) -> str:
         return "image"
 
 
-def _evaluate_other(run_dir: Path, task: str, settings: tuple[str, ...]) -> dict:
-    """Score ``run_dir`` with its task's evaluator and the ``-s key=value`` settings."""
+def _evaluate_other(run_dir: Path, task: str, settings: tuple[str, ...], metrics: list[str] | None) -> dict:
+    """Score ``run_dir`` with its task's evaluator, the ``-s key=value`` settings and ``--metrics``."""
     from betavae.config import parse_override, set_dotted
     from betavae.experiments.evaluators import evaluator_for
 
-    options: dict = {}
+    options: dict = {"metrics": metrics} if metrics else {}
     for text in settings:
         set_dotted(options, *parse_override(text))
     evaluator = evaluator_for(task)

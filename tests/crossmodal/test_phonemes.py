@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from betavae.cli import main
 from betavae.crossmodal.audio import TOKEN_FRAMES, phoneme_frames
 from betavae.crossmodal.commands import crossmodal
 from betavae.crossmodal.dataset import DataConfig, cache_path, generate
 from betavae.crossmodal.vocab import utterance
+from betavae.experiments.rundir import read_run_config
 
 
 def test_phoneme_frames_known_answer():
@@ -66,21 +68,21 @@ def test_phoneme_tokens_name_the_words(tmp_path, monkeypatch):
     faithful = corpus.with_mode("faithful").with_tokens("phonemes")
     assert faithful.audio_kind == "tokens" and faithful.audio is tokens
     # the whole pipeline on phoneme tokens, through the CLI (same cache, so no new synthesis)
-    out = tmp_path / "run"
-    res = CliRunner().invoke(crossmodal, ["train", "--sets", "2", "--voices", "1", "--img-size", "32", "--phonemes",
-                                          "--tokens", "phonemes", "--epochs", "1", "--translator-epochs", "1",
-                                          "--out", str(out), "--no-progress"])
-    assert res.exit_code == 0, res.output
-    run = json.loads((out / "run.json").read_text())
-    assert run["config"]["tokens"] == "phonemes" and run["config"]["data"]["phonemes"] is True
+    runs = tmp_path / "runs"
+    assert main(["train", "crossmodal_separate", "data.n_sets=2", "data.n_voices=1", "data.img_size=32",
+                 "data.tokens=phonemes", "train.epochs=1", "--runs-dir", str(runs)]) == 0
+    (run,) = [p for p in runs.iterdir() if p.is_dir()]
+    assert main(["eval", str(run), "-o", "translator.epochs=1", "-o", "baseline.epochs=1"]) == 0
+    assert read_run_config(run).data.tokens == "phonemes"
+    assert 0 <= json.loads((run / "eval.json").read_text())["values"]["words_real_audio.pair"] <= 100
 
 
 def test_phoneme_tokens_without_phoneme_data_are_a_clear_error(tiny_corpus):
-    from betavae.crossmodal.study import StudyConfig, features_for
+    from betavae.data.audiovisual import features_for
     from betavae.errors import BetavaeError
 
     with pytest.raises(BetavaeError, match="no phoneme tokens; generate it with --phonemes"):
-        features_for(tiny_corpus, StudyConfig(tokens="phonemes"))
+        features_for(tiny_corpus, "faithful", "phonemes")
     with pytest.raises(BetavaeError, match="phoneme tokens are audio for the faithful mode"):
-        features_for(tiny_corpus, StudyConfig(tokens="phonemes", mode="temporal"))
-    assert features_for(tiny_corpus, StudyConfig()).audio_kind == "mfcc_frames"  # k-means tokens by default
+        features_for(tiny_corpus, "temporal", "phonemes")
+    assert features_for(tiny_corpus, "faithful", "kmeans").audio_kind == "mfcc_frames"  # k-means tokens by default

@@ -1,5 +1,5 @@
 """The β-VAE speed levels and kernels, the translator's decoder-input modes, §11b retrieval, and
-parallel study workers."""
+the study sweep on one and two workers."""
 
 import json
 
@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from betavae.crossmodal.evaluate import retrieval
-from betavae.crossmodal.study import StudyConfig, add_retrieval, load_units, run_study
 from betavae.crossmodal.train import VAESettings, train_vae
 from betavae.models.crossmodal import EnsBatchNorm, _BatchNormTrain, upsample_matrix
 from betavae.models.seq2seq import Seq2Seq
@@ -120,38 +119,43 @@ def test_retrieval_known_answers():
     assert held["nearest"]["pair"] == 0 and held["centroid"]["pair"] == 0
 
 
-def _tiny_study(workers: int) -> StudyConfig:
-    return StudyConfig.model_validate({
-        "data": TINY.model_dump(), "strategies": [1, 6], "seeds": [0, 1], "objects": [0], "workers": workers,
-        "units": {"vae": {"epochs": 2}, "translator": {"epochs": 2}, "baseline_epochs": 2}})
+def _tiny_sweep():
+    from betavae.experiments.sweep import sweep_from_dict
+
+    return sweep_from_dict({
+        "name": "t", "base": "crossmodal_separate",
+        "set": {f"data.{k}": v for k, v in TINY.model_dump().items() if k in ("n_sets", "n_voices", "img_size", "speech")}
+        | {"train.epochs": 2, "name": "t"},
+        "grid": [{"data.protocol": "symbol", "model.variant": ["separate", "joint"], "objective.strategy": [1, 6]},
+                 {"data.protocol": "compositional", "data.held_out": 0, "model.variant": ["separate", "joint"]}],
+        "seeds": [0], "ensemble": 2, "report": False,
+        "evaluate": {"metrics": ["reconstruction", "translation", "baseline"], "translator": {"epochs": 2},
+                     "baseline": {"epochs": 2}}})
 
 
-def _strip(units: dict) -> dict:
-    return {name: {k: v for k, v in u.items() if k != "seconds"} for name, u in units.items()}
+def _measures(folder) -> dict:
+    """Every run's eval.json without what depends on the clock."""
+    out = {}
+    for path in sorted(folder.glob("*/eval.json")):
+        ev = json.loads(path.read_text())
+        out[path.parent.name] = {k: v for k, v in ev.items() if k not in ("seconds", "time", "wall_seconds")}
+    return out
 
 
-def test_parallel_workers_give_the_serial_results(tiny_corpus, tmp_path):
-    serial = run_study(_tiny_study(1), tmp_path / "serial", tiny_corpus)
-    (tmp_path / "par" / "units").mkdir(parents=True)
-    (tmp_path / "par" / "units" / "symbol_joint.claim").touch()  # left by a killed run
-    events = []
-    parallel = run_study(_tiny_study(2), tmp_path / "par", tiny_corpus, lambda stage, n: events.append(n))
-    assert _strip(load_units(tmp_path / "serial")) == _strip(load_units(tmp_path / "par"))
-    assert set(parallel["seconds"]) == set(serial["seconds"]) and len(serial["seconds"]) == 6
-    assert parallel["wall_seconds"][-1]["workers"] == 2
-    assert not list((tmp_path / "par" / "units").glob("*.claim"))
-    total = sum(2 + 2 for _ in range(4)) + 2 * 2  # 4 β-VAE units (2 + 2 epochs) + 2 baselines (2 epochs)
-    assert sum(events) == total
+def test_two_workers_give_the_serial_results(tiny_corpus, tmp_path):
+    """The study sweep on two worker processes measures exactly what one worker does (the runs of
+    one split share the baseline's cache; each worker writes it atomically)."""
+    from betavae.experiments.executors import make_executor
+    from betavae.experiments.study import run_sweep
 
-
-def test_retrieval_is_added_to_units_measured_without_it(tiny_corpus, tmp_path):
-    cfg = _tiny_study(1)
-    run_study(cfg, tmp_path, tiny_corpus)
-    path = tmp_path / "units" / "compositional0_separate.json"
-    unit = json.loads(path.read_text())
-    before = [m.pop("retrieval") for m in unit["members"]]
-    path.write_text(json.dumps(unit))
-    assert add_retrieval(cfg, tmp_path, tiny_corpus) == ["compositional0_separate"]
-    after = [m["retrieval"] for m in json.loads(path.read_text())["members"]]
-    assert after == before
-    assert all(r["nearest"]["pair"] == 0 for r in after)  # held-out pairs are not in training
+    sweep = _tiny_sweep()
+    with make_executor("local", 1, 1) as ex:
+        serial = run_sweep(sweep, ex, tmp_path / "serial")
+    with make_executor("local", 2, 1) as ex:
+        parallel = run_sweep(sweep, ex, tmp_path / "par")
+    assert serial.statuses == parallel.statuses == {"finished": 6}
+    assert len({r["pid"] for r in parallel.records}) == 2  # both workers trained
+    assert _measures(tmp_path / "serial") == _measures(tmp_path / "par") and len(_measures(tmp_path / "par")) == 6
+    comp = [m for m in _measures(tmp_path / "par").values() if m["test_groups"][0].startswith("object0-action")]
+    assert len(comp) == 2
+    assert all(m["records"][0]["retrieval"][rule]["pair"] == 0 for m in comp for rule in ("nearest", "centroid"))

@@ -11,7 +11,7 @@ audio (N, 30, Ca) float32, with the training and validation rows. The cross-moda
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -24,13 +24,16 @@ from betavae.data.base import DataConfig
 
 @dataclass(frozen=True)
 class AudiovisualArrays:
-    """Model inputs: ``video`` (N, 30, Cv), ``audio`` (N, 30, Ca) float32; ``train`` and ``val``
-    row indices (int64)."""
+    """Model inputs: ``video`` (N, 30, Cv), ``audio`` (N, 30, Ca) float32; ``train``, ``val``
+    and (for the measures) ``test`` row indices (int64); ``labels``: per-row ``object`` (0–4),
+    ``action`` (0 = still, 1–5) and ``group`` arrays (empty for arrays a caller made up)."""
 
     video: np.ndarray
     audio: np.ndarray
     train: np.ndarray
     val: np.ndarray
+    test: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def features_for(corpus, mode: str, tokens: str):  # noqa: ANN001, ANN201 (Corpus; imported lazily)
@@ -65,6 +68,14 @@ class AudiovisualConfig(DataConfig):
     scaler_fit: Literal["train", "all"] = "train"
     val_split: Literal["row", "group"] = "row"
 
+    def feature_dims(self) -> tuple[int, int]:
+        """(Cv, Ca): video and audio features per step, without building the data (both modes of
+        the generated set give (17, 5); a generic .npz is read)."""
+        if self.npz is None:
+            return 17, 5
+        with np.load(self.npz, allow_pickle=False) as z:
+            return int(z["video"].shape[2]), int(z["audio"].shape[2])
+
     def build(self) -> AudiovisualArrays:
         from betavae.crossmodal.dataset import DataConfig as GenerationConfig
         from betavae.crossmodal.dataset import generate
@@ -82,4 +93,4 @@ class AudiovisualConfig(DataConfig):
         split = make_split(corpus.labels, self.protocol, self.held_out if self.protocol == "compositional" else None,
                            self.val_split)
         prep = prepare(corpus, split.fit, self.scaler_fit, seed=self.seed)
-        return AudiovisualArrays(prep.video, prep.audio, split.train, split.val)
+        return AudiovisualArrays(prep.video, prep.audio, split.train, split.val, split.test, dict(corpus.labels))

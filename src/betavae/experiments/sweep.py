@@ -48,7 +48,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EvaluateOptions(_Strict):
+class EvaluateOptions(BaseModel):
     """What each run is scored with after training (``eval.json``), read by the evaluator of the
     runs' task (:mod:`betavae.experiments.evaluators`), which checks the keys given when the sweep
     expands. The fields are the image metrics' options; other keys are other evaluators' settings

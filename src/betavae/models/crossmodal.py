@@ -189,12 +189,16 @@ class CrossModalVAE(nn.Module):
             self.head_v, self.head_a = EnsLinear(m, 32, 2 * z_video), EnsLinear(m, 32, 2 * z_audio)
         self.dec_v, self.dec_a = Decoder(m, z_video, cv, 64, 128, 256), Decoder(m, z_audio, ca, 32, 64, 128)
 
-    def encode(self, v: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def posterior(self, v: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(μ_v, logσ²_v, μ_a, logσ²_a), each (M, B, z)."""
         hv, ha = self.enc_v(v), self.enc_a(a)
         if self.variant == "joint":
             return tuple(self.heads(torch.cat([hv, ha], -1)).split([self.zv, self.zv, self.za, self.za], -1))
         return (*self.head_v(hv).split(self.zv, -1), *self.head_a(ha).split(self.za, -1))
+
+    def encode(self, v: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Same as :meth:`posterior`."""
+        return self.posterior(v, a)
 
     def encode_video(self, v: torch.Tensor) -> torch.Tensor:
         """μ_v from video alone (``separate`` only): (M, B, z)."""
@@ -204,13 +208,43 @@ class CrossModalVAE(nn.Module):
 
     def forward(self, v: torch.Tensor, a: torch.Tensor, sample: bool = True,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        mu_v, lv_v, mu_a, lv_a = self.encode(v, a)
+        mu_v, lv_v, mu_a, lv_a = self.posterior(v, a)
         zv, za = mu_v, mu_a
         if sample:  # the reference samples in eval mode too
             zv = mu_v + torch.randn(mu_v.shape, generator=generator, device=mu_v.device) * torch.exp(0.5 * lv_v)
             za = mu_a + torch.randn(mu_a.shape, generator=generator, device=mu_a.device) * torch.exp(0.5 * lv_a)
         return {"v_hat": self.dec_v(zv), "a_hat": self.dec_a(za), "mu_v": mu_v, "logvar_v": lv_v,
                 "mu_a": mu_a, "logvar_a": lv_a}
+
+
+class CrossModalMember(CrossModalVAE):
+    """One trained member (M = 1) as a loaded run offers it (:func:`betavae.load_run`): tensors
+    without the member axis, the two modalities side by side on the feature axis, so that
+    ``x`` (B, 30, Cv + Ca) = concat(video (B, 30, Cv), audio (B, 30, Ca)) and
+    ``z`` (B, z_video + z_audio) = concat(z_v, z_a).
+
+    ``encode(x)`` gives the posterior means and log-variances (B, z_video + z_audio) each;
+    ``decode(z)`` the reconstructions (B, 30, Cv + Ca) in [0, 1]; ``predict(x)`` the β-VAE's
+    reconstruction of its inputs at z = μ (the model alone cannot translate: video → audio is
+    the translator's job, trained on its latents by the ``audiovisual`` evaluator). Training and
+    the study's helpers use :meth:`~CrossModalVAE.posterior` (member axis, two inputs)."""
+
+    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cv = self.enc_v.conv1.lin.weight.shape[1] // 3
+        if x.dim() != 3 or x.shape[2] != cv + self.enc_a.conv1.lin.weight.shape[1] // 3:
+            raise ValueError(f"expected (B, T, {cv} video + audio features) concatenated, got {tuple(x.shape)}")
+        return x[None, :, :, :cv], x[None, :, :, cv:]
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        mu_v, lv_v, mu_a, lv_a = self.posterior(*self._split(x))
+        return torch.cat([mu_v, mu_a], -1)[0], torch.cat([lv_v, lv_a], -1)[0]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        zv, za = z[None, :, : self.zv], z[None, :, self.zv:]
+        return torch.cat([self.dec_v(zv), self.dec_a(za)], -1)[0]
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x)[0])
 
 
 def cosine_rows(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -248,7 +282,7 @@ def latents(model: CrossModalVAE, video: np.ndarray, audio: np.ndarray, batch: i
     mv, ma = [], []
     for i in range(0, len(video), batch):
         r = np.arange(i, min(i + batch, len(video)))
-        mu_v, _, mu_a, _ = model.encode(gather(torch.as_tensor(video), r, model.m),
+        mu_v, _, mu_a, _ = model.posterior(gather(torch.as_tensor(video), r, model.m),
                                         gather(torch.as_tensor(audio), r, model.m))
         mv.append(mu_v)
         ma.append(mu_a)

@@ -109,7 +109,7 @@ class Builder:
 
 def _metric_figures(b: Builder) -> None:
     rows, config = b.files.rows, b.files.config
-    if not rows:
+    if not any("recon" in r or "kl" in r for r in rows):  # a system logging other terms draws its own
         return
     b.say("curves")
     objective = config.objective.kind if config is not None else "beta"

@@ -90,6 +90,9 @@ def _figures(rows: list[dict[str, Any]], eval_keys: list[str], fig_dir: Path) ->
     from betavae.viz.sweep import plot_metrics_vs_hyper, plot_tradeoff
 
     figs, notes = [], []
+    if rows and not any(is_number(r.get(k)) for r in rows for k in ("recon", "kl")):
+        return [], ["the runs log no reconstruction NLL or KL per image (runs of another system): no "
+                    "hyper-parameter or trade-off plots"]
     metrics = [(k, label) for k, label in BASE_METRICS] + [(k, k) for k in eval_keys]
     hypers = plotted_hypers(rows)
     if not any(r["hyper"] for r in rows):

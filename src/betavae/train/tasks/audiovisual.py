@@ -36,6 +36,7 @@ from torch import nn
 from betavae.data.audiovisual import AudiovisualArrays
 from betavae.errors import BetavaeError
 from betavae.models.crossmodal import (
+    CrossModalMember,
     CrossModalVAE,
     CrossModalVAEConfig,
     cosine_rows,
@@ -134,6 +135,14 @@ class StackedTask(Task):
 class AudiovisualTask(StackedTask):
     """K two-modality β-VAEs on one split; ``Loop(configs)`` builds it from the members' configs
     (which may differ only in seed and objective), :meth:`on_arrays` from arrays (the study)."""
+
+    @classmethod
+    def build_member(cls, config: Any) -> CrossModalMember:
+        """One member (M = 1) for ``config``'s data dimensions; see :class:`CrossModalMember` for
+        what a loaded run's ``encode``/``decode``/``predict`` do."""
+        cv, ca = config.data.feature_dims()
+        m = config.model
+        return CrossModalMember(1, m.variant, cv, ca, m.z_video, m.z_audio)
 
     @classmethod
     def speed_plan(cls, level: str, device: torch.device, steps: int, k: int) -> SpeedPlan:
