@@ -9,8 +9,11 @@ z = μ_z by a ``reconstruct(x̃) -> (μ, log σ²)`` callable of shape (..., N, 
    observed v_t is injected), predicting the next rows' t blocks.
 
 Metrics per modality: RMSE of μ on the muted columns and on all columns, Gaussian NLL (nats per
-row, summed over the modality's columns); the rollout scores step j against row k+j−1, only
-where rows k … k+j−1 form one trajectory.
+row, summed over the modality's columns), and the normalised RMSE on the muted columns
+(``nrmse_muted``: the RMSE divided by the RMS deviation of those columns from their means over
+the scored rows, so 1 is what predicting each column's mean scores and 0 is exact); the rollout
+scores step j against row k+j−1, only where rows k … k+j−1 form one trajectory (``rmse`` and
+``nrmse``, normalised the same way by the t columns).
 """
 
 from __future__ import annotations
@@ -30,15 +33,27 @@ def _rmse(err2: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return np.sqrt(err2[..., cols].mean(axis=(-2, -1)))
 
 
+def block_scale(x: np.ndarray, cols: np.ndarray) -> float:
+    """RMS deviation of columns ``cols`` of x (N, D) from their means: the RMSE of predicting each
+    column's mean (NaN without columns or spread), the unit of the normalised errors."""
+    if len(cols) == 0:
+        return np.nan
+    scale = float(np.sqrt(((x[:, cols] - x[:, cols].mean(0)) ** 2).mean()))
+    return scale if scale > 0 else np.nan
+
+
 def modality_metrics(x: np.ndarray, mu: np.ndarray, logvar: np.ndarray, keep: np.ndarray,
                      layout: Layout) -> dict[str, np.ndarray]:
-    """``rmse_muted.<m>``, ``rmse_all.<m>``, ``nll.<m>`` for targets x (N, D), predictions (..., N, D)."""
+    """``rmse_muted.<m>``, ``nrmse_muted.<m>``, ``rmse_all.<m>``, ``nll.<m>`` for targets x (N, D),
+    predictions (..., N, D)."""
     err2 = (x - mu) ** 2
     nll = 0.5 * (err2 * np.exp(-logvar) + logvar + math.log(2 * math.pi))
     out = {}
     for name in layout.names:
         cols = layout.columns(name)
-        out[f"rmse_muted.{name}"] = _rmse(err2, cols[~keep[cols]])
+        muted = cols[~keep[cols]]
+        out[f"rmse_muted.{name}"] = _rmse(err2, muted)
+        out[f"nrmse_muted.{name}"] = out[f"rmse_muted.{name}"] / block_scale(x, muted)
         out[f"rmse_all.{name}"] = _rmse(err2, cols)
         out[f"nll.{name}"] = nll[..., cols].sum(-1).mean(-1)
     return out
@@ -57,7 +72,8 @@ def rollout(reconstruct: Reconstruct, x: np.ndarray, consecutive: np.ndarray, la
     """Test 5 and its n-step extension. x (N, D) clean rows; consecutive (N−1,) bool.
 
     Returns ``rollout<j>.rmse.<m>`` (RMSE of the predicted t block of modality m against row
-    k+j−1) and ``rollout<j>.count`` for j = 1 … steps.
+    k+j−1), ``rollout<j>.nrmse.<m>`` (the same over :func:`block_scale` of x's t block) and
+    ``rollout<j>.count`` for j = 1 … steps.
     """
     n = len(x)
     newer = {name: layout.columns(name, "newer") for name in layout.names}
@@ -74,6 +90,7 @@ def rollout(reconstruct: Reconstruct, x: np.ndarray, consecutive: np.ndarray, la
         for name, cols in newer.items():
             err2 = (mu[..., valid, :][..., cols] - truth[valid][:, cols]) ** 2
             out[f"rollout{j}.rmse.{name}"] = np.sqrt(err2.mean(axis=(-2, -1))) if valid.any() else np.nan
+            out[f"rollout{j}.nrmse.{name}"] = out[f"rollout{j}.rmse.{name}"] / block_scale(x, cols)
         out[f"rollout{j}.count"] = np.asarray(int(valid.sum()))
         inp = shift_to_older(inp, mu, layout)
         if inject_vision and vis is not None:
