@@ -117,6 +117,25 @@ def _figures(rows: list[dict[str, Any]], eval_keys: list[str], fig_dir: Path) ->
     return figs, notes
 
 
+def _study_section(runs: list[Path], rows: list[dict[str, Any]], fig_dir: Path) -> dict[str, Any] | None:
+    """A study's own figures and tables in place of the generic ones, when every run belongs to a
+    task that has them (multimodal: :func:`betavae.multimodal.index.index_section`); else None."""
+    from betavae.experiments.rundir import read_run_config
+
+    tasks = set()
+    for run in runs:
+        try:
+            tasks.add(read_run_config(run).model.task)
+        except BetavaeError:
+            return None
+    if tasks != {"sensorimotor"}:
+        return None
+    from betavae.multimodal.index import index_section
+
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    return index_section(runs, rows, fig_dir)
+
+
 def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callable[[str], None] | None = None,
                 **report_options: Any) -> Path:
     """Write ``index.html`` and ``index.md`` for every run folder in ``runs_dir``; returns the HTML path.
@@ -146,8 +165,13 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
     detail_keys = [k for k in eval_keys if k not in dict(key_metrics)]
     if progress is not None:
         progress("index figures")
+    tables: list[dict[str, Any]] = []
     try:
-        figs, fig_notes = _figures(rows, eval_keys, runs_dir / INDEX_DIR)
+        study = _study_section(runs, rows, runs_dir / INDEX_DIR)
+        if study is None:
+            figs, fig_notes = _figures(rows, eval_keys, runs_dir / INDEX_DIR)
+        else:
+            figs, fig_notes, tables = study["figures"], study["notes"], study["tables"]
     except Exception as exc:  # the table must still be written; the log keeps the traceback
         log.exception("index figures failed")
         figs, fig_notes = [], [f"index figures could not be drawn ({type(exc).__name__}: {exc})"]
@@ -174,6 +198,7 @@ def write_index(runs_dir: str | Path, build_runs: bool = False, progress: Callab
         "key_metrics": key_metrics,
         "detail_keys": detail_keys,
         "figures": figs,
+        "tables": tables,
         "notes": notes,
         "lessons": lessons,
     }
