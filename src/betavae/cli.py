@@ -262,9 +262,16 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
             click.echo(f"{run:48s} {value:.4f}  (against {'its seeds' if scores['mode'][run] == 'seeds' else 'all runs'})")
         click.echo(f"wrote {run_dir / 'udr.json'}")
         return
+    number = ".4f"  # the disentanglement scores lie in [0, 1]; other systems' scores span magnitudes
     if codes is not None:
         result = evaluate_codes_file(codes, names, preset, seed, out, bootstrap=bootstrap, breakdown=breakdown)
         where = result["written_to"]
+    elif (task := _run_task(run_dir)) != "image":  # another system's runs: its evaluator (eval.json)
+        from betavae.experiments.evaluators import evaluator_for
+
+        result = evaluator_for(task).after(run_dir, {"metrics": names, "seed": seed, "device": device})
+        number = ".6g"
+        where = str(run_dir / "eval.json")
     else:
         result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap, breakdown=breakdown,
                               progress=lambda line: click.echo(f"eval: {line}", err=True))
@@ -275,7 +282,7 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
     for values_key, intervals_key in (("values", "intervals"), ("breakdown", "breakdown_intervals")):
         intervals = result.get(intervals_key, {})
         for key, value in result.get(values_key, {}).items():
-            line = f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}"
+            line = f"{key:48s} {value:{number}}" if isinstance(value, float) else f"{key:48s} {value}"
             if key in intervals:
                 lo, hi = intervals[key]
                 line += f"  [{lo:.4f}, {hi:.4f}]"
@@ -285,6 +292,14 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
         b = result["bootstrap"]
         click.echo(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")
     click.echo(f"wrote {where}")
+
+
+def _run_task(run_dir: Path) -> str:
+    """The training task of a run folder's config (``image`` when it has none: the image
+    evaluation then says what is missing)."""
+    from betavae.experiments.rundir import CONFIG_FILE, read_run_config
+
+    return read_run_config(run_dir).model.task if (run_dir / CONFIG_FILE).is_file() else "image"
 
 
 @cli.group()

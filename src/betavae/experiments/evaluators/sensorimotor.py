@@ -68,7 +68,7 @@ class SensorimotorEvaluator(RunEvaluator):
         from betavae.multimodal.scoring import measure, protocols
 
         names = list(options.get("metrics") or NAMES)
-        check_names(names)
+        self.check({**options, "metrics": names})
         t0 = time.perf_counter()
         run = load_run(run_dir, options.get("device", "cpu"))
         settings = run.config.model.measures
