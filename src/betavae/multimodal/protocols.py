@@ -9,11 +9,11 @@ z = μ_z by a ``reconstruct(x̃) -> (μ, log σ²)`` callable of shape (..., N, 
    observed v_t is injected), predicting the next rows' t blocks.
 
 Metrics per modality: RMSE of μ on the muted columns and on all columns, Gaussian NLL (nats per
-row, summed over the modality's columns), and the normalised RMSE on the muted columns
-(``nrmse_muted``: the RMSE divided by the RMS deviation of those columns from their means over
-the scored rows, so 1 is what predicting each column's mean scores and 0 is exact); the rollout
-scores step j against row k+j−1, only where rows k … k+j−1 form one trajectory (``rmse`` and
-``nrmse``, normalised the same way by the t columns).
+row, summed over the modality's columns); the rollout scores step j against row k+j−1, only
+where rows k … k+j−1 form one trajectory. :func:`normalised_errors` divides each RMSE of the
+muted columns (rollout: of the t block) by the RMS deviation of those columns from their means
+over the scored rows (:func:`block_scale`), so 1 is what predicting each column's mean scores
+and 0 is exact.
 """
 
 from __future__ import annotations
@@ -44,16 +44,13 @@ def block_scale(x: np.ndarray, cols: np.ndarray) -> float:
 
 def modality_metrics(x: np.ndarray, mu: np.ndarray, logvar: np.ndarray, keep: np.ndarray,
                      layout: Layout) -> dict[str, np.ndarray]:
-    """``rmse_muted.<m>``, ``nrmse_muted.<m>``, ``rmse_all.<m>``, ``nll.<m>`` for targets x (N, D),
-    predictions (..., N, D)."""
+    """``rmse_muted.<m>``, ``rmse_all.<m>``, ``nll.<m>`` for targets x (N, D), predictions (..., N, D)."""
     err2 = (x - mu) ** 2
     nll = 0.5 * (err2 * np.exp(-logvar) + logvar + math.log(2 * math.pi))
     out = {}
     for name in layout.names:
         cols = layout.columns(name)
-        muted = cols[~keep[cols]]
-        out[f"rmse_muted.{name}"] = _rmse(err2, muted)
-        out[f"nrmse_muted.{name}"] = out[f"rmse_muted.{name}"] / block_scale(x, muted)
+        out[f"rmse_muted.{name}"] = _rmse(err2, cols[~keep[cols]])
         out[f"rmse_all.{name}"] = _rmse(err2, cols)
         out[f"nll.{name}"] = nll[..., cols].sum(-1).mean(-1)
     return out
@@ -72,8 +69,7 @@ def rollout(reconstruct: Reconstruct, x: np.ndarray, consecutive: np.ndarray, la
     """Test 5 and its n-step extension. x (N, D) clean rows; consecutive (N−1,) bool.
 
     Returns ``rollout<j>.rmse.<m>`` (RMSE of the predicted t block of modality m against row
-    k+j−1), ``rollout<j>.nrmse.<m>`` (the same over :func:`block_scale` of x's t block) and
-    ``rollout<j>.count`` for j = 1 … steps.
+    k+j−1) and ``rollout<j>.count`` for j = 1 … steps.
     """
     n = len(x)
     newer = {name: layout.columns(name, "newer") for name in layout.names}
@@ -90,11 +86,34 @@ def rollout(reconstruct: Reconstruct, x: np.ndarray, consecutive: np.ndarray, la
         for name, cols in newer.items():
             err2 = (mu[..., valid, :][..., cols] - truth[valid][:, cols]) ** 2
             out[f"rollout{j}.rmse.{name}"] = np.sqrt(err2.mean(axis=(-2, -1))) if valid.any() else np.nan
-            out[f"rollout{j}.nrmse.{name}"] = out[f"rollout{j}.rmse.{name}"] / block_scale(x, cols)
         out[f"rollout{j}.count"] = np.asarray(int(valid.sum()))
         inp = shift_to_older(inp, mu, layout)
         if inject_vision and vis is not None:
             inp[..., vis] = np.roll(x, -j, axis=0)[:, vis]
+    return out
+
+
+def scored_rows(test: np.ndarray, rows: tuple[int, int] = (100, 1100)) -> tuple[int, int]:
+    """The test rows the protocols score: ``rows``, or all rows if the set is shorter."""
+    return rows if len(test) >= rows[1] else (0, len(test))
+
+
+def normalised_errors(result: dict[str, np.ndarray], test: np.ndarray, layout: Layout,
+                      rows: tuple[int, int] = (100, 1100)) -> dict[str, np.ndarray]:
+    """Each RMSE of :func:`run_protocols`' ``result`` on muted columns, divided by
+    :func:`block_scale` of the same columns of the scored rows: ``<test>.nrmse_muted.<m>`` and
+    ``rollout<j>.nrmse.<m>`` (NaN where nothing is muted)."""
+    lo, hi = scored_rows(test, rows)
+    x = np.asarray(test[lo:hi], dtype=np.float64)
+    out = {}
+    for name, keep in protocol_masks(layout).items():
+        for m in layout.names:
+            cols = layout.columns(m)
+            out[f"{name}.nrmse_muted.{m}"] = result[f"{name}.rmse_muted.{m}"] / block_scale(x, cols[~keep[cols]])
+    for key, value in result.items():
+        step, metric, m = (key.split(".") + ["", ""])[:3]
+        if step.startswith("rollout") and metric == "rmse":
+            out[f"{step}.nrmse.{m}"] = value / block_scale(x, layout.columns(m, "newer"))
     return out
 
 
@@ -103,7 +122,7 @@ def run_protocols(reconstruct: Reconstruct, test: np.ndarray, consecutive: np.nd
                   inject_vision: bool = False) -> dict[str, np.ndarray]:
     """All five tests on test rows ``rows`` (the reference's 100–1099; all rows if the set is
     shorter). Keys ``<test>.<metric>.<modality>`` and ``rollout<j>.…``."""
-    lo, hi = rows if len(test) >= rows[1] else (0, len(test))
+    lo, hi = scored_rows(test, rows)
     x = np.asarray(test[lo:hi], dtype=np.float64)
     cons = np.asarray(consecutive[lo: hi - 1], dtype=bool)
     out: dict[str, np.ndarray] = {}

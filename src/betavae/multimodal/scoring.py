@@ -17,7 +17,7 @@ from betavae.data.sensorimotor import Sensorimotor
 from betavae.models.multimodal import EnsembleVAE
 from betavae.multimodal.layout import mask_from_spec
 from betavae.multimodal.measures import Reconstruct, integration_measures
-from betavae.multimodal.protocols import run_protocols
+from betavae.multimodal.protocols import normalised_errors, run_protocols
 from betavae.multimodal.settings import MEASURES, MeasureSettings, eval_points
 
 
@@ -63,6 +63,8 @@ def measure(model: EnsembleVAE, data: Sensorimotor, settings: MeasureSettings,
 
 
 def protocols(model: EnsembleVAE, data: Sensorimotor, settings: MeasureSettings) -> dict[str, np.ndarray]:
-    """The five test protocols (spec §7) on the data's test rows 100–1099, decoded from z = μ_z."""
-    return run_protocols(reconstructor(model), data.test, data.consecutive(), data.layout,
-                         rollout_steps=settings.rollout_steps, inject_vision=settings.inject_vision)
+    """The five test protocols (spec §7) on the data's test rows 100–1099, decoded from z = μ_z,
+    with their normalised errors (``…nrmse…``)."""
+    result = run_protocols(reconstructor(model), data.test, data.consecutive(), data.layout,
+                           rollout_steps=settings.rollout_steps, inject_vision=settings.inject_vision)
+    return result | normalised_errors(result, data.test, data.layout)
