@@ -56,6 +56,7 @@ def visit(browser: Browser, page: Path, shot: str, width: int = 1200) -> tuple[d
     session = browser.open_page()
     browser.send("Page.enable", session=session)
     browser.send("Network.enable", session=session)
+    browser.send("Runtime.enable", session=session)  # console messages and exceptions: console_errors()
     metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
     browser.send("Emulation.setDeviceMetricsOverride", metrics, session=session)
     browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
@@ -71,6 +72,20 @@ def visit(browser: Browser, page: Path, shot: str, width: int = 1200) -> tuple[d
     urls = [ev["params"]["request"]["url"] for ev in browser.events
             if ev.get("method") == "Network.requestWillBeSent" and ev.get("sessionId") == session]
     return state, urls, session
+
+
+def console_errors(browser: Browser, session: str) -> list[str]:
+    """Console errors and uncaught exceptions of the page opened in ``session``."""
+    out = []
+    for ev in browser.events:
+        if ev.get("sessionId") != session:
+            continue
+        params = ev.get("params", {})
+        if ev.get("method") == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            out.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+        elif ev.get("method") == "Runtime.exceptionThrown":
+            out.append(str(params.get("exceptionDetails", {}).get("text")))
+    return out
 
 
 def test_run_report_in_chromium(browser, reported_run):
