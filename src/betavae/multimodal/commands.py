@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 
-
 @click.group()
 def multimodal() -> None:
     """Multimodal sensorimotor VAEs (Zambelli et al. 2020): the simulator's data. Train with
