@@ -29,8 +29,8 @@ from betavae.config import build_config
 from betavae.data.sensorimotor import simulate
 from betavae.multimodal.measures import integration_measures
 from betavae.multimodal.schedules import study_schedule
+from betavae.multimodal.scoring import reconstructor
 from betavae.multimodal.settings import MeasureSettings, eval_points
-from betavae.multimodal.study import reconstructor
 from betavae.train.loop import Loop
 
 FULL = {"schedules": 4, "seeds": 20, "epochs": 80_000}

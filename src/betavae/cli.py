@@ -251,6 +251,7 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
     from betavae.experiments.evaluate import evaluate_codes_file, evaluate_run
 
     task = _run_task(run_dir) if run_dir is not None and codes is None and not udr else "image"
+    number = ".4f" if task == "image" else ".6g"  # the disentanglement scores lie in [0, 1]; others span magnitudes
     if task != "image":
         image_only = {"--preset": preset, "--fast": fast, "--bootstrap": bootstrap,
                       "--breakdown": breakdown, "--seed": seed, "--out": out, "--device": device != "cpu"}
@@ -296,7 +297,7 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
     for values_key, intervals_key in (("values", "intervals"), ("breakdown", "breakdown_intervals")):
         intervals = result.get(intervals_key, {})
         for key, value in result.get(values_key, {}).items():
-            line = f"{key:48s} {value:.4f}" if isinstance(value, float) else f"{key:48s} {value}"
+            line = f"{key:48s} {value:{number}}" if isinstance(value, float) else f"{key:48s} {value}"
             if key in intervals:
                 lo, hi = intervals[key]
                 line += f"  [{lo:.4f}, {hi:.4f}]"

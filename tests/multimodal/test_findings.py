@@ -7,11 +7,14 @@ on one machine. Findings that do not reproduce at this size are stated, with num
 docs/multimodal.md.
 """
 
-import json
-
 import pytest
 
-from betavae.multimodal.study import StudyConfig, run_study
+from betavae.experiments.executors import make_executor
+from betavae.experiments.study import run_sweep
+from betavae.experiments.sweep import sweep_from_dict
+from betavae.multimodal.schedules import study_schedule
+from betavae.multimodal.settings import MEASURES
+from betavae.multimodal.study import load_study
 from betavae.multimodal.summary import window_means
 
 pytestmark = pytest.mark.slow
@@ -22,15 +25,20 @@ MODS = ["joints", "vision", "touch", "sound", "motor"]
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
+    """The study as a sweep: 4 schedules x 3 seeds trained as one stacked ensemble of 12."""
     out = tmp_path_factory.mktemp("findings")
-    cfg = StudyConfig.model_validate({
-        "schedules": SCHEDULES, "seeds": [0, 1, 2],
-        "train": {"epochs": EPOCHS, "batch_size": 200, "lr": 3e-3, "eval_every": 20, "threads": 1},
-        "data": {"simulator": {"n_train": 300, "n_test": 400}}, "measures": {"n_points": 256},
-        "rollout_steps": 2})
-    run_study(cfg, out)
-    records = json.loads((out / "measures.json").read_text())
-    w = window_means(records, EPOCHS, "final")
+    base = {"name": "findings", "data": {"kind": "sensorimotor", "simulator": {"n_train": 300, "n_test": 400}},
+            "model": {"kind": "zambelli", "measures": {"n_points": 256, "rollout_steps": 2}},
+            "objective": {"kind": "multimodal_elbo"},
+            "train": {"epochs": EPOCHS, "batch_size": 200, "lr": 3e-3, "eval_every": 20, "log_every": 1,
+                      "checkpoint_every": EPOCHS, "eval_metrics": list(MEASURES), "device": "cpu", "report": False}}
+    sweep = sweep_from_dict({"name": "findings", "base": base, "seeds": [0, 1, 2], "ensemble": 12,
+                             "grid": {"objective.alpha": [study_schedule(s, EPOCHS).model_dump() for s in SCHEDULES]},
+                             "evaluate": None, "report": False})
+    with make_executor("local", 1, 1) as ex:
+        assert run_sweep(sweep, ex, out).statuses == {"finished": 12}
+    study = load_study(sorted(p for p in out.iterdir() if (p / "config.yaml").is_file()))
+    w = window_means(study.records, EPOCHS, "final")
     return lambda s, m, mod="all": w[(s, m, mod)]["mean"]
 
 

@@ -12,7 +12,7 @@ from betavae.multimodal.measures import (
     measure_masks,
     modality_kl,
 )
-from betavae.multimodal.study import reconstructor
+from betavae.multimodal.scoring import reconstructor
 
 LAY = reference_layout()
 

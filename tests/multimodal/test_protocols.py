@@ -13,7 +13,7 @@ from betavae.multimodal.protocols import (
     run_protocols,
     shift_to_older,
 )
-from betavae.multimodal.study import reconstructor
+from betavae.multimodal.scoring import reconstructor
 
 LAY = reference_layout()
 

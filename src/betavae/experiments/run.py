@@ -145,8 +145,9 @@ class Trainer(Loop):
             self.load()
         record = self.speed.record()
         sessions = []
+        initial = self.step == 0 and tc.eval_every is not None and evaluator_for(self.configs[0].model.task).at_start
         for k, run_dir in enumerate(self.run_dirs):
-            truncate_metrics(run_dir, self.step)
+            truncate_metrics(run_dir, -1 if initial else self.step)
             session = {"start": now(), "start_step": self.step, "device": str(self.device),
                        "threads": torch.get_num_threads(), "speed": record}
             extra = {}
@@ -166,6 +167,10 @@ class Trainer(Loop):
                 def write_row(k: int, row: dict[str, Any]) -> None:
                     handles[k].write(json.dumps(row, allow_nan=True) + "\n")
                     handles[k].flush()
+
+                if initial:  # the evaluator scores the untrained model too: a row at step 0
+                    for k in range(self.k):
+                        write_row(k, {"step": 0, "epoch": 0, **self._evaluate(self.task.member(k))})
 
                 self.fit(write_row, self._save, self._evaluate)
             status = "finished" if self.step >= self.total_steps else "interrupted"

@@ -21,9 +21,11 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from betavae.errors import BetavaeError
 from betavae.models import MODELS
 from betavae.models.base import ModelConfig
 from betavae.multimodal.layout import Layout, reference_layout
+from betavae.multimodal.settings import MEASURES, MeasureSettings
 
 VAR_FLOOR = 1e-4
 #: model.precision -> the dtype of the weights (bf16: float32 weights, bfloat16 autocast of the matmuls)
@@ -167,19 +169,46 @@ class EnsembleVAE(nn.Module):
         return self.reconstruct(x)[0]
 
 
+class MemberVAE(EnsembleVAE):
+    """One model (an ensemble of one) whose methods take and give arrays without the member axis:
+    ``encode`` (B, D) -> (B, n_z) each, ``decode`` (B, n_z) -> (B, D) each, ``forward``,
+    ``reconstruct`` and ``predict`` likewise. Its parameters (and ``state_dict``, what a run saves)
+    are those of :class:`EnsembleVAE` with E = 1: ``params.<name>`` of shape (1, ...)."""
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = super().encode(x)
+        return mu[0], logvar[0]
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = super().decode(z.to(next(iter(self.params.values())).dtype).reshape(1, *z.shape[-2:]))
+        return mu[0], logvar[0]
+
+
 @MODELS.register("zambelli")
 class ZambelliConfig(ModelConfig):
     """The multimodal VAE of Zambelli et al. (2020, reference config ``param_id=1``; spec §3).
 
     ``n_z`` latents; ``precision``: ``float64`` (the reference), ``float32``, or ``bf16``
     (float32 weights and loss, bfloat16 autocast of the matmuls; docs/multimodal.md). The
-    modality layout comes from the data (the simulator's reduced arms change it).
+    modality layout comes from the data (the simulator's reduced arms change it). ``measures``:
+    how the run is measured (Langer et al. 2024's reconstructed choices, spec §6; read by the
+    sensorimotor evaluator during training, ``train.eval_metrics``, and after it, ``eval.json``).
     """
 
     task: ClassVar[str] = "sensorimotor"
     kind: Literal["zambelli"] = "zambelli"
     n_z: int = Field(28, ge=1)
     precision: Literal["float64", "float32", "bf16"] = "float64"
+    measures: MeasureSettings = Field(default_factory=MeasureSettings)
+
+    def check_eval_metrics(self, names: list[str], eval_every: int | None) -> None:
+        """During training the integration measures can be taken (:data:`MEASURES`)."""
+        if eval_every is None:
+            return
+        unknown = [n for n in names if n not in MEASURES]
+        if unknown or not names:
+            raise BetavaeError(f"{', '.join(unknown) or 'none given'}: a zambelli model is measured during "
+                               f"training with {', '.join(MEASURES)}")
 
     @property
     def dtype(self) -> torch.dtype:
@@ -188,3 +217,8 @@ class ZambelliConfig(ModelConfig):
     def build(self, seeds: Sequence[int], layout: Layout | None = None) -> EnsembleVAE:
         """The stacked models of ``seeds`` (member k initialised from ``torch.Generator(seeds[k])``)."""
         return EnsembleVAE(seeds, layout, self.n_z, self.dtype)
+
+    def build_member(self, seed: int, layout: Layout | None = None) -> MemberVAE:
+        """One model of ``seed`` with (B, ·) methods (:class:`MemberVAE`); the same weights as
+        member ``seed`` of :meth:`build`."""
+        return MemberVAE([seed], layout, self.n_z, self.dtype)

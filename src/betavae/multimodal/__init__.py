@@ -11,7 +11,11 @@ The model, loss, data and task are registered parts of the one spine (docs/multi
 - ``files``: the ``.mat``/``.npz`` loader and writer of the original study's files;
 - ``schedules``: the study's names for the catalogue's ``kl_weight`` schedule, time-scaled;
 - ``measures`` + ``protocols``: SME / LoP / baseline / prediction error, and the test protocols;
-- ``settings`` + ``study`` + ``summary`` + ``figures`` + ``report``: the study runner and its outputs;
+- ``settings``: the measures' reconstructed choices (``model.measures``); ``scoring``: a model
+  scored with them (the sensorimotor evaluator, ``betavae.experiments.evaluators.sensorimotor``);
+- ``study`` + ``summary`` + ``figures`` + ``index``: a study's run folders read back, Langer's
+  windows, the figures, and the findings in the sweep's index (the study itself is the sweep
+  ``sweep_multimodal_langer``; a run's report sections are ``betavae.report.sections.sensorimotor``);
 - ``runs``: a ``bvae train`` run folder back as a model;
-- ``commands``: the ``bvae multimodal`` CLI group.
+- ``commands``: the ``bvae multimodal`` CLI group (the simulator).
 """

@@ -4,7 +4,11 @@
   one column per schedule (mean over seeds, band = min…max);
 - ``baseline.png``: the baseline B^all over training per schedule;
 - ``measures.png``: SME^mod, SME^all, LoP^mod, LoP^all per modality and schedule (mean over
-  seeds of the final-window average, error bar = min … max over seeds).
+  seeds of the final-window average, error bar = min … max over seeds);
+- ``measure_curves.png``: SME/LoP per modality over training, one row per schedule (median over
+  seeds, log scale: the measures span orders of magnitude).
+
+Every function takes the records of :mod:`betavae.multimodal.study` (one run's, or a study's).
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ def _band(ax, epochs: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarr
 
 
 def history_stats(hist: dict[str, np.ndarray], term: str) -> tuple[np.ndarray, ...]:
-    """(epochs 1..E, mean, min, max over seeds) of a per-epoch history term (E, seeds)."""
+    """(epochs, mean, min, max over seeds) of a history term (rows, seeds); the epochs are the
+    history's ``epoch`` column (1..E when it has none)."""
     v = hist[term]
-    return np.arange(1, len(v) + 1), v.mean(1), v.min(1), v.max(1)
+    epochs = hist["epoch"][:, 0] if "epoch" in hist else np.arange(1, len(v) + 1)
+    return epochs, v.mean(1), v.min(1), v.max(1)
 
 
 def training_figure(records: list[dict], histories: dict[str, dict[str, np.ndarray]], out: Path) -> Path:
@@ -101,5 +107,33 @@ def measures_figure(records: list[dict], epochs: int, out: Path, window: str = "
     axes[0].set_ylim(0, 2.0 * top)
     axes[0].set_ylabel(f"nats ({window} window mean)")
     axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, out, dpi=110)
+
+
+def measure_curves_figure(records: list[dict], out: Path) -> Path:
+    """SME^mod, SME^all, LoP^mod, LoP^all of every modality against the epoch, one row per
+    schedule: the median over seeds, log y axis (values at or below 0 are left out)."""
+    plt = _plt()
+    scheds, mods = schedules_in(records), modalities_in(records)
+    fig, axes = plt.subplots(len(scheds), len(MEASURE_TITLES), figsize=(3.4 * len(MEASURE_TITLES), 2.6 * len(scheds)),
+                             squeeze=False, sharex=True)
+    for r, s in enumerate(scheds):
+        own = [x for x in records if x["schedule"] == s and x["measure"] in MEASURE_TITLES]
+        for c, (measure, title) in enumerate(MEASURE_TITLES.items()):
+            ax = axes[r, c]
+            for mod in mods:
+                curve = curves(own, measure, mod).get(s)
+                if curve is not None:
+                    keep = curve["median"] > 0
+                    ax.plot(curve["epoch"][keep], curve["median"][keep], lw=1.1, label=mod)
+            ax.set_yscale("log")
+            ax.set_title(f"{title}: {s}", fontsize=8)
+            ax.tick_params(labelsize=7)
+            if c == 0:
+                ax.set_ylabel("nats (median over seeds)", fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch", fontsize=8)
+    axes[0, 0].legend(fontsize=6)
     fig.tight_layout()
     return save_figure(fig, out, dpi=110)

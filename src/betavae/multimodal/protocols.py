@@ -10,7 +10,10 @@ z = μ_z by a ``reconstruct(x̃) -> (μ, log σ²)`` callable of shape (..., N, 
 
 Metrics per modality: RMSE of μ on the muted columns and on all columns, Gaussian NLL (nats per
 row, summed over the modality's columns); the rollout scores step j against row k+j−1, only
-where rows k … k+j−1 form one trajectory.
+where rows k … k+j−1 form one trajectory. :func:`normalised_errors` divides each RMSE of the
+muted columns (rollout: of the t block) by the RMS deviation of those columns from their means
+over the scored rows (:func:`block_scale`), so 1 is what predicting each column's mean scores
+and 0 is exact.
 """
 
 from __future__ import annotations
@@ -28,6 +31,15 @@ def _rmse(err2: np.ndarray, cols: np.ndarray) -> np.ndarray:
     if len(cols) == 0:
         return np.full(err2.shape[:-2], np.nan)
     return np.sqrt(err2[..., cols].mean(axis=(-2, -1)))
+
+
+def block_scale(x: np.ndarray, cols: np.ndarray) -> float:
+    """RMS deviation of columns ``cols`` of x (N, D) from their means: the RMSE of predicting each
+    column's mean (NaN without columns or spread), the unit of the normalised errors."""
+    if len(cols) == 0:
+        return np.nan
+    scale = float(np.sqrt(((x[:, cols] - x[:, cols].mean(0)) ** 2).mean()))
+    return scale if scale > 0 else np.nan
 
 
 def modality_metrics(x: np.ndarray, mu: np.ndarray, logvar: np.ndarray, keep: np.ndarray,
@@ -81,12 +93,36 @@ def rollout(reconstruct: Reconstruct, x: np.ndarray, consecutive: np.ndarray, la
     return out
 
 
+def scored_rows(test: np.ndarray, rows: tuple[int, int] = (100, 1100)) -> tuple[int, int]:
+    """The test rows the protocols score: ``rows``, or all rows if the set is shorter."""
+    return rows if len(test) >= rows[1] else (0, len(test))
+
+
+def normalised_errors(result: dict[str, np.ndarray], test: np.ndarray, layout: Layout,
+                      rows: tuple[int, int] = (100, 1100)) -> dict[str, np.ndarray]:
+    """Each RMSE of :func:`run_protocols`' ``result`` on muted columns, divided by
+    :func:`block_scale` of the same columns of the scored rows: ``<test>.nrmse_muted.<m>`` and
+    ``rollout<j>.nrmse.<m>`` (NaN where nothing is muted)."""
+    lo, hi = scored_rows(test, rows)
+    x = np.asarray(test[lo:hi], dtype=np.float64)
+    out = {}
+    for name, keep in protocol_masks(layout).items():
+        for m in layout.names:
+            cols = layout.columns(m)
+            out[f"{name}.nrmse_muted.{m}"] = result[f"{name}.rmse_muted.{m}"] / block_scale(x, cols[~keep[cols]])
+    for key, value in result.items():
+        step, metric, m = (key.split(".") + ["", ""])[:3]
+        if step.startswith("rollout") and metric == "rmse":
+            out[f"{step}.nrmse.{m}"] = value / block_scale(x, layout.columns(m, "newer"))
+    return out
+
+
 def run_protocols(reconstruct: Reconstruct, test: np.ndarray, consecutive: np.ndarray, layout: Layout,
                   rows: tuple[int, int] = (100, 1100), rollout_steps: int = 5,
                   inject_vision: bool = False) -> dict[str, np.ndarray]:
     """All five tests on test rows ``rows`` (the reference's 100–1099; all rows if the set is
     shorter). Keys ``<test>.<metric>.<modality>`` and ``rollout<j>.…``."""
-    lo, hi = rows if len(test) >= rows[1] else (0, len(test))
+    lo, hi = scored_rows(test, rows)
     x = np.asarray(test[lo:hi], dtype=np.float64)
     cons = np.asarray(consecutive[lo: hi - 1], dtype=bool)
     out: dict[str, np.ndarray] = {}

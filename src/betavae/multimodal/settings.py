@@ -1,46 +1,36 @@
-"""Settings of a multimodal study's training and measures (pydantic, frozen, unknown keys forbidden).
+"""How a multimodal run is measured: the reconstructed choices of Langer et al. (2024) (spec §6).
 
-Defaults follow spec/multimodal.md: §5 (Adam 5e-5, batch 1000, 80,000 epochs, float64), §4
-(``nll_constant``) and §6 (the reconstructed measure choices, every one a parameter; their values
-are written to each study's metadata). A study turns :class:`TrainSettings` into one run config
-per seed (:func:`betavae.multimodal.study.run_configs`), which the one loop trains.
+:class:`MeasureSettings` is the ``measures`` section of a ``zambelli`` model config
+(``model.measures``), so every choice is in the run's resolved ``config.yaml`` (and in its
+``eval.json``); the defaults are the spec's bold choices. The sensorimotor evaluator
+(:mod:`betavae.experiments.evaluators.sensorimotor`) reads it during training
+(``train.eval_every``) and after (``eval.json``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from betavae.bounds import Seed
-from betavae.config import Strict
-from betavae.data.sensorimotor import Sensorimotor
 
-Precision = Literal["float64", "float32", "bf16"]
+if TYPE_CHECKING:
+    from betavae.data.sensorimotor import Sensorimotor
 
-
-class TrainSettings(Strict):
-    """Optimisation (Zambelli et al. 2020 reference config ``param_id=1``): ``n_z`` and
-    ``precision`` become the model config, ``nll_constant`` the objective's, the rest ``train``.
-
-    ``precision``: ``float64`` (the reference), ``float32``, or ``bf16`` (float32 weights and
-    loss, bfloat16 autocast of the matmuls; see docs/multimodal.md for its effect on measures).
-    """
-
-    epochs: PositiveInt = 80_000
-    batch_size: PositiveInt = 1000
-    lr: PositiveFloat = 5e-5
-    n_z: PositiveInt = 28
-    precision: Precision = "float64"
-    nll_constant: Literal["reference", "exact", "none"] = "reference"
-    eval_every: PositiveInt = 100
-    threads: PositiveInt | None = None
-    device: str = "cpu"  # cpu, cuda or auto
+#: the integration measures (``train.eval_metrics`` / a sweep's ``evaluate.metrics``); each gives
+#: one value per modality (``<name>.<modality>``) or one value (``baseline_all``, ``prediction_error``)
+MEASURES = ("sme_mod", "sme_all", "lop_mod", "lop_all", "baseline_all", "baseline_mod", "prediction_error")
+#: after training only: the five test protocols of Zambelli et al. (2020) (spec §7)
+PROTOCOLS = "protocols"
 
 
-class MeasureSettings(Strict):
-    """The reconstructed choices of Langer et al. (2024) (spec §6), defaults in the spec's bold."""
+class MeasureSettings(BaseModel):
+    """The reconstructed choices of Langer et al. (2024) (spec §6), defaults in the spec's bold,
+    and the test protocols' rollout length (spec §7). Frozen; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_points: PositiveInt = 1024
     kl_direction: Literal["full_to_muted", "muted_to_full"] = "full_to_muted"
@@ -53,6 +43,8 @@ class MeasureSettings(Strict):
     #: the prediction-error input: full, a group (vision_only, prediction, control_loop) or
     #: modality:step pairs such as "vision:both,joints:older"
     pe_input: str = "full"
+    rollout_steps: PositiveInt = 5
+    inject_vision: bool = False
 
 
 def eval_points(data: Sensorimotor, settings: MeasureSettings) -> np.ndarray:

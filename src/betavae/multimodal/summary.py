@@ -15,7 +15,7 @@ WINDOWS = {"pre": (0.75, 0.875), "final": (0.875, 1.0001)}
 
 
 def curves(records: list[dict], measure: str, modality: str = "all") -> dict[str, dict[str, np.ndarray]]:
-    """{schedule: {epoch, mean, std, min, max}} over seeds, for one measure and modality."""
+    """{schedule: {epoch, mean, median, std, min, max}} over seeds, for one measure and modality."""
     acc: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         if r["measure"] == measure and r["modality"] == modality:
@@ -26,23 +26,42 @@ def curves(records: list[dict], measure: str, modality: str = "all") -> dict[str
         vals = [np.asarray(by_epoch[e]) for e in epochs]
         out[sched] = {"epoch": epochs, "mean": np.array([v.mean() for v in vals]),
                       "std": np.array([v.std() for v in vals]),
-                      "min": np.array([v.min() for v in vals]), "max": np.array([v.max() for v in vals])}
+                      "min": np.array([v.min() for v in vals]), "max": np.array([v.max() for v in vals]),
+                      "median": np.array([np.median(v) for v in vals])}
     return out
 
 
-def window_means(records: list[dict], epochs: int, window: str = "final") -> dict[tuple[str, str, str], dict]:
-    """{(schedule, measure, modality): {mean, std, min, max, n}}: per seed, average the checkpoints in the
-    window; then mean and standard deviation over seeds."""
+def seed_means(records: list[dict], epochs: int, window: str = "final") -> dict[tuple[str, str, str], dict[int, float]]:
+    """{(schedule, measure, modality): {seed: the mean of its checkpoints in the window}}."""
     lo, hi = WINDOWS[window]
     per_seed: dict[tuple, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         if lo * epochs <= r["epoch"] < hi * epochs and r["epoch"] > 0:
             per_seed[(r["schedule"], r["measure"], r["modality"])][r["seed"]].append(r["value"])
+    return {key: {seed: float(np.mean(v)) for seed, v in seeds.items()} for key, seeds in per_seed.items()}
+
+
+def window_means(records: list[dict], epochs: int, window: str = "final") -> dict[tuple[str, str, str], dict]:
+    """{(schedule, measure, modality): {mean, std, min, max, n}}: per seed, average the checkpoints in the
+    window; then mean and standard deviation over seeds."""
     out = {}
-    for key, seeds in per_seed.items():
-        v = np.array([np.mean(x) for x in seeds.values()])
+    for key, seeds in seed_means(records, epochs, window).items():
+        v = np.array(list(seeds.values()))
         out[key] = {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
                     "max": float(v.max()), "n": len(v)}
+    return out
+
+
+def window_intervals(records: list[dict], epochs: int, window: str = "final",
+                     confidence: float = 0.95) -> dict[tuple[str, str, str], dict]:
+    """{(schedule, measure, modality): {mean, low, high, n}}: the window's per-seed means, their
+    mean and Student-t interval over seeds (low = high = None for one seed)."""
+    from betavae.report.lessons import t_interval
+
+    out = {}
+    for key, seeds in seed_means(records, epochs, window).items():
+        mean, low, high = t_interval(list(seeds.values()), confidence)
+        out[key] = {"mean": mean, "low": low, "high": high, "n": len(seeds)}
     return out
 
 

@@ -58,7 +58,7 @@ def run_row(run_dir: Path, runs_dir: Path | None = None) -> dict[str, Any]:
     where = run_dir.relative_to(runs_dir).as_posix() if runs_dir is not None else run_dir.name
     row.update(seed=None, objective=None, hyper={}, eval=read_eval(run_dir / "eval.json")[0] or {},
                report=f"{where}/report.html" if (run_dir / "report.html").is_file() else None,
-               missing=len(files.notes), config=files.config, task=None)
+               missing=len(files.notes), config=files.config, task=None, dir=run_dir)
     if files.config is not None:
         row.update(seed=files.config.seed, objective=files.config.objective.kind,
                    hyper=hyper_params(files.config), task=files.config.model.task)

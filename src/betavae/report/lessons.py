@@ -128,6 +128,17 @@ def choices(
     return out
 
 
+def t_interval(y: Sequence[float], confidence: float = 0.95) -> tuple[float, float | None, float | None]:
+    """(mean, low, high) of the Student-t interval mean ± t s/√n over the values ``y`` (t at
+    (1 + confidence)/2 with n − 1 degrees of freedom; no interval for n = 1)."""
+    y = np.asarray(y, dtype=np.float64)
+    n, mean = len(y), float(y.mean())
+    if n < 2:
+        return mean, None, None
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * y.std(ddof=1) / math.sqrt(n))
+    return mean, mean - half, mean + half
+
+
 def setting_intervals(
     rows: Sequence[dict[str, Any]], key: str, names: Sequence[str], confidence: float = 0.95
 ) -> list[dict[str, Any]]:
@@ -138,11 +149,9 @@ def setting_intervals(
         groups.setdefault(_setting(r, names), []).append(r)
     out = []
     for rs in groups.values():
-        y = np.array([r["eval"][key] for r in rs], dtype=np.float64)
-        n, mean = len(y), float(y.mean())
-        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * y.std(ddof=1) / math.sqrt(n)) if n > 1 else None
-        out.append({"setting": {nm: rs[0]["hyper"].get(nm) for nm in names}, "n": n, "mean": mean,
-                    "low": None if half is None else mean - half, "high": None if half is None else mean + half})
+        mean, low, high = t_interval([r["eval"][key] for r in rs], confidence)
+        out.append({"setting": {nm: rs[0]["hyper"].get(nm) for nm in names}, "n": len(rs), "mean": mean,
+                    "low": low, "high": high})
     return out
 
 

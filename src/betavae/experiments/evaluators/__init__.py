@@ -6,6 +6,7 @@ An evaluator is registered per training task (``config.model.task``) with
 - ``during(model, task, train_config) -> {"eval.<name>": value}``: scores of member ``model`` while
   it trains (``train.eval_every``), merged into its rows of ``metrics.jsonl``; it must not touch
   the training's random state (own seeded generators) and must leave the model in train mode;
+  with ``at_start = True`` the initial model is scored too, in a row of its own at step 0;
 - ``after(run_dir, options) -> dict``: score a finished run folder and write its ``eval.json``
   (what ``bvae eval`` and a sweep's ``evaluate`` do); ``options`` is the sweep file's
   ``evaluate`` mapping (the image metrics' ``metrics``, ``preset``, ``seed``, ``sizes``, and any
@@ -36,6 +37,8 @@ class RunEvaluator:
     """Base of the evaluators; a task without one cannot be evaluated (a clear error says so)."""
 
     task = "?"
+    #: also score the untrained model (a metrics row at step 0, epoch 0) when train.eval_every is set
+    at_start = False
 
     def check(self, options: dict[str, Any]) -> None:
         """Raise :class:`BetavaeError` for options this evaluator cannot honour."""

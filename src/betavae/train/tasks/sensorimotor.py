@@ -29,7 +29,8 @@ from torch import nn
 from betavae.config import RunConfig
 from betavae.data.sensorimotor import Sensorimotor
 from betavae.errors import BetavaeError
-from betavae.models.multimodal import EnsembleVAE
+from betavae.models.multimodal import MemberVAE
+from betavae.multimodal.layout import mask_from_spec
 from betavae.train.speed import Speed, SpeedPlan, plan_for
 from betavae.train.task import TASKS, Task
 
@@ -53,9 +54,10 @@ class SensorimotorTask(Task):
         return dataclasses.replace(plan, level=level, notes=(*plan.notes, PLAN_NOTE))
 
     @classmethod
-    def build_member(cls, config: RunConfig) -> EnsembleVAE:
-        """One member (an ensemble of one), fresh weights; its ``state_dict`` is what a run saves."""
-        return config.model.build([config.seed], config.data.layout())
+    def build_member(cls, config: RunConfig) -> MemberVAE:
+        """One member (an ensemble of one with (B, ·) methods), fresh weights; its ``state_dict``
+        is what a run saves."""
+        return config.model.build_member(config.seed, config.data.layout())
 
     def __init__(self, configs: Sequence[RunConfig], device: torch.device, speed: Speed,
                  seed_member: Any = None, data: Sensorimotor | None = None) -> None:
@@ -72,6 +74,7 @@ class SensorimotorTask(Task):
         constants = {c.objective.nll_constant for c in self.configs}
         if len(constants) > 1:
             raise BetavaeError(f"members of one ensemble must share objective.nll_constant, got {sorted(constants)}")
+        mask_from_spec(c0.model.measures.pe_input, self.data.layout)  # a bad model.measures fails before training
         self.batch_size, self.steps_per_epoch = b, rows // b
         self.seeds = [c.seed for c in self.configs]
         self.precision = c0.model.precision
@@ -82,7 +85,7 @@ class SensorimotorTask(Task):
         self.objective = c0.objective.build(self.data.layout, c0.model.n_z, dtype, device)
         self.schedules = [c.objective.alpha for c in self.configs]
         self._hypers: tuple[int, list[dict[str, float]]] | None = None
-        self._members: dict[int, EnsembleVAE] = {}
+        self._members: dict[int, MemberVAE] = {}
         self._loss: torch.Tensor | None = None
         # each member's (shuffle, noise) generator states at the start of epoch self._epoch
         self._epoch = 0
