@@ -7,7 +7,8 @@ checkpoint step, and the report's figures at the end. Each tracker is a module h
 automatically, its package imported only when a run asks for it.
 
 Resume: ``RUN/trackers.json`` keeps each tracker's run id and the last step it holds for sure
-(``logged_through``: the last checkpoint it was flushed at). A resumed session continues the same
+(``logged_through``: the last checkpoint it was flushed at, or for a tracker whose data is durable
+only once closed (W&B), the last checkpoint of its last closed session). A resumed session continues the same
 tracker run from there: it re-sends the rows of ``metrics.jsonl`` after that step (the trainer has
 already cut ``metrics.jsonl`` back to the checkpoint), so every step is logged once. Live trackers
 (TensorBoard) log each row at once and discard their rows past ``logged_through`` on resume; the
@@ -63,7 +64,7 @@ class RunTrackers:
         self.state: dict[str, dict[str, Any]] = {}
         self.pending: list[dict[str, Any]] = []
         self.started = False
-        self.last_step = 0
+        self.last_step = self.committed = 0
 
     def __bool__(self) -> bool:
         return bool(self.trackers)
@@ -78,8 +79,9 @@ class RunTrackers:
         for tracker in self.trackers:
             known = old.get(tracker.name, {})
             through = min(int(known.get("logged_through", 0)), step)
-            state = tracker.start(self.run_dir, self.config, known.get("run", {}), through + 1)
-            self.state[tracker.name] = {"run": state, "logged_through": through}
+            state = tracker.start(self.run_dir, self.config, known.get("run", {}), through + 1,
+                                  bool(known.get("open")))
+            self.state[tracker.name] = {"run": state, "logged_through": through, "open": True}
             self._write_state()
             for row in catch_up:
                 if through < row["step"] <= step:
@@ -107,7 +109,9 @@ class RunTrackers:
                 for row in self.pending:
                     self._send(tracker, row)
             tracker.flush()
-            self.state[tracker.name]["logged_through"] = step
+            if tracker.flushes:
+                self.state[tracker.name]["logged_through"] = step
+        self.committed = step
         self.pending.clear()
         self._write_state()
 
@@ -127,6 +131,9 @@ class RunTrackers:
                 tracker.close(status)
             except Exception:  # closing one tracker must not keep the others open
                 log.exception("could not close the %s run of %s", tracker.name, self.run_dir)
+                continue
+            self.state[tracker.name].update(open=False, logged_through=self.committed)
+        self._write_state()
         self.started = False
 
     @staticmethod

@@ -34,6 +34,9 @@ class Tracker:
     package: ClassVar[str]
     extra: ClassVar[str]
     live: ClassVar[bool] = False
+    #: whether :meth:`flush` makes what was logged durable (else only :meth:`close` does: a
+    #: killed session's rows are sent again by the next one, which :meth:`start` is told of)
+    flushes: ClassVar[bool] = True
 
     @classmethod
     def require(cls) -> None:
@@ -46,10 +49,12 @@ class Tracker:
                 f"install it with `pip install 'betavae[{cls.extra}]'`"
             ) from None
 
-    def start(self, run_dir: Path, config: dict[str, Any], state: dict[str, Any], resume_from: int) -> dict[str, Any]:
+    def start(self, run_dir: Path, config: dict[str, Any], state: dict[str, Any], resume_from: int,
+              unclosed: bool) -> dict[str, Any]:
         """Open (``state`` empty) or continue (``state`` as this method returned it last session)
         the tracker's run of ``run_dir``. Rows of steps ``>= resume_from`` this tracker may already
-        hold are out of date. Returns what :meth:`start` needs to continue it (JSON)."""
+        hold are out of date; ``unclosed``: the last session was killed before :meth:`close`.
+        Returns what :meth:`start` needs to continue it (JSON)."""
         raise NotImplementedError
 
     def log(self, step: int, scalars: dict[str, float], wall_time: float | None) -> None:

@@ -35,7 +35,8 @@ class MLflowTracker(Tracker):
     package = "mlflow-skinny"
     extra = "mlflow"
 
-    def start(self, run_dir: Path, config: dict[str, Any], state: dict[str, Any], resume_from: int) -> dict[str, Any]:
+    def start(self, run_dir: Path, config: dict[str, Any], state: dict[str, Any], resume_from: int,
+              unclosed: bool) -> dict[str, Any]:
         from mlflow import MlflowClient
         from mlflow.entities import Param
 

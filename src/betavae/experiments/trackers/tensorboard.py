@@ -23,7 +23,8 @@ class TensorBoardTracker(Tracker):
     extra = "tb"
     live = True
 
-    def start(self, run_dir: Path, config: dict[str, Any], state: dict[str, Any], resume_from: int) -> dict[str, Any]:
+    def start(self, run_dir: Path, config: dict[str, Any], state: dict[str, Any], resume_from: int,
+              unclosed: bool) -> dict[str, Any]:
         from torch.utils.tensorboard import SummaryWriter
 
         # purge_step writes a restart marker: readers drop what earlier files hold at steps >= it
