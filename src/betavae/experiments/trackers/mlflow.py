@@ -41,7 +41,7 @@ class MLflowTracker(Tracker):
         from mlflow.entities import Param
 
         uri = state.get("uri") or os.environ.get("MLFLOW_TRACKING_URI") or default_uri(run_dir)
-        if uri.startswith("file:"):
+        if uri.startswith("file:") or "://" not in uri:  # a file store
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.client = MlflowClient(tracking_uri=uri)
         if state:
