@@ -10,7 +10,7 @@ machine's noise hits them alike. Prints each variant's median steps/s, its ratio
 the same repetition (median and range over --reps), and `uptime` before and after.
 
 Usage: python bench/bench_trackers.py [--steps 400] [--warmup 20] [--reps 3] [--checkpoint-every 200]
-       [--threads N]
+       [--threads N] [--batch 64]
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ HERE = Path(__file__).resolve().parent
 VARIANTS = ("none", "tensorboard", "mlflow", "wandb")
 
 
-def measure(tracker: str, steps: int, warmup: int, checkpoint_every: int, threads: int | None) -> float:
+def measure(tracker: str, steps: int, warmup: int, checkpoint_every: int, threads: int | None,
+            batch: int) -> float:
     """Steps/s of one window, in this process, with ``tracker`` on (or none)."""
     import yaml
 
@@ -41,7 +42,7 @@ def measure(tracker: str, steps: int, warmup: int, checkpoint_every: int, thread
     tree = yaml.safe_load((HERE.parent / "src" / "betavae" / "configs" / "dsprites_quick.yaml").read_text())
     tree["name"] = f"bench-trackers-{tracker}"
     tree["train"].update(steps=steps + warmup, log_every=100, checkpoint_every=checkpoint_every, report=False,
-                         device="cpu", threads=threads, trackers=[] if tracker == "none" else [tracker])
+                         device="cpu", threads=threads, batch_size=batch, trackers=[] if tracker == "none" else [tracker])
     clock = StepClock(warmup)
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # MLflow's store goes beside the runs folder
@@ -56,10 +57,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--checkpoint-every", type=int, default=200)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--batch", type=int, default=64, help="smaller: cheaper steps, so a harsher test")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one variant, print JSON
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.steps, args.warmup, args.checkpoint_every, args.threads)))
+        print(json.dumps(measure(args.one, args.steps, args.warmup, args.checkpoint_every, args.threads,
+                                 args.batch)))
         return
     env = {**os.environ, "WANDB_MODE": "offline"}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -68,14 +71,14 @@ def main() -> None:
     for rep in range(args.reps):
         for variant in VARIANTS:
             cmd = [sys.executable, __file__, "--one", variant, "--steps", str(args.steps), "--warmup",
-                   str(args.warmup), "--checkpoint-every", str(args.checkpoint_every)]
+                   str(args.warmup), "--checkpoint-every", str(args.checkpoint_every), "--batch", str(args.batch)]
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
             rates[variant].append(json.loads(out.strip().splitlines()[-1]))
         print(f"rep {rep + 1}: " + ", ".join(f"{v} {rates[v][-1]:.2f}" for v in VARIANTS), flush=True)
     print("load after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
-    print(f"\n{args.steps} steps after {args.warmup} warm-up, log_every 100, checkpoint_every "
+    print(f"\nbatch {args.batch}, {args.steps} steps after {args.warmup} warm-up, log_every 100, checkpoint_every "
           f"{args.checkpoint_every}, {args.reps} reps (steps/s; ratio to none in the same rep)")
     for v in VARIANTS:
         ratios = [r / n for r, n in zip(rates[v], rates["none"], strict=True)]
