@@ -112,6 +112,9 @@ class TrainConfig(Strict):
     eval_every: PositiveInt | None = None
     eval_metrics: list[str] = Field(default_factory=lambda: ["mig"])
     eval_preset: Literal["fast", "default"] = "fast"
+    #: experiment trackers that also get every metrics row, the config and the report's figures
+    #: (betavae.experiments.trackers; docs/trackers.md); each is an optional extra
+    trackers: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +124,13 @@ class TrainConfig(Strict):
                 raise ValueError("give train.steps or train.epochs, not both")
             data = {**data, "steps": None}
         return data
+
+    @field_validator("trackers")
+    @classmethod
+    def _trackers(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"each tracker at most once, got {v}")
+        return v
 
     @field_validator("device")
     @classmethod
@@ -140,7 +150,8 @@ class TrainConfig(Strict):
 
 #: (section, key, default) of keys added after run ids were first handed out
 HASHED_IF_SET = (("train", "epochs", None), ("train", "weight_decay", 0.0),
-                 ("train", "lr_schedule", {"kind": "constant", "max_lr": None}), ("train", "clip", None))
+                 ("train", "lr_schedule", {"kind": "constant", "max_lr": None}), ("train", "clip", None),
+                 ("train", "trackers", []))
 
 
 class RunConfig(Strict):

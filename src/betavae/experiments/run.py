@@ -41,6 +41,7 @@ from betavae.experiments.rundir import (
     truncate_metrics,
     write_meta,
 )
+from betavae.experiments.trackers import RunTrackers, require_trackers
 from betavae.train.callbacks import Callback
 from betavae.train.checkpoint import save_checkpoint
 from betavae.train.loop import Loop
@@ -110,12 +111,17 @@ class Trainer(Loop):
 
     def __init__(self, configs: RunConfig | Sequence[RunConfig], run_dirs: str | Path | Sequence[Path],
                  callbacks: Sequence[Callback] = ()) -> None:
+        first = configs if isinstance(configs, RunConfig) else configs[0]
+        require_trackers(first.train.trackers)  # the install hint before anything is built or made
         super().__init__(configs, callbacks)
         self.run_dirs = [Path(run_dirs)] if isinstance(run_dirs, (str, Path)) else [Path(d) for d in run_dirs]
         if len(self.run_dirs) != self.k:
             raise BetavaeError(f"{self.k} configs but {len(self.run_dirs)} run folders")
         self.names = [d.name for d in self.run_dirs]
         self.config_json = [c.model_dump_json(by_alias=True) for c in self.configs]
+        #: member k's experiment trackers (train.trackers; empty by default)
+        self.trackers = [RunTrackers(self.tc.trackers, d, c.to_dict())
+                         for d, c in zip(self.run_dirs, self.configs, strict=True)]
 
     def kept(self, k: int) -> str:
         return f"the last good checkpoint in {self.run_dirs[k]} is kept"
@@ -140,7 +146,6 @@ class Trainer(Loop):
             self._run(resume)
 
     def _run(self, resume: bool) -> None:
-        tc = self.tc
         if resume:
             self.load()
         record = self.speed.record()
@@ -157,6 +162,23 @@ class Trainer(Loop):
             sessions.append(read_meta(run_dir).get("sessions", []) + [session])
             write_meta(run_dir, status="running", sessions=sessions[k], device=str(self.device), speed=record,
                        **extra)
+        self.status = "failed"
+        try:
+            for trackers in self.trackers:
+                trackers.start(self.step)
+            self._fit(sessions)
+            if self.tc.report and any(self.trackers):
+                from betavae.report.build import REPORT_DIR
+
+                for trackers, run_dir in zip(self.trackers, self.run_dirs, strict=True):
+                    trackers.images(run_dir / REPORT_DIR)
+        finally:
+            for trackers in self.trackers:
+                trackers.close(self.status)
+
+    def _fit(self, sessions: list[list[dict[str, Any]]]) -> None:
+        """Train, keeping every member's metrics, meta and trackers up to date; then the reports."""
+        tc = self.tc
         for cb in self.callbacks:
             cb.on_start(self.run_dirs[0] if self.k == 1 else list(self.run_dirs), self.step, self.total_steps)
         status = "failed"
@@ -167,6 +189,7 @@ class Trainer(Loop):
                 def write_row(k: int, row: dict[str, Any]) -> None:
                     handles[k].write(json.dumps(row, allow_nan=True) + "\n")
                     handles[k].flush()
+                    self.trackers[k].log(row)
 
                 if initial:  # the evaluator scores the untrained model too: a row at step 0
                     for k in range(self.k):
@@ -184,6 +207,7 @@ class Trainer(Loop):
             for k, run_dir in enumerate(self.run_dirs):
                 sessions[k][-1].update(end=now(), end_step=self.step)
                 write_meta(run_dir, status=status, sessions=sessions[k], end_time=now(), step=self.step)
+            self.status = status
             for cb in self.callbacks:
                 cb.on_end(status)
         if tc.report:
@@ -191,6 +215,7 @@ class Trainer(Loop):
 
     def _save(self, k: int, state: dict[str, Any]) -> None:
         save_checkpoint(self.run_dirs[k] / STATE_FILE, self.run_dirs[k] / WEIGHTS_FILE, state, self.config_json[k])
+        self.trackers[k].commit(int(state["step"]))  # after the checkpoint: a resume starts from it
 
     def _evaluate(self, model: torch.nn.Module) -> dict[str, float]:
         """A member's ``train.eval_metrics`` scores (own seeded generators: training RNG untouched)."""
