@@ -73,6 +73,29 @@ def test_expansion_grid_zip_blocks_seeds():
     assert [r.config.objective.capacity.c_max for r in blocks[2:]] == [5, 10, 25]
 
 
+def test_ensemble_groups_put_objectives_with_state_alone():
+    """``ensemble: 4`` over 2 seeds of 6 objectives: the stateless ones (β, capacity, β-TCVAE) share
+    groups of at most 4 in plan order; learned β, FactorVAE, per-latent and pairwise β (parameters,
+    buffers or an optimiser of their own) are groups of one."""
+    from betavae.experiments.study import ensemble_groups
+
+    objectives = [{"kind": "beta", "beta": 4}, {"kind": "learned", "lr": 0.01},
+                  {"kind": "capacity", "gamma": 20, "capacity": {"kind": "capacity", "c_max": 5, "length": 10}},
+                  {"kind": "factorvae", "gamma": 10, "disc_hidden": 8, "disc_layers": 2},
+                  {"kind": "per_latent"}, {"kind": "pairwise"}, {"kind": "betatcvae", "beta": 6}]
+    sweep = sweep_from_dict({"base": tiny_tree(), "seeds": [0, 1], "ensemble": 4,
+                             "grid": [{"objective": o} for o in objectives]})
+    runs = sweep.expand()
+    groups = ensemble_groups(runs, 4)
+    kinds = [[r.config.objective.kind for r in g] for g in groups]
+    stateless = [k for k in kinds if len(k) > 1]
+    assert stateless == [["beta", "beta", "capacity", "capacity"], ["betatcvae", "betatcvae"]]
+    alone = sorted(k[0] for k in kinds if len(k) == 1)
+    assert alone == sorted(["learned", "factorvae", "per_latent", "pairwise"] * 2)
+    assert sorted(r.run_id for g in groups for r in g) == sorted(r.run_id for r in runs)
+    assert ensemble_groups(runs, 1) == [[r] for r in runs]
+
+
 @pytest.mark.parametrize("tree, message", [
     ({"zip": [{"train.lr": [1, 2], "train.steps": [1]}]}, "equal lengths"),
     ({"grid": {"train.stepz": [1, 2]}}, "unknown key 'train.stepz'"),

@@ -55,6 +55,8 @@ class EvaluateOptions(_Strict):
     preset: Literal["fast", "default"] = "fast"
     sizes: dict[str, int] | None = None
     seed: Seed = 0
+    #: also write the per-factor and per-pair scores (``eval.json``'s ``breakdown``, docs/metrics.md)
+    breakdown: bool = False
 
 
 class SweepSpec(_Strict):
