@@ -142,6 +142,34 @@ def test_shipped_studies_train_capacity_with_the_shipped_gamma(study):
     assert sorted({o.capacity.c_max for o in capacity}) == [5, 10, 25, 50]
 
 
+def test_shipped_correlated_study_design():
+    """sweep_correlated_study (and _full, and the pilot): the seven arms × (strength 5, 2.5, independent),
+    settings that train (C_t reaches its maximum within the run; learned β has its own learning rate),
+    the pilot's seed not among the reported ones, and the full size the same design at 300,000 steps."""
+    def design(name):
+        runs = load_sweep(SHIPPED_CONFIGS / f"{name}.yaml").expand()
+        cells = {(getattr(r.config.data, "pairs", [None])[0], r.config.objective.kind) for r in runs}
+        strengths = sorted({p.strength if p else 0.0 for p, _ in cells})
+        return runs, strengths, {k for _, k in cells}
+
+    arms = {"beta", "capacity", "betatcvae", "factorvae", "per_latent", "pairwise", "learned"}
+    study, strengths, kinds = design("sweep_correlated_study")
+    assert strengths == [0.0, 2.5, 5.0] and kinds == arms and len(study) == 3 * 7 * 5
+    full, full_strengths, full_kinds = design("sweep_correlated_study_full")
+    assert full_strengths == strengths and full_kinds == arms and len(full) == 3 * 7 * 10
+    assert {r.config.train.steps for r in full} == {300_000}
+    pilot, _, pilot_kinds = design("sweep_correlated_pilot")
+    assert arms <= pilot_kinds
+    assert not {r.config.seed for r in pilot} & {r.config.seed for r in study + full}
+    for runs in (study, full):
+        for r in runs:
+            o, steps = r.config.objective, r.config.train.steps
+            if o.kind == "capacity":
+                assert o.capacity.length < steps and o.capacity.c_max > 0 and o.gamma.bounds() == (20, 20)
+            if o.kind == "learned":
+                assert o.lr is not None and o.lr > r.config.train.lr
+
+
 @pytest.mark.parametrize("name", SHIPPED_SWEEPS)
 def test_every_shipped_sweep_resolves_with_dry_run(name, tmp_path, capsys):
     """``bvae sweep NAME --dry-run`` lists every run of every shipped sweep as still to train."""
