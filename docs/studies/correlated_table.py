@@ -261,13 +261,12 @@ def plot(rows: Sequence[dict[str, Any]], out: Path, key: str = PRIMARY) -> Path:
             s = summarise(cell, key)
             if s["n"]:
                 err = None if s["n"] < 2 else [[s["mean"] - s["lo"]], [s["hi"] - s["mean"]]]
-                ax.errorbar([x], [s["mean"]], yerr=err, fmt="o", color=colour, capsize=3,
-                            label=label if arm == arms[0] or not ax.get_legend_handles_labels()[1].count(label) else None)
+                ax.errorbar([x], [s["mean"]], yerr=err, fmt="o", color=colour, capsize=3, label=label)
     ax.set_xticks(range(len(arms)), [ARM_LABELS[a] for a in arms])
     ax.set_ylabel("pair MIG (posX, posY): mean of the two MIG terms")
     ax.set_title("Correlated dSprites: pair score by arm (dots: seeds; bars: 95 % t interval)")
     handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles, strict=True))
+    unique = dict(zip(labels, handles, strict=True))  # one entry per strength
     ax.legend(unique.values(), unique.keys(), fontsize=8)
     fig.tight_layout()
     path = save_small(fig, out)
