@@ -279,13 +279,12 @@ def pilot_lines(root: Path, every: int = 250) -> list[str]:
     out = []
     for run_dir in sorted(p for p in root.iterdir() if (p / "metrics.jsonl").is_file()):
         row = read_run(run_dir)
+        logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        left = next((r["step"] for r in logged if r["recon"] < LEFT_MEAN_IMAGE), None)
         out.append(f"{ARM_LABELS.get(row['arm'], row['arm'])} ({run_dir.name}, seed {row['seed']}, "
-                   f"strength {row['strength']:g}); final pair MIG {row.get('pair_mig', float('nan')):.3f}, "
-                   f"MIG {row.get('mig', float('nan')):.3f}")
-        mig = None
-        for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-            r = json.loads(line)
-            mig = r.get("eval.mig", mig)
+                   f"strength {row['strength']:g}); recon < {LEFT_MEAN_IMAGE:g} from step {left}; final pair MIG "
+                   f"{row.get('pair_mig', float('nan')):.3f}, MIG {row.get('mig', float('nan')):.3f}")
+        for r in logged:
             if r["step"] % every:
                 continue
             parts = [f"step {r['step']:>6}", f"recon {r['recon']:7.1f}", f"KL {r['kl']:6.2f}"]
@@ -300,8 +299,8 @@ def pilot_lines(root: Path, every: int = 250) -> list[str]:
                 parts.append(f"λ_max {r['pair_lambda_max']:.3f}, pair MI {r['pair_mi']:.2f}")
             if "tc_d" in r:
                 parts.append(f"TC_D {r['tc_d']:.2f}")
-            if mig is not None:
-                parts.append(f"MIG {mig:.3f}")
+            if "eval.mig" in r:  # logged at the in-training evaluations only
+                parts.append(f"MIG {r['eval.mig']:.3f}")
             out.append("  " + ", ".join(parts))
     return out
 

@@ -107,3 +107,18 @@ def test_main_writes_table_csv_and_figure(sweep, tmp_path, capsys):
     assert (out / "table.md").read_text().strip() == printed.strip()
     assert (out / "pair_score.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(ct.read_csv(out / "runs.csv")) == 7
+
+
+def test_pilot_lines_show_the_mechanism_and_when_the_mean_image_was_left(tmp_path):
+    d = tmp_path / "cap-s100"
+    d.mkdir()
+    (d / "config.yaml").write_text(yaml.safe_dump({"seed": 100, "data": {"kind": "dsprites"},
+                                                   "objective": {"kind": "capacity"}}))
+    logged = [{"step": 250, "recon": 520.0, "kl": 3.5, "capacity": 3.75},
+              {"step": 500, "recon": 150.0, "kl": 7.4, "capacity": 7.5, "eval.mig": 0.04},
+              {"step": 600, "recon": 140.0, "kl": 9.0, "capacity": 9.0}]
+    (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in logged))
+    lines = ct.pilot_lines(tmp_path, every=250)
+    assert lines[0].startswith("capacity (cap-s100, seed 100, strength 0); recon < 400 from step 500;")
+    assert lines[1:] == ["  step    250, recon   520.0, KL   3.50, C_t  3.75",
+                         "  step    500, recon   150.0, KL   7.40, C_t  7.50, MIG 0.040"]
