@@ -2,7 +2,7 @@
 and its pilot's trajectories.
 
 Usage:
-    python docs/studies/correlated_table.py study RUNS_DIR [--out docs/studies/correlated]
+    python docs/studies/correlated_table.py study RUNS_DIR [--out docs/studies/correlated] [--sweep FILE]
     python docs/studies/correlated_table.py study docs/studies/correlated/runs.csv   # from the committed CSV
     python docs/studies/correlated_table.py pilot RUNS_DIR [--every 250]
 
@@ -11,8 +11,9 @@ Usage:
 one row per (strength, arm): how many of the planned runs finished, and for each score the mean over
 seeds with its 95 % t interval; then the smallest difference in the pair score the design detects
 (docs/studies/README.md, rule 2) at the measured spread. With ``--out`` it writes ``runs.csv``
-(every run's scores, one row per planned run, unfinished ones included), ``table.md`` and
-``pair_score.png`` there. ``pilot`` prints each run's trajectory: training recon and KL, the
+(every run's scores, one row per planned run, unfinished ones included), ``evals.json`` (each
+finished run's ``eval.json``, breakdown included), ``table.md`` and ``pair_score.png`` there.
+``--sweep FILE`` lists the planned runs from the sweep file while the sweep still runs. ``pilot`` prints each run's trajectory: training recon and KL, the
 arm's own mechanism (C_t, learned β, per-latent β_j range, pairwise λ_max) and the in-training MIG.
 
 The pair score (fixed before the study ran): **pair MIG** = the mean of the posX and posY MIG terms,
@@ -90,14 +91,29 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     return row
 
 
-def collect(root: Path) -> list[dict[str, Any]]:
+def planned_runs(sweep_file: Path) -> list[dict[str, Any]]:
+    """The sweep file's planned runs as ``sweep.json``-like entries (run id, seed, ``data`` and
+    ``objective``), for a sweep still running (its ``sweep.json`` is written at the end)."""
+    from betavae.experiments.sweep import load_sweep
+
+    entries = []
+    for run in load_sweep(sweep_file).expand():
+        tree = run.config.to_dict()
+        entries.append({"run_id": run.run_id, "seed": run.config.seed, "data": tree["data"],
+                        "objective": tree["objective"]})
+    return entries
+
+
+def collect(root: Path, planned: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One row per planned run of a sweep directory (``sweep.json``'s list, or every run folder when
-    there is none yet); ``status`` from ``sweep.json`` (``finished`` when the run has ``eval.json``).
+    there is none yet, or ``planned`` from :func:`planned_runs`); ``status`` from ``sweep.json``
+    (``finished`` when the run has ``eval.json``).
     A run not started yet is placed in its cell by the swept ``data`` and ``objective`` of its
     ``sweep.json`` row."""
     listing = root / "sweep.json"
-    planned = json.loads(listing.read_text()) if listing.is_file() else [
-        {"run_id": p.name} for p in sorted(root.iterdir()) if (p / "config.yaml").is_file()]
+    if planned is None:
+        planned = json.loads(listing.read_text()) if listing.is_file() else [
+            {"run_id": p.name} for p in sorted(root.iterdir()) if (p / "config.yaml").is_file()]
     rows = []
     for entry in planned:
         run_dir = root / entry["run_id"]
@@ -311,16 +327,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("source", type=Path, help="a sweep directory, or (study) a runs.csv")
     parser.add_argument("--out", type=Path, help="study: write runs.csv, table.md and pair_score.png here")
     parser.add_argument("--every", type=int, default=250, help="pilot: steps between trajectory lines")
+    parser.add_argument("--sweep", type=Path, help="study: the sweep file, to list every planned run while "
+                        "the sweep still runs (sweep.json is written at its end)")
     args = parser.parse_args(argv)
     if args.what == "pilot":
         print("\n".join(pilot_lines(args.source, args.every)))
         return
-    rows = read_csv(args.source) if args.source.suffix == ".csv" else collect(args.source)
+    planned = planned_runs(args.sweep) if args.sweep else None
+    rows = read_csv(args.source) if args.source.suffix == ".csv" else collect(args.source, planned)
     text = markdown_table(rows) + "\n\n" + "\n".join(power_lines(rows))
     print(text)
     if args.out:
         if args.source.suffix != ".csv":
             write_csv(rows, args.out / "runs.csv")
+            evals = {r["run_id"]: json.loads((args.source / r["run_id"] / "eval.json").read_text())
+                     for r in rows if r.get("status") == "finished"}
+            (args.out / "evals.json").write_text(json.dumps(evals, indent=1) + "\n")
         (args.out / "table.md").write_text(text + "\n")
         plot(rows, args.out / "pair_score.png")
 

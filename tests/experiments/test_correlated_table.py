@@ -107,6 +107,19 @@ def test_main_writes_table_csv_and_figure(sweep, tmp_path, capsys):
     assert (out / "table.md").read_text().strip() == printed.strip()
     assert (out / "pair_score.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(ct.read_csv(out / "runs.csv")) == 7
+    evals = json.loads((out / "evals.json").read_text())
+    assert sorted(evals) == ["b-s0", "b-s1", "b-s2", "p-s0"]
+    assert evals["b-s1"] == json.loads((sweep / "b-s1" / "eval.json").read_text())
+
+
+def test_planned_runs_from_the_sweep_file_place_unstarted_runs(tmp_path):
+    """While a sweep runs there is no sweep.json: the sweep file lists the planned runs."""
+    pilot = Path(__file__).parents[2] / "src/betavae/configs/sweep_correlated_pilot.yaml"
+    planned = ct.planned_runs(pilot)
+    assert len(planned) == 8 and {p["seed"] for p in planned} == {100}
+    rows = ct.collect(tmp_path, planned)  # an empty runs folder: every run planned, none started
+    assert [r["arm"] for r in rows][:3] == ["learned", "learned", "capacity"]
+    assert {r["strength"] for r in rows} == {5.0} and {r["status"] for r in rows} == {"missing"}
 
 
 def test_pilot_lines_show_the_mechanism_and_when_the_mean_image_was_left(tmp_path):
