@@ -203,6 +203,21 @@ def test_runs_evaluates_aggregates_then_skips(tmp_path, executor_kind):
     assert len(run_folders(tmp_path)) == 4
 
 
+def test_evaluate_breakdown_writes_the_per_factor_and_per_pair_scores(tmp_path):
+    """``evaluate: {breakdown: true}`` reaches the image evaluator: eval.json gains the breakdown,
+    whose MIG terms average to the run's MIG (docs/metrics.md), and a pair entry per factor pair."""
+    sweep = tiny_sweep(evaluate={**TINY_EVAL, "breakdown": True})
+    with make_executor("local", 1, 1, 2) as ex:
+        out = run_sweep(sweep, ex, tmp_path)
+    assert out.statuses == {"finished": 1}
+    result = json.loads((run_folders(tmp_path)[0] / "eval.json").read_text())
+    terms = {k: v for k, v in result["breakdown"].items() if k.startswith("mig[")}
+    assert len(terms) == 5  # the five varying dSprites factors
+    assert sum(terms.values()) / len(terms) == pytest.approx(result["values"]["mig"])
+    assert "mig.shared[posX,posY]" in result["breakdown"]
+    assert sweep.spec.evaluate.breakdown and not tiny_sweep(evaluate=TINY_EVAL).spec.evaluate.breakdown
+
+
 def test_failures_are_recorded_and_the_rest_continue(tmp_path, executor_kind):
     sweep = tiny_sweep([{"train.lr": [1e-3]}, {"train.lr": [1e4]},
                         {"data.path": ["/nonexistent/dsprites.npz"]}])
