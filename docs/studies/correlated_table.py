@@ -250,7 +250,7 @@ def power_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
         return ["pair MIG: no cell has two finished seeds yet, so no measured spread"]
     ns = sorted({sum(1 for r in cell if r.get("status") == "finished") for cell in groups(rows).values()} - {0})
     out = [f"pair MIG: pooled between-seed sd {sd:.4f} ({df} degrees of freedom)"]
-    for n in sorted({*ns, 5, 10, 20}):
+    for n in sorted({*ns, 5, 10, 20} - {0, 1}):  # an interval needs two seeds per arm
         out.append(f"  n = {n:2d} seeds per arm: detects {min_detectable(sd, n, None):.4f} half the time, "
                    f"{min_detectable(sd, n):.4f} with 80 % power (two-sided t-test, α = 0.05)")
     return out
