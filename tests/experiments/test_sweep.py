@@ -73,6 +73,29 @@ def test_expansion_grid_zip_blocks_seeds():
     assert [r.config.objective.capacity.c_max for r in blocks[2:]] == [5, 10, 25]
 
 
+def test_ensemble_groups_put_objectives_with_state_alone():
+    """``ensemble: 4`` over 2 seeds of 6 objectives: the stateless ones (β, capacity, β-TCVAE) share
+    groups of at most 4 in plan order; learned β, FactorVAE, per-latent and pairwise β (parameters,
+    buffers or an optimiser of their own) are groups of one."""
+    from betavae.experiments.study import ensemble_groups
+
+    objectives = [{"kind": "beta", "beta": 4}, {"kind": "learned", "lr": 0.01},
+                  {"kind": "capacity", "gamma": 20, "capacity": {"kind": "capacity", "c_max": 5, "length": 10}},
+                  {"kind": "factorvae", "gamma": 10, "disc_hidden": 8, "disc_layers": 2},
+                  {"kind": "per_latent"}, {"kind": "pairwise"}, {"kind": "betatcvae", "beta": 6}]
+    sweep = sweep_from_dict({"base": tiny_tree(), "seeds": [0, 1], "ensemble": 4,
+                             "grid": [{"objective": o} for o in objectives]})
+    runs = sweep.expand()
+    groups = ensemble_groups(runs, 4)
+    kinds = [[r.config.objective.kind for r in g] for g in groups]
+    stateless = [k for k in kinds if len(k) > 1]
+    assert stateless == [["beta", "beta", "capacity", "capacity"], ["betatcvae", "betatcvae"]]
+    alone = sorted(k[0] for k in kinds if len(k) == 1)
+    assert alone == sorted(["learned", "factorvae", "per_latent", "pairwise"] * 2)
+    assert sorted(r.run_id for g in groups for r in g) == sorted(r.run_id for r in runs)
+    assert ensemble_groups(runs, 1) == [[r] for r in runs]
+
+
 @pytest.mark.parametrize("tree, message", [
     ({"zip": [{"train.lr": [1, 2], "train.steps": [1]}]}, "equal lengths"),
     ({"grid": {"train.stepz": [1, 2]}}, "unknown key 'train.stepz'"),
@@ -119,6 +142,34 @@ def test_shipped_studies_train_capacity_with_the_shipped_gamma(study):
     assert sorted({o.capacity.c_max for o in capacity}) == [5, 10, 25, 50]
 
 
+def test_shipped_correlated_study_design():
+    """sweep_correlated_study (and _full, and the pilot): the seven arms × (strength 5, 2.5, independent),
+    settings that train (C_t reaches its maximum within the run; learned β has its own learning rate),
+    the pilot's seed not among the reported ones, and the full size the same design at 300,000 steps."""
+    def design(name):
+        runs = load_sweep(SHIPPED_CONFIGS / f"{name}.yaml").expand()
+        cells = {(getattr(r.config.data, "pairs", [None])[0], r.config.objective.kind) for r in runs}
+        strengths = sorted({p.strength if p else 0.0 for p, _ in cells})
+        return runs, strengths, {k for _, k in cells}
+
+    arms = {"beta", "capacity", "betatcvae", "factorvae", "per_latent", "pairwise", "learned"}
+    study, strengths, kinds = design("sweep_correlated_study")
+    assert strengths == [0.0, 2.5, 5.0] and kinds == arms and len(study) == 3 * 7 * 5
+    full, full_strengths, full_kinds = design("sweep_correlated_study_full")
+    assert full_strengths == strengths and full_kinds == arms and len(full) == 3 * 7 * 10
+    assert {r.config.train.steps for r in full} == {300_000}
+    pilot, _, pilot_kinds = design("sweep_correlated_pilot")
+    assert arms <= pilot_kinds
+    assert not {r.config.seed for r in pilot} & {r.config.seed for r in study + full}
+    for runs in (study, full):
+        for r in runs:
+            o, steps = r.config.objective, r.config.train.steps
+            if o.kind == "capacity":
+                assert o.capacity.length < steps and o.capacity.c_max > 0 and o.gamma.bounds() == (20, 20)
+            if o.kind == "learned":
+                assert o.lr is not None and o.lr > r.config.train.lr
+
+
 @pytest.mark.parametrize("name", SHIPPED_SWEEPS)
 def test_every_shipped_sweep_resolves_with_dry_run(name, tmp_path, capsys):
     """``bvae sweep NAME --dry-run`` lists every run of every shipped sweep as still to train."""
@@ -150,6 +201,21 @@ def test_runs_evaluates_aggregates_then_skips(tmp_path, executor_kind):
     assert second.counts == {"skipped": 3, "evaluate": 1} and len(second.records) == 1
     assert (tmp_path / rows[0]["run_id"] / "eval.json").is_file()
     assert len(run_folders(tmp_path)) == 4
+
+
+def test_evaluate_breakdown_writes_the_per_factor_and_per_pair_scores(tmp_path):
+    """``evaluate: {breakdown: true}`` reaches the image evaluator: eval.json gains the breakdown,
+    whose MIG terms average to the run's MIG (docs/metrics.md), and a pair entry per factor pair."""
+    sweep = tiny_sweep(evaluate={**TINY_EVAL, "breakdown": True})
+    with make_executor("local", 1, 1, 2) as ex:
+        out = run_sweep(sweep, ex, tmp_path)
+    assert out.statuses == {"finished": 1}
+    result = json.loads((run_folders(tmp_path)[0] / "eval.json").read_text())
+    terms = {k: v for k, v in result["breakdown"].items() if k.startswith("mig[")}
+    assert len(terms) == 5  # the five varying dSprites factors
+    assert sum(terms.values()) / len(terms) == pytest.approx(result["values"]["mig"])
+    assert "mig.shared[posX,posY]" in result["breakdown"]
+    assert sweep.spec.evaluate.breakdown and not tiny_sweep(evaluate=TINY_EVAL).spec.evaluate.breakdown
 
 
 def test_failures_are_recorded_and_the_rest_continue(tmp_path, executor_kind):

@@ -150,7 +150,8 @@ class Trainer(Loop):
             self.load()
         record = self.speed.record()
         sessions = []
-        initial = self.step == 0 and tc.eval_every is not None and evaluator_for(self.configs[0].model.task).at_start
+        initial = (self.step == 0 and self.tc.eval_every is not None
+                   and evaluator_for(self.configs[0].model.task).at_start)
         for k, run_dir in enumerate(self.run_dirs):
             truncate_metrics(run_dir, -1 if initial else self.step)
             session = {"start": now(), "start_step": self.step, "device": str(self.device),
@@ -166,7 +167,7 @@ class Trainer(Loop):
         try:
             for trackers in self.trackers:
                 trackers.start(self.step)
-            self._fit(sessions)
+            self._fit(sessions, initial)
             if self.tc.report and any(self.trackers):
                 from betavae.report.build import REPORT_DIR
 
@@ -176,8 +177,9 @@ class Trainer(Loop):
             for trackers in self.trackers:
                 trackers.close(self.status)
 
-    def _fit(self, sessions: list[list[dict[str, Any]]]) -> None:
-        """Train, keeping every member's metrics, meta and trackers up to date; then the reports."""
+    def _fit(self, sessions: list[list[dict[str, Any]]], initial: bool) -> None:
+        """Train, keeping every member's metrics, meta and trackers up to date; then the reports.
+        ``initial``: first a row at step 0 with the evaluator's scores of the untrained members."""
         tc = self.tc
         for cb in self.callbacks:
             cb.on_start(self.run_dirs[0] if self.k == 1 else list(self.run_dirs), self.step, self.total_steps)

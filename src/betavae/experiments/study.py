@@ -97,11 +97,18 @@ def run_sweep(sweep: Sweep, executor: Executor, runs_dir: str | Path | None = No
 
 def ensemble_groups(runs: list[PlannedRun], size: int) -> list[list[PlannedRun]]:
     """Runs that may train together (same config but seed and objective), in chunks of at most
-    ``size``, in plan order; ``size`` 1: every run alone."""
+    ``size``, in plan order; ``size`` 1: every run alone. A run whose objective has state of its
+    own (learned β, FactorVAE, per-latent or pairwise β: :func:`betavae.train.ensemble.trains_alone`)
+    is a group of one, so one sweep can mix such arms with ensembled ones."""
+    from betavae.train.ensemble import trains_alone
+
     if size <= 1:
         return [[r] for r in runs]
     families: dict[str, list[PlannedRun]] = {}
     for run in runs:
+        if trains_alone(run.config):
+            families[run.run_id] = [run]
+            continue
         shared = run.config.to_dict()
         shared.pop("seed")
         shared.pop("objective")

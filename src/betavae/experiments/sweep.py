@@ -60,6 +60,8 @@ class EvaluateOptions(BaseModel):
     preset: Literal["fast", "default"] = "fast"
     sizes: dict[str, int] | None = None
     seed: Seed = 0
+    #: also write the per-factor and per-pair scores (``eval.json``'s ``breakdown``, docs/metrics.md)
+    breakdown: bool = False
 
 
 class SweepSpec(_Strict):

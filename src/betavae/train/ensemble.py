@@ -167,9 +167,24 @@ class MemberNoise:
         return [g.get_state() for g in self.generators]
 
 
+def has_own_state(objective: nn.Module) -> bool:
+    """Whether ``objective`` has parameters, buffers or an auxiliary optimiser of its own (learned β,
+    FactorVAE, per-latent and pairwise β): such objectives train alone, never in an ensemble."""
+    return bool(list(objective.parameters()) or objective.state_dict() or objective.auxiliary_optimizer() is not None)
+
+
+def trains_alone(config: RunConfig) -> bool:
+    """Whether an image run's objective has state of its own (:func:`has_own_state`), so that a sweep
+    gives it no ensemble partners; other tasks' runs are grouped as their configs allow."""
+    model = config.model
+    if getattr(model, "task", None) != "image":
+        return False
+    return has_own_state(config.objective.build(model.likelihood, model.latent_dim))
+
+
 def check_stateless(objective: nn.Module, kind: str) -> None:
     """Refuse objectives with parameters, buffers or an auxiliary optimiser of their own."""
-    if list(objective.parameters()) or objective.state_dict() or objective.auxiliary_optimizer() is not None:
+    if has_own_state(objective):
         raise BetavaeError(
             f"objective {kind!r} has parameters or state of its own, which ensembles do not train yet; "
             "train its seeds one at a time (ensembles take stateless objectives: vae, beta, capacity, betatcvae)"

@@ -30,7 +30,7 @@ from betavae.errors import BetavaeError
 from betavae.registry import import_modules
 
 #: the image metrics' options (sweep ``evaluate:`` keys with defaults; see EvaluateOptions)
-IMAGE_OPTIONS = ("metrics", "preset", "sizes", "seed")
+IMAGE_OPTIONS = ("metrics", "preset", "sizes", "seed", "breakdown")
 
 
 class RunEvaluator:

@@ -28,4 +28,5 @@ class ImageEvaluator(RunEvaluator):
 
     def after(self, run_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
         return evaluate_run(run_dir, options.get("metrics"), options.get("preset", "default"),
-                            options.get("seed", 0), sizes=options.get("sizes"))
+                            options.get("seed", 0), sizes=options.get("sizes"),
+                            breakdown=bool(options.get("breakdown", False)))
