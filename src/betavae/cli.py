@@ -251,7 +251,6 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
     from betavae.experiments.evaluate import evaluate_codes_file, evaluate_run
 
     task = _run_task(run_dir) if run_dir is not None and codes is None and not udr else "image"
-    number = ".4f" if task == "image" else ".6g"  # the disentanglement scores lie in [0, 1]; others span magnitudes
     if task != "image":
         image_only = {"--preset": preset, "--fast": fast, "--bootstrap": bootstrap,
                       "--breakdown": breakdown, "--seed": seed, "--out": out, "--device": device != "cpu"}
@@ -297,7 +296,7 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
     for values_key, intervals_key in (("values", "intervals"), ("breakdown", "breakdown_intervals")):
         intervals = result.get(intervals_key, {})
         for key, value in result.get(values_key, {}).items():
-            line = f"{key:48s} {value:{number}}" if isinstance(value, float) else f"{key:48s} {value}"
+            line = f"{key:48s} {_score(value)}" if isinstance(value, float) else f"{key:48s} {value}"
             if key in intervals:
                 lo, hi = intervals[key]
                 line += f"  [{lo:.4f}, {hi:.4f}]"
@@ -307,6 +306,12 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
         b = result["bootstrap"]
         click.echo(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")
     click.echo(f"wrote {where}")
+
+
+def _score(value: float) -> str:
+    """Four decimals (the disentanglement scores lie in [0, 1]); four significant digits for values
+    that would lose them so (the multimodal measures span orders of magnitude)."""
+    return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e6 else f"{value:.4g}"
 
 
 def _run_task(run_dir: Path) -> str:

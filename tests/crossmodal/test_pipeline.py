@@ -108,7 +108,7 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "config.yaml").write_text(shipped_path("crossmodal_separate").read_text())
     assert main(["eval", str(tmp_path / "x"), "--bootstrap", "3"]) == 2
-    assert "the image metrics' options" in capsys.readouterr().err
+    assert "--bootstrap: options of the image metrics" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "x")]) == 2  # no weights: a clear line, no traceback
     err = capsys.readouterr().err
     assert "weights.safetensors" in err and "Traceback" not in err

@@ -71,7 +71,7 @@ def run_sweep(sweep: Sweep, executor: Executor, runs_dir: str | Path | None = No
             outcome.counts[need] += 1
             todo.append(run)
         tasks = [RunTask(group[0].run_id, group[0].config.to_dict(), str(runs_dir),
-                         spec.evaluate.model_dump() if spec.evaluate else None, spec.report, executor.threads,
+                         spec.evaluate.model_dump(exclude_none=True) if spec.evaluate else None, spec.report, executor.threads,
                          tuple((r.run_id, r.config.to_dict()) for r in group[1:]))
                  for group in ensemble_groups(todo, spec.ensemble or 1)]
         if progress is not None:

@@ -61,7 +61,7 @@ class EvaluateOptions(BaseModel):
     sizes: dict[str, int] | None = None
     seed: Seed = 0
     #: also write the per-factor and per-pair scores (``eval.json``'s ``breakdown``, docs/metrics.md)
-    breakdown: bool = False
+    breakdown: bool | None = None
 
 
 class SweepSpec(_Strict):
