@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from betavae.data.sensorimotor import simulate
-from betavae.multimodal.simulator import SimulatorConfig
+from betavae.data.sensorimotor_simulator import SimulatorConfig
 
 #: the data config of ``sim_tiny``
 TINY_DATA = {"kind": "sensorimotor", "seed": 1, "simulator": {"n_train": 300, "n_test": 200}}

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import scipy.io
 
+from betavae.data.sensorimotor_files import as_train56, load_sensorimotor, save_sensorimotor
+from betavae.data.sensorimotor_layout import MUTED
 from betavae.errors import BetavaeError
-from betavae.multimodal.files import as_train56, load_sensorimotor, save_sensorimotor
-from betavae.multimodal.layout import MUTED
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from betavae.errors import BetavaeError
-from betavae.multimodal.layout import (
+from betavae.data.sensorimotor_layout import (
     MUTED,
     apply_mask,
     augment,
@@ -12,6 +11,7 @@ from betavae.multimodal.layout import (
     protocol_masks,
     reference_layout,
 )
+from betavae.errors import BetavaeError
 
 LAY = reference_layout()
 

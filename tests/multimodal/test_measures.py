@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from betavae.multimodal.layout import apply_mask, reference_layout
+from betavae.data.sensorimotor_layout import apply_mask, reference_layout
 from betavae.multimodal.measures import (
     gaussian_kl,
     integration_measures,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from betavae.data.sensorimotor_layout import reference_layout
 from betavae.models.multimodal import VAR_FLOOR, EnsembleVAE, floor_logvar
-from betavae.multimodal.layout import reference_layout
 from betavae.objectives.multimodal import column_weights, gaussian_kl_prior, loss_terms, nll_offset
 
 

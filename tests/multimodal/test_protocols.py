@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from betavae.multimodal.layout import MUTED, protocol_masks, reference_layout
+from betavae.data.sensorimotor_layout import MUTED, protocol_masks, reference_layout
 from betavae.multimodal.protocols import (
     external_vision,
     modality_metrics,

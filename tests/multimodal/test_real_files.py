@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from betavae.multimodal.files import load_sensorimotor
+from betavae.data.sensorimotor_files import load_sensorimotor
 
 TRAIN, TEST = os.environ.get("BETAVAE_MM_TRAIN"), os.environ.get("BETAVAE_MM_TEST")
 pytestmark = pytest.mark.skipif(not (TRAIN and TEST), reason="set BETAVAE_MM_TRAIN and BETAVAE_MM_TEST")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from betavae.data.sensorimotor import simulate
-from betavae.multimodal.layout import MUTED, group_masks
-from betavae.multimodal.simulator import (
+from betavae.data.sensorimotor_layout import MUTED, group_masks
+from betavae.data.sensorimotor_simulator import (
     KEY_CODES,
     SimulatorConfig,
     fingertip,

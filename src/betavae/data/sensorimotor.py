@@ -2,7 +2,7 @@
 
 :class:`Sensorimotor` holds the augmented training rows (input, clean target, group) and the
 clean test rows in trajectory order (spec §2, §8). :func:`simulate` fills it from the
-arm-and-keyboard simulator (§9); :func:`betavae.multimodal.files.load_sensorimotor` from files.
+arm-and-keyboard simulator (§9); :func:`betavae.data.sensorimotor_files.load_sensorimotor` from files.
 :class:`SensorimotorConfig` (``data.kind: sensorimotor``) chooses between them in a run config:
 the simulator by default, the original files when both paths are given.
 """
@@ -19,9 +19,14 @@ from pydantic import Field
 from betavae.bounds import Seed
 from betavae.data import DATA
 from betavae.data.base import DataConfig
+from betavae.data.sensorimotor_layout import Layout, augment, reference_layout
+from betavae.data.sensorimotor_simulator import (
+    SimulatorConfig,
+    normalise_pixels,
+    sense,
+    simulate_states,
+)
 from betavae.errors import BetavaeError
-from betavae.multimodal.layout import Layout, augment, reference_layout
-from betavae.multimodal.simulator import SimulatorConfig, normalise_pixels, sense, simulate_states
 
 
 @dataclass
@@ -129,7 +134,7 @@ class SensorimotorConfig(DataConfig):
             return simulate(self.simulator, self.seed)
         if self.train_path is None or self.test_path is None:
             raise BetavaeError("sensorimotor data from files needs both data.train_path and data.test_path")
-        from betavae.multimodal.files import load_sensorimotor
+        from betavae.data.sensorimotor_files import load_sensorimotor
 
         return load_sensorimotor(self.train_path, self.test_path)
 

@@ -21,10 +21,10 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from betavae.data.sensorimotor_layout import Layout, reference_layout
 from betavae.errors import BetavaeError
 from betavae.models import MODELS
 from betavae.models.base import ModelConfig
-from betavae.multimodal.layout import Layout, reference_layout
 from betavae.multimodal.settings import MEASURES, MeasureSettings
 
 VAR_FLOOR = 1e-4

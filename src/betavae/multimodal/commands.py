@@ -29,8 +29,8 @@ def simulate(out: Path, seed: int, n_train: int, n_test: int) -> None:
     Writes: the .mat or .npz file given by --out.
     """
     from betavae.data.sensorimotor import simulate as run_simulator
-    from betavae.multimodal.files import as_train56, save_sensorimotor
-    from betavae.multimodal.simulator import SimulatorConfig
+    from betavae.data.sensorimotor_files import as_train56, save_sensorimotor
+    from betavae.data.sensorimotor_simulator import SimulatorConfig
 
     data = run_simulator(SimulatorConfig(n_train=n_train, n_test=n_test), seed)
     save_sensorimotor(out, as_train56(data), data.test)

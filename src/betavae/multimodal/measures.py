@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from betavae.multimodal.layout import Layout, apply_mask
+from betavae.data.sensorimotor_layout import Layout, apply_mask
 
 Reconstruct = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 Direction = Literal["full_to_muted", "muted_to_full"]

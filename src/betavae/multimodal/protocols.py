@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from betavae.multimodal.layout import MUTED, Layout, apply_mask, protocol_masks
+from betavae.data.sensorimotor_layout import MUTED, Layout, apply_mask, protocol_masks
 from betavae.multimodal.measures import Reconstruct
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from betavae.data.sensorimotor import Sensorimotor
+from betavae.data.sensorimotor_layout import mask_from_spec
 from betavae.models.multimodal import EnsembleVAE
-from betavae.multimodal.layout import mask_from_spec
 from betavae.multimodal.measures import Reconstruct, integration_measures
 from betavae.multimodal.protocols import normalised_errors, run_protocols
 from betavae.multimodal.settings import MEASURES, MeasureSettings, eval_points

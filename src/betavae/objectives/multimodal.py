@@ -26,7 +26,7 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import Field
 
-from betavae.multimodal.layout import Layout
+from betavae.data.sensorimotor_layout import Layout
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import ObjectiveConfig
 from betavae.schedules import KLWeight, WeightField

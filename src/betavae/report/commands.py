@@ -62,8 +62,9 @@ def report(path: Path, n_seeds: int, n_images: int, rng_seed: int, device: str, 
     also PATH/index.html, index.md and figures in PATH/index/.
     """
     from betavae.report.build import write_report
-    from betavae.report.index import find_runs, write_index
+    from betavae.report.index import write_index
     from betavae.report.inputs import is_run_dir
+    from betavae.report.rows import find_runs
 
     options = {"n_images": n_images, "n_seeds": n_seeds, "rng_seed": rng_seed, "device": device}
     if not path.is_dir():

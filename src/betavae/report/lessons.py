@@ -187,7 +187,7 @@ def sweep_udr(
     """
     from betavae.experiments.evaluate import evaluate_udr
     from betavae.experiments.load import load_run
-    from betavae.report.index import find_runs, run_row
+    from betavae.report.rows import find_runs, run_row
 
     runs_dir = Path(runs_dir)
     run_dirs = find_runs(runs_dir)

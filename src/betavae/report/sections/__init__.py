@@ -10,7 +10,7 @@ its sections by adding a module.
 
 The multi-run index (``report/index.py``) has sections too: ``@index_section("task")`` registers
 ``section(builder, rows)``, called with the index rows of that task's runs (``run``, ``config``,
-``eval``, ``step``, ... of :func:`betavae.report.index.run_row`) and a builder whose figures go to
+``eval``, ``step``, ... of :func:`betavae.report.rows.run_row`) and a builder whose figures go to
 the index's folder; a system's study table (the vsa grid's Good/Bad table) is one.
 """
 

@@ -28,9 +28,9 @@ from torch import nn
 
 from betavae.config import RunConfig
 from betavae.data.sensorimotor import Sensorimotor
+from betavae.data.sensorimotor_layout import mask_from_spec
 from betavae.errors import BetavaeError
 from betavae.models.multimodal import MemberVAE
-from betavae.multimodal.layout import mask_from_spec
 from betavae.train.speed import Speed, SpeedPlan, plan_for
 from betavae.train.task import TASKS, Task
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from betavae.data.sensorimotor import Sensorimotor
+from betavae.data.sensorimotor_layout import MUTED, Layout, infer_groups, reference_layout
+from betavae.data.sensorimotor_layout import augment as augment_rows
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write
-from betavae.multimodal.layout import MUTED, Layout, infer_groups, reference_layout
-from betavae.multimodal.layout import augment as augment_rows
 
 log = logging.getLogger(__name__)
 TRAIN_KEY, TEST_KEY = "final_database_train", "final_database_test"

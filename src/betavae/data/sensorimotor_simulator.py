@@ -4,7 +4,7 @@ A planar arm (4 links by default) babbles over a keyboard of 4 keys under a damp
 (Jacobian-transpose form) reach controller with Ornstein–Uhlenbeck noise; two converging pinhole cameras see the
 fingertip; the fingertip touches and presses keys, which sound. Episodes run vectorised over
 episodes (a Python loop over time steps only). Every row is (x_t, x_{t−1}) in the 28-column
-layout of :mod:`betavae.multimodal.layout` (Zambelli et al. 2020), normalised to [−1, 1].
+layout of :mod:`betavae.data.sensorimotor_layout` (Zambelli et al. 2020), normalised to [−1, 1].
 
 All geometry, noise and rate numbers are parameters of :class:`SimulatorConfig` (spec §9).
 """
@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from betavae.bounds import Count, NonNegative, Positive, Probability
-from betavae.multimodal.layout import Layout, reference_layout
+from betavae.data.sensorimotor_layout import Layout, reference_layout
 
 KEY_CODES = (0.861, 0.917, 0.972, 1.0)
 
