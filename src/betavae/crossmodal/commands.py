@@ -49,9 +49,9 @@ def _validated(model, tree: dict):
 
 
 def _data_config(kw: dict):
-    from betavae.crossmodal.dataset import DataConfig
+    from betavae.data.audiovisual_generate import GenerationConfig
 
-    return _validated(DataConfig, {"n_sets": kw["n_sets"], "n_voices": kw["n_voices"], "img_size": kw["img_size"],
+    return _validated(GenerationConfig, {"n_sets": kw["n_sets"], "n_voices": kw["n_voices"], "img_size": kw["img_size"],
                                    "seed": kw["data_seed"], "speech": kw["speech"], "phonemes": kw["phonemes"]})
 
 
@@ -60,8 +60,8 @@ def _corpus(kw: dict, progress: bool | None = None):
     from tqdm import tqdm
 
     from betavae.cache import set_cache_dir
-    from betavae.crossmodal.dataset import generate
-    from betavae.crossmodal.files import load_npz, load_symbolgrounding
+    from betavae.data.audiovisual_files import load_npz, load_symbolgrounding
+    from betavae.data.audiovisual_generate import generate
 
     if kw.get("cache_dir"):
         set_cache_dir(kw["cache_dir"])
@@ -96,8 +96,8 @@ def data(export: Path | None, progress: bool | None, **kw) -> None:
 
     Writes: the generated set into the cache folder; with --export, that .npz. Prints its sizes.
     """
-    from betavae.crossmodal.dataset import cache_path
-    from betavae.crossmodal.files import save_npz
+    from betavae.data.audiovisual_files import save_npz
+    from betavae.data.audiovisual_generate import cache_path
 
     start = time.perf_counter()
     corpus = _corpus(kw, progress)
