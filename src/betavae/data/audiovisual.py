@@ -101,6 +101,8 @@ class AudiovisualConfig(DataConfig):
             raise ValueError("npz and video_file/audio_file are two sources of features; give one")
         if self.trust_pickle and self.audio_file is None:
             raise ValueError("trust_pickle applies to an audio_file only")
+        if self.npz is None and self.video_file is None:
+            self.generation()  # the generated set's own checks (phoneme tokens need espeak), at config time
         return self
 
     @model_serializer(mode="wrap")

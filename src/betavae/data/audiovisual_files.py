@@ -95,8 +95,8 @@ def load_symbolgrounding(video_npy: str | Path, audio_npy: str | Path, *, trust_
         raise BetavaeError(f"audio file {audio_npy} has shape {audio.shape} ({audio.dtype}); expected integer "
                            "tokens (N, 150), features (N, 30, 5) or the original object array")
     _check_rows(len(video), len(audio), f"{video_npy} / {audio_npy}")
-    _finite(video, "video")
-    _finite(audio, "audio")
+    _finite(video, f"video file {video_npy}")
+    _finite(audio, f"audio file {audio_npy}")
     n = len(video)
     labels = row_labels(n)
     meta = {"source": f"{video_npy} + {audio_npy}"}
