@@ -25,13 +25,13 @@ import torch
 
 def gen_rate(speech: str, reps: int) -> float:
     from betavae.cache import set_cache_dir
-    from betavae.crossmodal.dataset import DataConfig, generate
+    from betavae.data.audiovisual_generate import GenerationConfig, generate
 
     rates = []
     for _ in range(reps):
         with tempfile.TemporaryDirectory() as tmp:
             set_cache_dir(tmp)
-            cfg = DataConfig(n_sets=6, n_voices=1, speech=speech)
+            cfg = GenerationConfig(n_sets=6, n_voices=1, speech=speech)
             start = time.perf_counter()
             generate(cfg)
             rates.append(2 * 6 * 50 / (time.perf_counter() - start))  # 300 video + 300 audio clips

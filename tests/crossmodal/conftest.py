@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from betavae.crossmodal.dataset import DataConfig, generate
+from betavae.data.audiovisual_generate import GenerationConfig, generate
 
-TINY = DataConfig(n_sets=1, n_voices=2, img_size=64, speech="tones")
+TINY = GenerationConfig(n_sets=1, n_voices=2, img_size=64, speech="tones")
 
 
 @pytest.fixture(scope="module")

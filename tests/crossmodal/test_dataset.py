@@ -1,18 +1,18 @@
 import numpy as np
 import pytest
 
-from betavae.crossmodal import render
-from betavae.crossmodal.audio import CLIP, mfcc
-from betavae.crossmodal.dataset import (
-    DataConfig,
+from betavae.data import audiovisual_render as render
+from betavae.data.audiovisual_audio import CLIP, mfcc
+from betavae.data.audiovisual_features import prepare
+from betavae.data.audiovisual_generate import (
+    GenerationConfig,
     audio_clip,
     cache_path,
     digest,
     generate,
     set_pairs,
 )
-from betavae.crossmodal.features import prepare
-from betavae.crossmodal.speech import Voice, default_voices
+from betavae.data.audiovisual_speech import Voice, default_voices
 from tests.crossmodal.conftest import TINY
 
 
@@ -88,7 +88,7 @@ def test_mfcc_equals_python_speech_features():
 
 def test_espeak_speech_is_real_and_reproducible(tmp_path, monkeypatch):
     pytest.importorskip("espeakng_loader", reason="the 'speech' extra (espeakng-loader) is not installed")
-    from betavae.crossmodal.speech import synthesize_espeak
+    from betavae.data.audiovisual_speech import synthesize_espeak
 
     voice = Voice("m1", 160, 50)
     a = synthesize_espeak(voice, ["Move the pen to the left", "This is a pen"])
@@ -97,14 +97,14 @@ def test_espeak_speech_is_real_and_reproducible(tmp_path, monkeypatch):
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))  # fresh process each time
     assert len(default_voices(20)) == 20 and len(set(default_voices(20))) == 20
     monkeypatch.setenv("BETAVAE_CACHE_DIR", str(tmp_path))
-    c = generate(DataConfig(n_sets=1, n_voices=1, img_size=32, speech="espeak"))
+    c = generate(GenerationConfig(n_sets=1, n_voices=1, img_size=32, speech="espeak"))
     assert c.n_rows == 50 and "espeakng-loader" in c.meta["speech"]
 
 
 def test_missing_espeak_is_a_clear_error(monkeypatch):
     import builtins
 
-    from betavae.crossmodal import speech
+    from betavae.data import audiovisual_speech as speech
     from betavae.errors import BetavaeError
 
     real = builtins.__import__
@@ -121,7 +121,7 @@ def test_missing_espeak_is_a_clear_error(monkeypatch):
 
 def test_missing_espeak_data_is_a_clear_error(tmp_path, monkeypatch):
     loader = pytest.importorskip("espeakng_loader", reason="the 'speech' extra (espeakng-loader) is not installed")
-    from betavae.crossmodal import speech
+    from betavae.data import audiovisual_speech as speech
     from betavae.errors import BetavaeError
 
     monkeypatch.setattr(loader, "get_data_path", lambda: str(tmp_path))

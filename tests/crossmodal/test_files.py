@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from betavae.crossmodal.files import load_npz, load_symbolgrounding, save_npz
+from betavae.data.audiovisual_files import load_npz, load_symbolgrounding, save_npz
 from betavae.errors import BetavaeError
 
 

@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 from betavae.cli import main
-from betavae.crossmodal.audio import TOKEN_FRAMES, phoneme_frames
 from betavae.crossmodal.commands import crossmodal
-from betavae.crossmodal.dataset import DataConfig, cache_path, generate
-from betavae.crossmodal.vocab import utterance
+from betavae.data.audiovisual_audio import TOKEN_FRAMES, phoneme_frames
+from betavae.data.audiovisual_generate import GenerationConfig, cache_path, generate
+from betavae.data.audiovisual_vocab import utterance
 from betavae.experiments.rundir import read_run_config
 
 
@@ -29,14 +29,14 @@ def test_cache_key_has_phonemes_only_when_on():
     option out when it is off); a set with phoneme tokens is a different entry."""
     import hashlib
 
-    from betavae.crossmodal.dataset import FORMAT
+    from betavae.data.audiovisual_generate import FORMAT
 
-    cfg = DataConfig(speech="tones")
+    cfg = GenerationConfig(speech="tones")
     before = json.dumps([FORMAT, {k: v for k, v in cfg.model_dump().items() if k != "phonemes"}, "tones"],
                         sort_keys=True)
     assert cache_path(cfg).stem.endswith(hashlib.sha256(before.encode()).hexdigest()[:16])
     pytest.importorskip("espeakng_loader", reason="the 'speech' extra (espeakng-loader) is not installed")
-    assert cache_path(DataConfig()) != cache_path(DataConfig(phonemes=True))
+    assert cache_path(GenerationConfig()) != cache_path(GenerationConfig(phonemes=True))
 
 
 def test_phonemes_need_espeak():
@@ -47,8 +47,8 @@ def test_phonemes_need_espeak():
 def test_phoneme_tokens_name_the_words(tmp_path, monkeypatch):
     pytest.importorskip("espeakng_loader", reason="the 'speech' extra (espeakng-loader) is not installed")
     monkeypatch.setenv("BETAVAE_CACHE_DIR", str(tmp_path))
-    corpus = generate(DataConfig(n_sets=2, n_voices=1, img_size=32, phonemes=True))
-    plain = generate(DataConfig(n_sets=2, n_voices=1, img_size=32))
+    corpus = generate(GenerationConfig(n_sets=2, n_voices=1, img_size=32, phonemes=True))
+    plain = generate(GenerationConfig(n_sets=2, n_voices=1, img_size=32))
     assert np.array_equal(corpus.audio, plain.audio)  # the audio features are unchanged by phoneme events
     vocab, tokens = corpus.meta["phoneme_vocab"], corpus.extra["phon20"]
     assert vocab[0] == "" and tokens.shape == (100, TOKEN_FRAMES) and tokens.max() == len(vocab) - 1

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from betavae.crossmodal.splits import compositional, make_split, symbol_grounding, validation
-from betavae.crossmodal.vocab import (
+from betavae.data.audiovisual_splits import compositional, make_split, symbol_grounding, validation
+from betavae.data.audiovisual_vocab import (
     action_index,
     object_index,
     parse_text,

@@ -48,34 +48,31 @@ def _validated(model, tree: dict):
                                      for e in exc.errors())) from None
 
 
-def _data_config(kw: dict):
-    from betavae.crossmodal.dataset import DataConfig
+def _source(kw: dict):
+    """The data options as an ``audiovisual`` data config: its source is the files, the ``.npz``
+    or the generated set (:meth:`~betavae.data.audiovisual.AudiovisualConfig.corpus`)."""
+    from betavae.data.audiovisual import AudiovisualConfig
 
-    return _validated(DataConfig, {"n_sets": kw["n_sets"], "n_voices": kw["n_voices"], "img_size": kw["img_size"],
-                                   "seed": kw["data_seed"], "speech": kw["speech"], "phonemes": kw["phonemes"]})
+    tree = {"n_sets": kw["n_sets"], "n_voices": kw["n_voices"], "img_size": kw["img_size"], "seed": kw["data_seed"],
+            "speech": kw["speech"], "tokens": "phonemes" if kw["phonemes"] else "kmeans",
+            "trust_pickle": kw["trust_pickle"]}
+    for key, option in (("npz", "npz_file"), ("video_file", "video_file"), ("audio_file", "audio_file")):
+        if kw.get(option):
+            tree[key] = str(kw[option])
+    return _validated(AudiovisualConfig, tree)
 
 
-def _corpus(kw: dict, progress: bool | None = None):
-    """The corpus the data options name (files, generic npz, or the generated set with a bar)."""
+def _corpus(source, progress: bool | None = None):
+    """The source's corpus; the generated set with a progress bar."""
     from tqdm import tqdm
 
-    from betavae.cache import set_cache_dir
-    from betavae.crossmodal.dataset import generate
-    from betavae.crossmodal.files import load_npz, load_symbolgrounding
-
-    if kw.get("cache_dir"):
-        set_cache_dir(kw["cache_dir"])
-    if kw.get("npz_file"):
-        return load_npz(kw["npz_file"])
-    if kw.get("video_file") or kw.get("audio_file"):
-        if not (kw.get("video_file") and kw.get("audio_file")):
-            raise BetavaeError("give both --video-file and --audio-file")
-        return load_symbolgrounding(kw["video_file"], kw["audio_file"], trust_pickle=kw["trust_pickle"])
-    cfg = _data_config(kw)
+    if source.npz is not None or source.video_file is not None:
+        return source.corpus()
+    cfg = source.generation()
     with tqdm(total=cfg.n_voices * 50 * (len({s % 6 for s in range(cfg.n_sets)}) +
                                         len({(s % 6 + s // 6) % 6 for s in range(cfg.n_sets)})),
               unit="clip", desc="generating", disable=None if progress is None else not progress) as bar:
-        return generate(cfg, bar.update)
+        return source.corpus(bar.update)
 
 
 @click.group()
@@ -96,16 +93,20 @@ def data(export: Path | None, progress: bool | None, **kw) -> None:
 
     Writes: the generated set into the cache folder; with --export, that .npz. Prints its sizes.
     """
-    from betavae.crossmodal.dataset import cache_path
-    from betavae.crossmodal.files import save_npz
+    from betavae.cache import set_cache_dir
+    from betavae.data.audiovisual_files import save_npz
+    from betavae.data.audiovisual_generate import cache_path
 
+    if kw.get("cache_dir"):
+        set_cache_dir(kw["cache_dir"])
+    source = _source(kw)
     start = time.perf_counter()
-    corpus = _corpus(kw, progress)
+    corpus = _corpus(source, progress)
     sec = time.perf_counter() - start
     click.echo(f"{corpus.n_rows} rows; video {corpus.video_kind} {tuple(corpus.video.shape)}, "
                f"audio {corpus.audio_kind} {tuple(corpus.audio.shape)} in {sec:.1f} s")
-    if not (kw.get("npz_file") or kw.get("video_file")):
-        click.echo(f"cache: {cache_path(_data_config(kw))}")
+    if source.npz is None and source.video_file is None:
+        click.echo(f"cache: {cache_path(source.generation())}")
         click.echo(f"speech: {corpus.meta.get('speech')}; digest {corpus.meta.get('digest', '')[:16]}")
     if "phoneme_vocab" in corpus.meta:
         vocab = corpus.meta["phoneme_vocab"]

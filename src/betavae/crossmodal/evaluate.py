@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neighbors import KNeighborsRegressor, NearestNeighbors
 
-from betavae.crossmodal.vocab import ACTIONS, OBJECTS
+from betavae.data.audiovisual_vocab import ACTIONS, OBJECTS
 
 
 def cosine(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from betavae.crossmodal.vocab import OBJECTS, object_index
+from betavae.data.audiovisual_vocab import OBJECTS, object_index
 from betavae.schedules import THESIS_STRATEGIES
 
 #: Table 2 of the thesis: strategy -> (train, val, test acc, test cos. dist.)

@@ -9,7 +9,7 @@ clip (video: (video set, v, u); audio: (audio set, v, u)) with per-row indices i
 
 Repeated "This is a X" utterances (u mod 5 = 1..4 for u < 25) get +0.5 s or +1.0 s delay, or
 volume ×0.5 or ×1.5 (spec §2). The whole set is cached as one ``.npz`` under the cache dir, keyed
-by the config; the speech waveforms per voice likewise (see :mod:`betavae.crossmodal.speech`).
+by the config; the speech waveforms per voice likewise (see :mod:`betavae.data.audiovisual_speech`).
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from betavae.bounds import Seed
 from betavae.cache import cache_dir
-from betavae.config import Strict
-from betavae.crossmodal import render, speech
-from betavae.crossmodal.audio import CLIP, TOKEN_FRAMES, audio_features, phoneme_frames, place
-from betavae.crossmodal.speech import SR
-from betavae.crossmodal.vocab import BLOCK, row_labels, texts, utterance
+from betavae.data import audiovisual_render as render
+from betavae.data import audiovisual_speech as speech
+from betavae.data.audiovisual_audio import CLIP, TOKEN_FRAMES, audio_features, phoneme_frames, place
+from betavae.data.audiovisual_speech import SR
+from betavae.data.audiovisual_vocab import BLOCK, row_labels, texts, utterance
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write
 
@@ -40,8 +40,12 @@ FORMAT = 1
 REPEATS = ((0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (0.0, 0.5), (0.0, 1.5))  # (extra delay s, gain) by u mod 5
 
 
-class DataConfig(Strict):
-    """Size knobs and generation choices (full: 36 sets × 20 voices × 50 = 36,000 rows)."""
+class GenerationConfig(BaseModel):
+    """Size knobs and generation choices (full: 36 sets × 20 voices × 50 = 36,000 rows). Frozen;
+    unknown keys are errors (a plain pydantic model: :mod:`betavae.config` imports every data
+    module, so a data module cannot take its ``Strict`` base)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_sets: int = Field(36, ge=1, le=36)
     n_voices: int = Field(20, ge=1, le=60)
@@ -55,7 +59,7 @@ class DataConfig(Strict):
     phonemes: bool = False
 
     @model_validator(mode="after")
-    def _phonemes_need_espeak(self) -> DataConfig:
+    def _phonemes_need_espeak(self) -> GenerationConfig:
         if self.phonemes and self.speech != "espeak":
             raise ValueError("phoneme tokens need espeak-ng speech (speech=espeak)")
         return self
@@ -119,7 +123,7 @@ class Corpus:
                       self.video_kind, "tokens", extra=self.extra, meta=self.meta)
 
 
-def _key(cfg: DataConfig) -> str:
+def _key(cfg: GenerationConfig) -> str:
     version = speech.espeak_version() if cfg.speech == "espeak" else "tones"
     # ``phonemes`` enters the key only when on, so sets generated before it existed stay valid
     blob = json.dumps([FORMAT, cfg.model_dump(exclude=set() if cfg.phonemes else {"phonemes"}), version],
@@ -127,7 +131,7 @@ def _key(cfg: DataConfig) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def cache_path(cfg: DataConfig) -> Path:
+def cache_path(cfg: GenerationConfig) -> Path:
     return cache_dir() / "crossmodal" / f"av_{cfg.n_sets}x{cfg.n_voices}_{_key(cfg)}.npz"
 
 
@@ -151,7 +155,7 @@ def digest(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def speech_waves(cfg: DataConfig, voice: speech.Voice) -> tuple[list[np.ndarray], list[speech.Events] | None]:
+def speech_waves(cfg: GenerationConfig, voice: speech.Voice) -> tuple[list[np.ndarray], list[speech.Events] | None]:
     """The 30 texts spoken by ``voice`` (float32, 16 kHz) and, with ``cfg.phonemes``, their
     phoneme events; from the cache or synthesised."""
     words = texts()
@@ -179,7 +183,7 @@ def speech_waves(cfg: DataConfig, voice: speech.Voice) -> tuple[list[np.ndarray]
     return waves, events
 
 
-def generate(cfg: DataConfig, progress: Callable[[int], None] | None = None) -> Corpus:
+def generate(cfg: GenerationConfig, progress: Callable[[int], None] | None = None) -> Corpus:
     """The data set for ``cfg``, from the cache when complete, else generated and cached.
     ``progress(n)`` is called with the number of clips (video + audio) finished since the last call."""
     path = cache_path(cfg)
@@ -196,7 +200,7 @@ def generate(cfg: DataConfig, progress: Callable[[int], None] | None = None) -> 
     return load_generated(path)
 
 
-def _generate_arrays(cfg: DataConfig, progress: Callable[[int], None]) -> dict[str, np.ndarray]:
+def _generate_arrays(cfg: GenerationConfig, progress: Callable[[int], None]) -> dict[str, np.ndarray]:
     pairs = set_pairs(cfg.n_sets)
     vsets = sorted({p[0] for p in pairs})
     asets = sorted({p[1] for p in pairs})
@@ -271,7 +275,7 @@ def load_generated(path: str | Path) -> Corpus:
                   audio_energy=a["energy20"], extra=extra, meta=meta)
 
 
-def audio_clip(cfg: DataConfig, voice: int, u: int, audio_set: int = 0) -> np.ndarray:
+def audio_clip(cfg: GenerationConfig, voice: int, u: int, audio_set: int = 0) -> np.ndarray:
     """One row's 3-s waveform (48,000 float32 at 16 kHz), rebuilt from the speech cache."""
     vo = speech.default_voices(cfg.n_voices, cfg.seed)[voice]
     name, rate, pitch, set_gain = speech.AUDIO_SETS[audio_set]

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from betavae.crossmodal.dataset import Corpus
+from betavae.data.audiovisual_generate import Corpus
 from betavae.errors import BetavaeError
 
 STEPS = 30
+#: channels per step of the faithful mode's inputs: 510 embedding dims as (30, 17), 150 tokens as (30, 5)
+EMBEDDING_CHANNELS, TOKEN_CHANNELS = 17, 5
 
 
 @dataclass
@@ -69,12 +71,20 @@ def prepare(corpus: Corpus, fit_rows: np.ndarray, scaler_fit: str = "train", see
     return Prepared(_video(corpus, rows), _audio(corpus, rows, np.asarray(fit_rows), seed))
 
 
+def input_dims(corpus: Corpus) -> tuple[int, int]:
+    """(Cv, Ca): channels per step of the inputs :func:`prepare` gives for ``corpus``, without
+    preparing them."""
+    cv = EMBEDDING_CHANNELS if corpus.video_kind == "embedding" else corpus.video.shape[2]
+    ca = corpus.audio.shape[2] if corpus.audio_kind == "sequence" else TOKEN_CHANNELS
+    return int(cv), int(ca)
+
+
 def _video(c: Corpus, rows: np.ndarray) -> np.ndarray:
     x = c.video[c.video_index]
     if c.video_kind == "embedding":
         if x.shape[1] < 510:
             raise BetavaeError(f"video embeddings have {x.shape[1]} dims; need at least 510 for (30, 17)")
-        return minmax(x[:, :510], rows).reshape(-1, STEPS, 17)
+        return minmax(x[:, :510], rows).reshape(-1, STEPS, EMBEDDING_CHANNELS)
     return minmax(x, rows, (0, 1))
 
 
@@ -89,4 +99,4 @@ def _audio(c: Corpus, rows: np.ndarray, fit: np.ndarray, seed: int) -> np.ndarra
         tokens = tokenize(c.audio, c.audio_energy, np.flatnonzero(mask), seed=seed)[c.audio_index]
     else:
         tokens = c.audio[c.audio_index]
-    return minmax(pad_tokens(tokens), rows).reshape(-1, STEPS, 5)
+    return minmax(pad_tokens(tokens), rows).reshape(-1, STEPS, TOKEN_CHANNELS)

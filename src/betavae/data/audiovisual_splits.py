@@ -4,6 +4,8 @@ Symbol grounding: ``GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=42
 group labels (six whole groups held out). Compositional, object k: every ``object{k}-action*``
 row is held out (k's *still* rows stay in training). Validation: 20 % of the training rows by
 row-level ``train_test_split(random_state=42)`` (the reference), or by groups (``val_split=group``).
+scikit-learn is imported when a split is made: every module of :mod:`betavae.data` is imported with
+the config, and ``sklearn.model_selection`` alone takes about a second to import.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from betavae.crossmodal.vocab import object_index
+from betavae.data.audiovisual_vocab import object_index
 from betavae.errors import BetavaeError
 
 
@@ -34,6 +35,8 @@ class Split:
 
 def symbol_grounding(groups: np.ndarray, seed: int = 42, test_size: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, test rows): whole groups held out."""
+    from sklearn.model_selection import GroupShuffleSplit
+
     if len(np.unique(groups)) < 2:
         raise BetavaeError("the symbol-grounding split needs at least two groups")
     gss = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
@@ -53,6 +56,8 @@ def compositional(objects: np.ndarray, actions: np.ndarray, held_out: int | str)
 def validation(train: np.ndarray, groups: np.ndarray, how: str = "row", seed: int = 42,
                size: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """Split training rows into (fit rows, validation rows), by rows or by groups."""
+    from sklearn.model_selection import train_test_split
+
     if how == "row":
         tr, va = train_test_split(train, test_size=size, random_state=seed)
     elif how == "group":

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from betavae.crossmodal.dataset import Corpus, write_npz
-from betavae.crossmodal.vocab import (
+from betavae.data.audiovisual_features import STEPS
+from betavae.data.audiovisual_generate import Corpus, write_npz
+from betavae.data.audiovisual_vocab import (
+    ACTIONS,
     BLOCK,
+    OBJECTS,
     action_index,
     group_labels,
     object_index,
@@ -27,22 +30,25 @@ from betavae.crossmodal.vocab import (
 )
 from betavae.errors import BetavaeError
 
-STEPS = 30
-
 
 def _load(path: str | Path, what: str, trust_pickle: bool) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise BetavaeError(f"{what} file not found: {path}")
     try:
-        return np.load(path, allow_pickle=False)
+        arr = np.load(path, allow_pickle=False)
     except ValueError:
         if not trust_pickle:
             raise BetavaeError(f"{what} file {path} holds pickled Python objects; loading it runs code. "
-                               "Pass --trust-pickle (trust_pickle=True) only for a file you trust.") from None
-        return np.load(path, allow_pickle=True)
+                               "Pass --trust-pickle (bvae train: data.trust_pickle=true) only for a file you trust.") from None
+        arr = np.load(path, allow_pickle=True)
     except OSError as exc:
         raise BetavaeError(f"{what} file {path} is not a readable .npy: {exc}") from None
+    if not isinstance(arr, np.ndarray):  # an .npz archive
+        arr.close()
+        raise BetavaeError(f"{what} file {path} is an .npz archive; give one array as .npy (a generic .npz of "
+                           "both modalities is --npz / data.npz)")
+    return arr
 
 
 def _tokens_from_objects(arr: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -89,8 +95,8 @@ def load_symbolgrounding(video_npy: str | Path, audio_npy: str | Path, *, trust_
         raise BetavaeError(f"audio file {audio_npy} has shape {audio.shape} ({audio.dtype}); expected integer "
                            "tokens (N, 150), features (N, 30, 5) or the original object array")
     _check_rows(len(video), len(audio), f"{video_npy} / {audio_npy}")
-    _finite(video, "video")
-    _finite(audio, "audio")
+    _finite(video, f"video file {video_npy}")
+    _finite(audio, f"audio file {audio_npy}")
     n = len(video)
     labels = row_labels(n)
     meta = {"source": f"{video_npy} + {audio_npy}"}
@@ -143,8 +149,6 @@ def save_npz(corpus: Corpus, path: str | Path) -> None:
     """Write a corpus with sequence features in the generic format (atomic, no pickle)."""
     if corpus.video_kind != "sequence" or corpus.audio_kind != "sequence":
         raise BetavaeError("only sequence (temporal-mode) features export to the generic .npz")
-    from betavae.crossmodal.vocab import ACTIONS, OBJECTS
-
     arrays = {"video": corpus.video[corpus.video_index], "audio": corpus.audio[corpus.audio_index],
               "object": np.array(OBJECTS)[corpus.labels["object"]], "action": np.array(ACTIONS)[corpus.labels["action"]]}
     write_npz(path, arrays)

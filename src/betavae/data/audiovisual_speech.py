@@ -176,7 +176,7 @@ def synthesize_espeak_phonemes(voice: Voice, texts: list[str]) -> tuple[list[np.
 def _espeak_subprocess(voice: Voice, texts: list[str], phonemes: bool) -> tuple[list[np.ndarray], list[Events]]:
     espeak_paths()
     request = json.dumps({"voice": [voice.variant, voice.rate, voice.pitch], "texts": texts, "phonemes": phonemes})
-    proc = subprocess.run([sys.executable, "-m", "betavae.crossmodal.speech"], input=request.encode(),
+    proc = subprocess.run([sys.executable, "-m", "betavae.data.audiovisual_speech"], input=request.encode(),
                           capture_output=True, check=False)
     if proc.returncode != 0:
         raise BetavaeError(f"espeak-ng synthesis failed: {proc.stderr.decode(errors='replace').strip()[-300:]}")

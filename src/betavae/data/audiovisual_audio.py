@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.fft import dct
 
-from betavae.crossmodal.speech import SR
+from betavae.data.audiovisual_speech import SR
 
 CLIP_SECONDS = 3.0
 CLIP = int(SR * CLIP_SECONDS)
