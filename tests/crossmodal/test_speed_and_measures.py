@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from betavae.crossmodal.evaluate import retrieval
 from betavae.crossmodal.train import VAESettings, train_vae
+from betavae.metrics.translation import retrieval
 from betavae.models.crossmodal import EnsBatchNorm, _BatchNormTrain, upsample_matrix
 from betavae.models.seq2seq import Seq2Seq
 from betavae.train.speed import cpu_has_native_bf16

@@ -27,7 +27,7 @@ from betavae.data.scene_dsprites import (
     max_objects,
 )
 from betavae.errors import BetavaeError
-from betavae.vsa.measures import count_objects
+from betavae.metrics.vsa_images import count_objects
 
 
 def canonical(c: np.ndarray) -> np.ndarray:

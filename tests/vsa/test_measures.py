@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from betavae.metrics.vsa_images import bce_per_image, count_objects, count_report, iou, match
 from betavae.vsa.classifier import correct
 from betavae.vsa.evaluate import swap_accuracy
-from betavae.vsa.measures import bce_per_image, count_objects, count_report, iou, match
 
 
 def test_iou_and_bce():

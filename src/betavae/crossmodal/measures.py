@@ -32,10 +32,10 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from betavae.bounds import Seed
 from betavae.config import Strict
-from betavae.crossmodal.evaluate import Listener, controls, cosine, latent_metrics, retrieval
 from betavae.crossmodal.train import TranslatorSettings, train_translator
 from betavae.data.audiovisual import AudiovisualArrays
 from betavae.io import atomic_write_json
+from betavae.metrics.translation import Listener, controls, cosine, latent_metrics, retrieval
 from betavae.models.crossmodal import CrossModalVAE, decode_audio, latents, reconstruction_accuracy
 from betavae.models.seq2seq import translate
 

@@ -19,10 +19,10 @@ from betavae.config import RunConfig
 from betavae.data.dsprites import FACTOR_NAMES
 from betavae.data.dsprites_split import N_ANGLES, ORIENT, SIZES, decode, encode, membership, pool
 from betavae.data.render import make_renderer
+from betavae.metrics.vsa_images import binarise
 from betavae.models.factor_classifier import FactorClassifier
 from betavae.models.feature_vae import FeatureVAE
 from betavae.vsa.classifier import correct
-from betavae.vsa.measures import binarise
 from betavae.vsa.settings import EvalSettings
 
 

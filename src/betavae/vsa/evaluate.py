@@ -27,13 +27,20 @@ from betavae.config import RunConfig
 from betavae.data.dsprites import FACTOR_NAMES
 from betavae.experiments.rundir import read_meta
 from betavae.io import atomic_write_json
+from betavae.metrics.vsa_images import (
+    bce_per_image,
+    binarise,
+    count_objects,
+    count_report,
+    iou,
+    match,
+)
 from betavae.models.factor_classifier import FactorClassifier
 from betavae.models.feature_vae import FeatureVAE
 from betavae.objectives.vsa import psd_decode, swap_rows
 from betavae.train.tasks.vsa import to_tensors
 from betavae.vsa.classifier import correct, get_classifier
 from betavae.vsa.load import load_run
-from betavae.vsa.measures import bce_per_image, binarise, count_objects, count_report, iou, match
 from betavae.vsa.settings import EvalSettings
 from betavae.vsa.study import is_good
 

@@ -1,4 +1,4 @@
-"""Metrics of the thesis and the stronger tests it lacks (spec §8, §11).
+"""Metrics of the cross-modal thesis and the stronger tests it lacks (spec/crossmodal.md §8, §11): pure arrays.
 
 - :func:`latent_metrics`: MSE, MAE and cosine distance = 100·(1 − mean cos) between predicted and
   true vectors (rows flattened); "accuracy" = 100 − distance.
