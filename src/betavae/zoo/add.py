@@ -39,9 +39,15 @@ from betavae.viz.traverse import posterior_batch, traverse, write_gif
 from betavae.zoo import card as C
 from betavae.zoo.plateau import plateau
 from betavae.zoo.retrain import retrain_command
-from betavae.zoo.store import check_name, file_records, read_manifest, write_manifest, zoo_root
+from betavae.zoo.store import (
+    CARD_FILE,
+    check_name,
+    file_records,
+    read_manifest,
+    write_manifest,
+    zoo_root,
+)
 
-CARD_FILE = "card.json"
 GIF_FILE = "traverse.gif"
 CURVES_FILE = "curves.png"
 FLOAT16_MAX = 65504.0

@@ -36,7 +36,10 @@ def _settings(card: dict) -> str:
 @_root
 def list_models(root: Path | None) -> None:
     """A table of the zoo's models: name, objective, key settings, steps, MIG / DCI / FactorVAE
-    (with 95 % bootstrap intervals where the card has them) and size. Writes nothing."""
+    (with 95 % bootstrap intervals where the card has them) and size.
+
+    Prints: the table. Writes: nothing.
+    """
     from betavae.zoo.card import HEADLINE
     from betavae.zoo.store import model_names, zoo_root
     from betavae.zoo.use import model_size, read_card
@@ -61,7 +64,10 @@ def list_models(root: Path | None) -> None:
 @click.option("--html", is_flag=True, help="Print the path of the HTML card instead of the Markdown card.")
 @_root
 def show(name: str, html: bool, root: Path | None) -> None:
-    """Print a model's card (Markdown), or with --html the path of card.html to open. Writes nothing."""
+    """Print a model's card (Markdown), or with --html the path of card.html to open.
+
+    Prints: the card or the path. Writes: nothing.
+    """
     from betavae.zoo.use import card_path
 
     path = card_path(name, "html" if html else "md", root)
@@ -111,7 +117,8 @@ def eval_model(name: str, metrics: str | None, preset: str, bootstrap: int, seed
                out: Path | None, root: Path | None) -> None:
     """Score a zoo model now with the metrics of `bvae eval`; prints each score (and its interval).
 
-    Writes: nothing (the zoo is read-only), or the JSON result to --out.
+    Prints: each score, each stage on stderr. Writes: nothing (the zoo is read-only), or the JSON
+    result to --out.
     """
     from betavae.cli import print_scores
     from betavae.experiments.evaluate import evaluate_encoder

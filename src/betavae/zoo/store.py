@@ -24,6 +24,7 @@ from betavae.errors import BetavaeError
 from betavae.io import atomic_write_json
 
 MANIFEST = "manifest.json"
+CARD_FILE = "card.json"
 PACKAGE_ROOT = Path(__file__).resolve().parent / "models"
 ENV_ROOT = "BETAVAE_ZOO_DIR"
 NAME_RE = r"[a-z0-9][a-z0-9_.-]{0,63}"

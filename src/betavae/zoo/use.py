@@ -19,8 +19,7 @@ from betavae.experiments.load import ImageRun, load_run
 from betavae.experiments.rundir import CONFIG_FILE, META_FILE, METRICS_FILE, WEIGHTS_FILE
 from betavae.io import atomic_write, atomic_write_json
 from betavae.train.checkpoint import load_weights
-from betavae.zoo.add import CARD_FILE
-from betavae.zoo.store import entry, verified_dir
+from betavae.zoo.store import CARD_FILE, entry, verified_dir
 
 
 def load(name: str, device: str = "cpu", root: str | Path | None = None) -> ImageRun:
