@@ -228,6 +228,9 @@ def test_export_round_trip(tiny_zoo, tmp_path, capsys):
     assert json.loads((out / "eval.json").read_text())["values"]["mig"] == card["check"]["mig"]
     assert main(["traverse", str(out), "--images", "16", "--seeds", "1"]) == 0
     assert (out / "report" / "traverse.gif").is_file()
+    assert main(["report", str(out), "--images", "16", "--seeds", "1"]) == 0
+    report = (out / "report.md").read_text()
+    assert "Missing or incomplete" not in report and f"| mig | {card['check']['mig']:.5g} |" in report
     # a non-empty folder is refused, nothing in it touched
     before = sorted(p.name for p in out.iterdir())
     assert main(["zoo", "export", name, "--out", str(out), "--zoo-dir", str(root)]) == 2
