@@ -10,6 +10,8 @@ Scoring any representation (docs/metrics.md, "Evaluate your own model"):
 Loading a trained run of any system: :func:`load_run` (``betavae.experiments.load.load_run``)
 gives its config, its model with the saved weights and ``encode``/``decode``/``predict``.
 
+The model zoo (trained models shipped in the package, docs/zoo.md): ``betavae.zoo.load(NAME)``.
+
 All are imported on first use, so ``import betavae`` stays light.
 """
 
@@ -25,10 +27,14 @@ _LAZY = {
     "load_run": ("betavae.experiments.load", "load_run"),
 }
 
-__all__ = ["__version__", "evaluate", "evaluate_encoder", "load_run"]
+__all__ = ["__version__", "evaluate", "evaluate_encoder", "load_run", "zoo"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "zoo":
+        import importlib
+
+        return importlib.import_module("betavae.zoo")
     if name in _LAZY:
         import importlib
 

@@ -14,20 +14,13 @@ from pathlib import Path
 import click
 
 from betavae.errors import BetavaeError
-from betavae.shipped import resolve_config_path, shipped_command, shipped_names, shipped_path
-
-
-def split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
-    """``[CONFIG] [key=value ...]`` -> (config or None, overrides)."""
-    config, overrides = None, []
-    for a in args:
-        if "=" in a:
-            overrides.append(a)
-        elif config is None:
-            config = a
-        else:
-            raise BetavaeError(f"unexpected argument {a!r}: give one config and dotted.key=value overrides")
-    return config, overrides
+from betavae.shipped import (
+    resolve_config_path,
+    shipped_command,
+    shipped_names,
+    shipped_path,
+    split_args,
+)
 
 
 @click.group(help="β-VAE representation learning: train, schedule, evaluate, look at, study.")
@@ -206,6 +199,10 @@ from betavae.vsa.commands import vsa  # noqa: E402
 cli.add_command(crossmodal)
 cli.add_command(vsa)
 
+from betavae.zoo.commands import zoo  # noqa: E402
+
+cli.add_command(zoo)
+
 
 @cli.command("eval")
 @click.argument("run_dir", type=click.Path(path_type=Path), required=False)
@@ -290,6 +287,15 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
             result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap, breakdown=breakdown,
                                   progress=lambda line: click.echo(f"eval: {line}", err=True))
             where = str(run_dir / "eval.json")
+    print_scores(result, fmt)
+    if fmt != "json":
+        click.echo(f"wrote {where}")
+
+
+def print_scores(result: dict, fmt: str = "table") -> None:
+    """An evaluation as one line per value (with its interval), or as JSON."""
+    import json
+
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, default=str))
         return
@@ -305,7 +311,6 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
     if intervals:
         b = result["bootstrap"]
         click.echo(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")
-    click.echo(f"wrote {where}")
 
 
 def _score(value: float) -> str:

@@ -55,3 +55,16 @@ def resolve_config_path(name: str, command: str = "train") -> Path:
                            f"`bvae {command}` takes: {', '.join(takes)}")
     raise BetavaeError(f"config {name!r} is neither a file nor a shipped name `bvae {command}` takes "
                        f"({', '.join(takes)}); `bvae configs` lists them all")
+
+
+def split_args(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """``[CONFIG] [key=value ...]`` -> (config or None, overrides)."""
+    config, overrides = None, []
+    for a in args:
+        if "=" in a:
+            overrides.append(a)
+        elif config is None:
+            config = a
+        else:
+            raise BetavaeError(f"unexpected argument {a!r}: give one config and dotted.key=value overrides")
+    return config, overrides

@@ -96,15 +96,26 @@ def kl_matrix(rows: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
             np.asarray([r["kl_per_dim"] for r in keep], float).reshape(len(keep), d))
 
 
-def plot_curves(rows: Sequence[dict[str, Any]], out: str | Path, objective: str = "beta") -> Path:
+def plot_curves(rows: Sequence[dict[str, Any]], out: str | Path, objective: str = "beta",
+                scores: bool = False) -> Path:
     """Reconstruction, KL and total loss against the step (three panels), β_t (γ_t for the
-    capacity objective) on a second axis; C_t (nats) is drawn on the KL axis it is compared with."""
+    capacity objective) on a second axis; C_t (nats) is drawn on the KL axis it is compared with.
+    ``scores``: a fourth panel with the scores logged during training (``eval.*`` rows), if any."""
     plt = pyplot()
     weight = "γ_t" if objective == "capacity" else "β_t"
     panels = [("recon", "reconstruction NLL\n(nats / image)"), ("kl", "KL (nats / image)"),
               ("loss", "total loss\n(nats / image)")]
-    fig, axes = plt.subplots(3, 1, figsize=(7, 6.6), sharex=True)
-    for ax, (key, label) in zip(axes, panels, strict=True):
+    score_keys = sorted({k for r in rows for k in r if k.startswith("eval.")}) if scores else []
+    fig, axes = plt.subplots(3 + bool(score_keys), 1, figsize=(7, 6.6 + 2.2 * bool(score_keys)), sharex=True)
+    if score_keys:
+        ax = axes[-1]
+        for i, key in enumerate(score_keys):
+            steps, values = column(rows, key)
+            ax.plot(steps, values, color=f"C{i}", lw=1.2, marker=".", label=key.removeprefix("eval."))
+        ax.set_ylabel("scores during training")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    for ax, (key, label) in zip(axes[:3], panels, strict=True):
         steps, values = column(rows, key)
         lines = ax.plot(steps, values, color="C0", lw=1.4, label=key)
         if key == "kl":

@@ -162,11 +162,11 @@ def gif_frames(tr: Traversal, dpi: int = 100) -> list[np.ndarray]:
     return frames
 
 
-def write_gif(tr: Traversal, out: str | Path, frame_ms: int = 250) -> Path:
+def write_gif(tr: Traversal, out: str | Path, frame_ms: int = 250, dpi: int = 100) -> Path:
     """Animated GIF sweeping the values forth and back, looping forever (written atomically)."""
     import imageio.v3 as iio
 
-    frames = [f // 8 * 8 for f in gif_frames(tr)]  # 32 levels per channel: a third of the bytes
+    frames = [f // 8 * 8 for f in gif_frames(tr, dpi)]  # 32 levels per channel: a third of the bytes
     sweep = frames + frames[-2:0:-1]
     out = Path(out)
     atomic_write(out, lambda tmp: iio.imwrite(tmp, np.stack(sweep), extension=".gif",

@@ -1,0 +1,179 @@
+"""``bvae zoo``: list, show, traverse, evaluate, export and add zoo models (parse, call, print)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from betavae.errors import BetavaeError
+
+_root = click.option("--zoo-dir", "root", type=click.Path(path_type=Path), default=None,
+                     help="Zoo folder (default: $BETAVAE_ZOO_DIR or the zoo inside the package).")
+
+
+@click.group()
+def zoo() -> None:
+    """Trained models shipped with betavae, each with a card of verified scores (docs/zoo.md)."""
+
+
+def _interval(card: dict, key: str) -> str:
+    ev = card["evaluation"]
+    value = ev.get("values", {}).get(key)
+    if value is None:
+        return "—"
+    interval = ev.get("intervals", {}).get(key)
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+
+
+def _settings(card: dict) -> str:
+    s = dict(card["settings"])
+    s.pop("data", None)
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in s.items())
+
+
+@zoo.command("list")
+@_root
+def list_models(root: Path | None) -> None:
+    """A table of the zoo's models: name, objective, key settings, steps, MIG / DCI / FactorVAE
+    (with 95 % bootstrap intervals where the card has them) and size.
+
+    Prints: the table. Writes: nothing.
+    """
+    from betavae.zoo.card import HEADLINE
+    from betavae.zoo.store import model_names, zoo_root
+    from betavae.zoo.use import model_size, read_card
+
+    names = model_names(root)
+    if not names:
+        click.echo(f"no models in the zoo at {zoo_root(root)}")
+        return
+    header = ["name", "objective", "settings", "steps", *(label for _, label in HEADLINE), "size"]
+    rows = []
+    for name in names:
+        card = read_card(name, root)
+        rows.append([name, card["objective"], _settings(card), str(card["steps"]),
+                     *(_interval(card, key) for key, _ in HEADLINE), f"{model_size(name, root) / 1e6:.2f} MB"])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@zoo.command()
+@click.argument("name")
+@click.option("--html", is_flag=True, help="Print the path of the HTML card instead of the Markdown card.")
+@_root
+def show(name: str, html: bool, root: Path | None) -> None:
+    """Print a model's card (Markdown), or with --html the path of card.html to open.
+
+    Prints: the card or the path. Writes: nothing.
+    """
+    from betavae.zoo.use import card_path
+
+    path = card_path(name, "html" if html else "md", root)
+    click.echo(str(path) if html else path.read_text(encoding="utf-8"))
+
+
+@zoo.command()
+@click.argument("name")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: ./zoo-NAME-traverse).")
+@click.option("--seeds", "n_seeds", type=click.IntRange(1, 32), default=3, show_default=True,
+              help="Seed images to traverse from.")
+@click.option("--images", "n_images", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Images drawn uniformly from the factor grid and encoded (KL order).")
+@click.option("--rng-seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--relative", is_flag=True, help="Traverse μ_j + linspace(−3, 3, 10) instead of z_j = −3 … 3.")
+@_root
+def traverse(name: str, out: Path | None, n_seeds: int, n_images: int, rng_seed: int, relative: bool,
+             root: Path | None) -> None:
+    """Latent traversals of a zoo model (as `bvae traverse`): a PNG grid per seed image and a GIF.
+
+    Writes: traverse_seed<i>.png and traverse.gif into --out; prints their paths.
+    """
+    from betavae.viz.traverse import write_traversals
+    from betavae.zoo.use import load
+
+    run = load(name, root=root)
+    out = out if out is not None else Path(f"zoo-{name}-traverse")
+    paths = write_traversals(run.run_dir, out, n_seeds=n_seeds, rng_seed=rng_seed, n_images=n_images,
+                             relative=relative, run=run)
+    for path in paths.values():
+        click.echo(f"wrote {path}")
+
+
+@zoo.command("eval")
+@click.argument("name")
+@click.option("--metrics", help="Comma-separated metric names (default: all).")
+@click.option("--preset", type=click.Choice(["default", "fast"]), default="default", show_default=True,
+              help="Settings and sizes: default (disentanglement_lib) or fast.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Bootstrap replicates for percentile 95% intervals of the array metrics (0: none).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto (encoding only).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the result as JSON here.")
+@_root
+def eval_model(name: str, metrics: str | None, preset: str, bootstrap: int, seed: int, device: str, fmt: str,
+               out: Path | None, root: Path | None) -> None:
+    """Score a zoo model now with the metrics of `bvae eval`; prints each score (and its interval).
+
+    Prints: each score, each stage on stderr. Writes: nothing (the zoo is read-only), or the JSON
+    result to --out.
+    """
+    from betavae.cli import print_scores
+    from betavae.experiments.evaluate import evaluate_encoder
+    from betavae.io import atomic_write_json
+    from betavae.zoo.use import load
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    run = load(name, device=device, root=root)
+    result = evaluate_encoder(run.encode_mean, run.source, names, preset, seed, bootstrap=bootstrap,
+                              progress=lambda line: click.echo(f"eval: {line}", err=True))
+    result["zoo_model"] = name
+    print_scores(result, fmt)
+    if out is not None:
+        atomic_write_json(out, result)
+        if fmt != "json":
+            click.echo(f"wrote {out}")
+
+
+@zoo.command()
+@click.argument("name")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="A new or empty folder.")
+@_root
+def export(name: str, out: Path, root: Path | None) -> None:
+    """Write a zoo model as a normal run folder (float32 weights) for `bvae eval`, `bvae traverse`,
+    `bvae report` and `betavae.load_run`.
+
+    Writes: OUT/config.yaml, meta.json, weights.safetensors, metrics.jsonl, eval.json.
+    """
+    from betavae.zoo.use import export as export_model
+
+    click.echo(f"wrote {export_model(name, out, root)}")
+
+
+@zoo.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="The model's zoo name (lower-case letters, digits, '_', '.', '-').")
+@click.option("--note", help="One line for the card (what the model is for, what to know).")
+@click.option("--preset", type=click.Choice(["default", "fast"]), default="default", show_default=True,
+              help="Evaluation preset of the card's scores.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Bootstrap replicates for the card's intervals.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Evaluation seed.")
+@click.option("--replace", is_flag=True, help="Rebuild a model the zoo already has.")
+@_root
+def add(run_dir: Path, name: str, note: str | None, preset: str, bootstrap: int, seed: int, replace: bool,
+        root: Path | None) -> None:
+    """Add a finished image-VAE run to the zoo (maintainers): float16 weights, card, manifest.
+
+    Writes: ZOO/NAME/ (weights.safetensors, config.yaml, meta.json, metrics.jsonl, eval.json,
+    card.json, card.md, card.html, curves.png, traverse.gif) and ZOO/manifest.json.
+    """
+    from betavae.zoo.add import add_model
+
+    if not run_dir.is_dir():
+        raise BetavaeError(f"{run_dir} is not a folder; give a finished run folder")
+    folder = add_model(run_dir, name, note, root, preset, bootstrap, seed, replace=replace,
+                       progress=lambda line: click.echo(f"zoo add: {line}", err=True))
+    click.echo(f"wrote {folder}")
