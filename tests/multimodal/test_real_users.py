@@ -83,3 +83,121 @@ def test_sme_keep_is_an_evaluator_option_recorded_in_eval_json(tiny_run, capsys)
                          ("sme_kep=both", "sme_kep: not an option")):
         assert main(["eval", str(tiny_run), "-o", bad]) == 2
         assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- data from files (spec §8)
+
+def _files(tmp_path, sim_tiny, name="sim.npz"):
+    """The tiny simulated set written as a user's file."""
+    from betavae.data.sensorimotor_files import as_train56, save_sensorimotor
+
+    return save_sensorimotor(tmp_path / name, as_train56(sim_tiny), sim_tiny.test)
+
+
+def test_a_real_data_run_does_not_carry_the_simulators_settings(tmp_path, sim_tiny):
+    """config.yaml (and the run id's hash) hold what was used: no simulator, no data.seed."""
+    import yaml
+
+    from betavae.config import build_config
+
+    path = _files(tmp_path, sim_tiny)
+    files = [f"data.train_path={path}", f"data.test_path={path}"]
+    config = load_config(shipped_path("multimodal_zambelli"), [*TINY, *files, "train.epochs=1", "train.report=true"])
+    run = train(config, tmp_path / "runs")
+    data = yaml.safe_load((run / "config.yaml").read_text())["data"]
+    assert data == {"kind": "sensorimotor", "train_path": str(path), "test_path": str(path), "augment": False}
+    assert build_config(yaml.safe_load((run / "config.yaml").read_text())).run_id() == run.name
+    for name in ("config.yaml", "meta.json"):
+        assert "simulator" not in (run / name).read_text() and "pixel_noise" not in (run / name).read_text()
+    report = (run / "report.md").read_text()  # its difference from the shipped config says: none here
+    assert [line for line in report.splitlines() if "simulator" in line] == ["| data.simulator | (35 keys) | (absent) |"]
+    assert "training terms failed" not in report and "Training terms" in report  # a run without measures
+    other_sim = load_config(shipped_path("multimodal_zambelli"), [*TINY, *files, "train.epochs=1", "train.report=true",
+                                                                  "data.simulator.n_train=7", "data.seed=5"])
+    assert other_sim.run_id() == config.run_id()  # settings that are not used do not name the run
+    simulated = load_config(shipped_path("multimodal_zambelli")).to_dict()["data"]
+    assert "augment" not in simulated and simulated["simulator"]["n_train"] == 1845 and simulated["seed"] == 0
+
+
+def test_augment_on_trains_from_a_clean_file_and_needs_files(tmp_path, sim_tiny, capsys):
+    import scipy.io
+
+    clean = tmp_path / "clean28.mat"
+    scipy.io.savemat(clean, {"final_database_train": sim_tiny.train_clean, "final_database_test": sim_tiny.test})
+    files = [f"data.train_path={clean}", f"data.test_path={clean}"]
+    config = load_config(shipped_path("multimodal_zambelli"), [*TINY, *files, "data.augment=true"])
+    data = config.data.build()
+    np.testing.assert_array_equal(data.train_input, sim_tiny.train_input)
+    np.testing.assert_array_equal(data.train_group, sim_tiny.train_group)
+    out = tmp_path / "runs"
+    assert main(["train", "multimodal_zambelli", *TINY, *files, "--no-progress", "--runs-dir", str(out)]) == 2
+    n = len(sim_tiny.train_clean)
+    assert capsys.readouterr().err == (
+        f"bvae: error: {clean}: 'final_database_train' has shape ({n}, 28) (float64); expected (N, 56) numbers; "
+        "(N, 28) looks like clean rows: save them under the key 'clean', or turn augmentation on "
+        "(data.augment=true; load_sensorimotor(..., augment=True)) to build the four muting groups\n")
+    assert not out.exists()
+    with pytest.raises(BetavaeError, match="augment builds the muting groups of a clean training file"):
+        load_config(shipped_path("multimodal_zambelli"), ["data.augment=true"])
+
+
+def test_a_nan_in_a_users_file_is_named_by_bvae_train(tmp_path, sim_tiny, capsys):
+    from betavae.data.sensorimotor_files import as_train56, save_sensorimotor
+
+    train56 = as_train56(sim_tiny).copy()
+    train56[5, 30] = np.nan
+    path = save_sensorimotor(tmp_path / "nan.mat", train56, sim_tiny.test)
+    out = tmp_path / "runs"
+    assert main(["train", "multimodal_zambelli", *TINY, f"data.train_path={path}", f"data.test_path={path}",
+                 "--no-progress", "--runs-dir", str(out)]) == 2
+    assert capsys.readouterr().err == (f"bvae: error: {path}: 'final_database_train' row 5 column 30 (from 0) is NaN "
+                                       "(1 in all, in 1 rows); every value must be a finite number\n")
+    assert not out.exists()
+
+
+def _sweep_file(tmp_path, data: dict, name="s.yaml") -> str:
+    import yaml
+
+    tree = {"name": "mm", "base": "multimodal_zambelli",
+            "set": {"data": {"kind": "sensorimotor", **data}, "train.epochs": 2, "train.batch_size": 200,
+                    "train.lr": 1e-3, "train.device": "cpu", "model.measures.n_points": 32},
+            "seeds": [0, 1], "ensemble": 2, "evaluate": {"metrics": ["protocols"]}, "report": False}
+    (tmp_path / name).write_text(yaml.safe_dump(tree))
+    return str(tmp_path / name)
+
+
+def test_a_sweep_on_bad_files_fails_before_making_any_folder(tmp_path, sim_tiny, capsys):
+    from betavae.data.sensorimotor_files import as_train56, save_sensorimotor
+
+    out = tmp_path / "out"
+    missing = _sweep_file(tmp_path, {"train_path": "/nonexistent/a.mat", "test_path": "/nonexistent/b.mat"})
+    assert main(["sweep", missing, "--runs-dir", str(out), "--workers", "1"]) == 2
+    assert capsys.readouterr().err == "bvae: error: /nonexistent/a.mat: no such file\n"
+    assert not out.exists()
+    test = sim_tiny.test.copy()
+    test[2, 9] = np.inf
+    bad = save_sensorimotor(tmp_path / "inf.npz", as_train56(sim_tiny), test)
+    out.mkdir()
+    (out / "earlier.txt").write_text("kept")  # what an earlier command wrote stays
+    assert main(["sweep", _sweep_file(tmp_path, {"train_path": str(bad), "test_path": str(bad)}),
+                 "--runs-dir", str(out), "--workers", "1"]) == 2
+    assert capsys.readouterr().err.startswith(f"bvae: error: {bad}: 'final_database_test' row 2 column 9 (from 0) is inf")
+    assert sorted(p.name for p in out.iterdir()) == ["earlier.txt"]
+
+
+def test_a_sweep_to_a_file_shows_each_tasks_progress(tmp_path):
+    """Output to a file (not a terminal): the workers' progress lines, one per logged epoch at 0 s."""
+    import subprocess
+    import sys
+
+    sweep = _sweep_file(tmp_path, {"seed": 1, "simulator": {"n_train": 300, "n_test": 200}})
+    out = subprocess.run([sys.executable, "-m", "betavae.cli", "sweep", sweep, "--runs-dir", str(tmp_path / "r"),
+                          "--workers", "1", "--progress-every", "0"], capture_output=True,
+                         text=True, check=True)
+    lines = [line for line in out.stderr.splitlines() if ": step " in line]
+    assert [line.split(": step ")[1].split()[0] for line in lines] == ["6/12", "12/12"]  # 6 steps per epoch
+    assert all(line.startswith("multimodal-zambelli-") and "(+1 trained with it)" in line for line in lines)
+    assert "epoch 1 " in lines[0] and "epoch 2 " in lines[1] and lines[1].endswith(" left") and " in, " in lines[1]
+    rows = [json.loads(r) for r in next((tmp_path / "r").glob("multimodal-zambelli-*-s0/metrics.jsonl")).read_text().splitlines()]
+    assert f"loss {rows[-1]['loss']:.4g}" in lines[-1]
+    assert "2 runs (2 finished)" in out.stdout
