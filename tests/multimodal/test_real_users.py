@@ -201,3 +201,115 @@ def test_a_sweep_to_a_file_shows_each_tasks_progress(tmp_path):
     rows = [json.loads(r) for r in next((tmp_path / "r").glob("multimodal-zambelli-*-s0/metrics.jsonl")).read_text().splitlines()]
     assert f"loss {rows[-1]['loss']:.4g}" in lines[-1]
     assert "2 runs (2 finished)" in out.stdout
+
+
+# ---------------------------------------------------------------- bvae multimodal use (spec §7)
+
+def _mean_model(x):
+    """A model whose decoder returns each column's mean over the rows x, whatever the input."""
+    mean = x.mean(0)
+    return lambda inp: (np.broadcast_to(mean, inp.shape).copy(), np.zeros(inp.shape))
+
+
+def _perfect_forward_model(x):
+    """Looks each input's kept t-1 blocks up among the rows and returns that row: a perfect forward
+    model on trajectory data (row k+1's t-1 blocks are row k's t blocks). Inputs made across a
+    trajectory's end match no row; they get row 0 (the rollout does not score them)."""
+    from betavae.data.sensorimotor_layout import MUTED
+
+    older = reference_layout().step_mask("older")
+    table = {x[k, older].tobytes(): k for k in range(len(x))}
+
+    def reconstruct(inp):
+        assert (inp[:, ~older] == MUTED).all()
+        return x[[table.get(row[older].tobytes(), 0) for row in inp]], np.zeros(inp.shape)
+
+    return reconstruct
+
+
+def test_a_decoder_that_returns_the_mean_scores_one(sim_tiny):
+    from betavae.multimodal.use import use_rows
+
+    x, lay = sim_tiny.test, reference_layout()
+    for mode in ("vision_only", "predict_next"):
+        v = use_rows(_mean_model(x), x, sim_tiny.consecutive(), lay, mode)
+        for m in lay.names:
+            assert v[f"nrmse_all.{m}"] == pytest.approx(1.0, abs=1e-12)
+            if m != "vision" or mode == "predict_next":
+                assert v[f"nrmse.{m}"] == pytest.approx(1.0, abs=1e-12)
+        assert v["count"] == len(x)
+    v = use_rows(_mean_model(x), x, sim_tiny.consecutive(), lay, "vision_only")
+    assert v["rmse.vision"] != v["rmse.vision"] and v["rmse_all.vision"] > 0  # nothing of vision is muted: NaN
+    v = use_rows(_mean_model(x), x, sim_tiny.consecutive(), lay, "rollout", steps=1)
+    assert all(v[f"step1.nrmse.{m}"] == pytest.approx(1.0, abs=1e-12) for m in lay.names)
+
+
+def test_a_perfect_forward_model_scores_zero_along_the_rollout(sim_tiny):
+    from betavae.multimodal.use import use_rows
+
+    x, cons, lay = sim_tiny.test, sim_tiny.consecutive(), reference_layout()
+    v = use_rows(_perfect_forward_model(x), x, cons, lay, "predict_next")
+    assert all(v[f"rmse.{m}"] == 0 and v[f"nrmse.{m}"] == 0 for m in lay.names)
+    v = use_rows(_perfect_forward_model(x), x, cons, lay, "rollout", steps=3)
+    assert all(v[f"step{j}.rmse.{m}"] == 0 for j in (1, 2, 3) for m in lay.names)
+    # step j scores row k where rows k … k+j−1 are one trajectory
+    assert [v[f"step{j}.count"] for j in (1, 2, 3)] == [
+        len(x), int(cons.sum()), int((cons[:-1] & cons[1:]).sum())]
+    assert set(v) == {f"step{j}.{s}.{m}" for j in (1, 2, 3) for s in ("rmse", "nrmse") for m in lay.names} | {
+        f"step{j}.count" for j in (1, 2, 3)}
+
+
+def test_bvae_multimodal_use_on_a_run(tiny_run, capsys, tmp_path):
+    """Its numbers are the evaluator's test protocols on the same rows; a rollout of length 1 is
+    predict_next; the table and the JSON file carry the same values."""
+    from betavae.experiments.load import load_run
+    from betavae.multimodal.scoring import protocols
+
+    run = load_run(tiny_run)
+    prot = {k: float(v) for k, v in protocols(run.model, run.source, run.config.model.measures).items()}
+    names = reference_layout().names
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "predict_next"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    nxt = json.loads((tiny_run / "use_predict_next.json").read_text())
+    assert nxt["rows"] == [0, 200] and lines[-1] == f"wrote {tiny_run / 'use_predict_next.json'}"
+    for m, line in zip(names, lines[1:6], strict=True):
+        assert nxt["values"][f"rmse.{m}"] == pytest.approx(prot[f"prediction.rmse_muted.{m}"], rel=1e-12)
+        assert nxt["values"][f"nrmse.{m}"] == pytest.approx(prot[f"prediction.nrmse_muted.{m}"], rel=1e-12)
+        assert line.split()[:3] == [m, f"{nxt['values'][f'rmse.{m}']:.4f}", f"{nxt['values'][f'nrmse.{m}']:.4f}"]
+    out = tmp_path / "roll.json"
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "rollout", "--steps", "1", "--out", str(out)]) == 0
+    roll = json.loads(out.read_text())
+    assert all(roll["values"][f"step1.{s}.{m}"] == nxt["values"][f"{s}.{m}"] for s in ("rmse", "nrmse") for m in names)
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "rollout", "--steps", "2", "--start", "vision_only",
+                 "--out", str(out)]) == 0
+    roll = json.loads(out.read_text())["values"]
+    for j in (1, 2):
+        assert roll[f"step{j}.count"] == prot[f"rollout{j}.count"]
+        assert all(roll[f"step{j}.rmse.{m}"] == pytest.approx(prot[f"rollout{j}.rmse.{m}"], rel=1e-12) for m in names)
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "vision_only", "--out", str(out)]) == 0
+    vis = json.loads(out.read_text())["values"]
+    assert all(vis[f"nrmse.{m}"] == pytest.approx(prot[f"vision_only.nrmse_muted.{m}"], rel=1e-12)
+               for m in names if m != "vision")
+    assert vis["rmse.vision"] is None and vis["rmse_all.vision"] == pytest.approx(prot["vision_only.rmse_all.vision"])
+    capsys.readouterr()
+
+
+def test_bvae_multimodal_use_on_a_users_file_and_its_errors(tiny_run, sim_tiny, tmp_path, capsys):
+    import scipy.io
+
+    rows = tmp_path / "rows.mat"
+    scipy.io.savemat(rows, {"clean": sim_tiny.test[:60]})
+    out = tmp_path / "u.json"
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "predict_next", "--data", str(rows), "--key", "clean",
+                 "--out", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["rows"] == [0, 60] and got["values"]["count"] == 60 and got["data"] == str(rows)
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "predict_next", "--rows", "10:30", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["rows"] == [10, 30]
+    capsys.readouterr()
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "predict_next", "--data", str(rows)]) == 2
+    assert capsys.readouterr().err == f"bvae: error: {rows}: no array 'final_database_test' (found: clean)\n"
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "predict_next", "--rows", "150:"]) == 0
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "predict_next", "--rows", "250:300"]) == 2
+    assert "give START:END with 0 <= START < END <= 200" in capsys.readouterr().err
+    assert main(["multimodal", "use", str(tiny_run), "--mode", "vision_only", "--start", "vision_only"]) == 2
