@@ -313,3 +313,38 @@ def test_bvae_multimodal_use_on_a_users_file_and_its_errors(tiny_run, sim_tiny, 
     assert main(["multimodal", "use", str(tiny_run), "--mode", "predict_next", "--rows", "250:300"]) == 2
     assert "give START:END with 0 <= START < END <= 200" in capsys.readouterr().err
     assert main(["multimodal", "use", str(tiny_run), "--mode", "vision_only", "--start", "vision_only"]) == 2
+
+
+# ---------------------------------------------------------------- the matched-budget study (issue #23)
+
+#: Langer et al.'s budget (spec §5): Adam at lr 5e-5 for 80,000 epochs
+PAPER_LR_EPOCHS = 5e-5 * 80_000
+
+
+@pytest.mark.parametrize("name", ["sweep_multimodal_langer", "sweep_multimodal_langer_full"])
+def test_the_study_sweeps_match_the_papers_budget(name, tmp_path, capsys):
+    """lr × epochs as in the paper, the schedules scaled to the run's length, 20 seeds per schedule
+    trained as one ensemble each, and the SME mask ablation in the evaluation after training."""
+    from betavae.experiments.study import ensemble_groups
+    from betavae.experiments.sweep import load_sweep
+    from betavae.multimodal.schedules import study_schedule
+    from betavae.multimodal.study import schedule_label
+
+    sweep = load_sweep(shipped_path(name))
+    runs = sweep.expand()
+    assert len(runs) == 80
+    for run in runs:
+        train_cfg, alpha = run.config.train, run.config.objective.alpha
+        assert train_cfg.lr * train_cfg.epochs == pytest.approx(PAPER_LR_EPOCHS, rel=1e-12)
+        assert alpha == study_schedule(schedule_label(run.config), train_cfg.epochs)
+    groups = ensemble_groups(runs, sweep.spec.ensemble)
+    assert [len(g) for g in groups] == [20] * 4
+    assert [sorted(r.config.seed for r in g) for g in groups] == [list(range(20))] * 4
+    assert sorted(schedule_label(g[0].config) for g in groups) == ["const0", "const1", "dyn_plateau0", "dyn_plateau1"]
+    assert all(len({schedule_label(r.config) for r in g}) == 1 for g in groups)  # one schedule per ensemble
+    assert sweep.spec.evaluate.model_dump()["sme_keep"] == ["older", "both"]
+    assert "protocols" in sweep.spec.evaluate.metrics
+    assert main(["sweep", name, "--dry-run", "--runs-dir", str(tmp_path / "r")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 80 and all(line.split()[1] == "train" for line in lines)
+    assert not (tmp_path / "r").exists()
