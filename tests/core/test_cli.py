@@ -325,7 +325,7 @@ def test_progress_lines_are_spaced_by_the_interval_and_estimate_the_time_left():
         now[0] += 5
         cb.on_log({"step": step, "loss": 3.0, "recon": 2.0, "kl": 0.25, "beta": 4.0})
     assert [line.split()[1] for line in lines] == ["60/1000", "120/1000", "180/1000", "240/1000", "300/1000"]
-    assert lines[-1] == "step 300/1000 (30%)  2 steps/s  loss 3  recon 2  kl 0.25  beta 4  5 min 50 s left"
+    assert lines[-1] == "step 300/1000 (30%)  2 steps/s  loss 3  recon 2  kl 0.25  beta 4  2 min 30 s in, 5 min 50 s left"
 
 
 def test_eval_says_what_it_is_doing_on_stderr(tmp_path, capsys, monkeypatch):

@@ -147,8 +147,9 @@ def test_clean_rows_under_the_training_key_get_a_hint(tmp_path, small):
     with pytest.raises(BetavaeError) as err:
         load_sensorimotor(path)
     assert str(err.value) == (f"{path}: 'final_database_train' has shape ({n}, 28) (float64); expected (N, 56) "
-                              "numbers; (N, 28) looks like clean rows: save them under the key 'clean', or load "
-                              "with augment=True, to build the four muting groups")
+                              "numbers; (N, 28) looks like clean rows: save them under the key 'clean', or turn "
+                              "augmentation on (data.augment=true; load_sensorimotor(..., augment=True)) to build "
+                              "the four muting groups")
     with pytest.raises(BetavaeError) as err:  # other widths keep the plain message
         scipy.io.savemat(path, {"final_database_train": np.zeros((4, 30))})
         load_sensorimotor(path)

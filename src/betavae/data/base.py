@@ -58,3 +58,8 @@ class DataConfig(Component):
 
     def build(self) -> GroundTruthData:
         raise NotImplementedError
+
+    def check(self) -> None:
+        """Raise :class:`~betavae.errors.BetavaeError` now if :meth:`build` will fail on the
+        user's files (a missing or unreadable file), so a sweep refuses before it makes any
+        folder. Cheap checks only; the default checks nothing."""

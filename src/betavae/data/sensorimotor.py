@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_serializer, model_validator
 
 from betavae.bounds import Seed
 from betavae.data import DATA
@@ -121,25 +121,54 @@ def simulate(cfg: SimulatorConfig | None = None, seed: int = 0) -> Sensorimotor:
 class SensorimotorConfig(DataConfig):
     """The multimodal sensorimotor rows (spec §8–§9): the seeded simulator (``seed``,
     ``simulator``) by default, or the original ``.mat``/``.npz`` files when ``train_path`` and
-    ``test_path`` are given (nothing is bundled or downloaded)."""
+    ``test_path`` are given (nothing is bundled or downloaded; ``augment: true`` builds the four
+    muting groups from a clean (N, 28) training array).
+
+    What is written (``config.yaml``, the run id's hash) is what is used: data from files carries
+    neither ``seed`` nor ``simulator``, and simulated data no ``augment`` (a file option).
+    """
 
     kind: Literal["sensorimotor"] = "sensorimotor"
     train_path: Path | None = None
     test_path: Path | None = None
+    augment: bool = False
     seed: Seed = 0
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
 
+    @property
+    def from_files(self) -> bool:
+        return self.train_path is not None or self.test_path is not None
+
+    @model_validator(mode="after")
+    def _augment_needs_files(self) -> SensorimotorConfig:
+        if self.augment and not self.from_files:
+            raise ValueError("augment builds the muting groups of a clean training file: it needs "
+                             "data.train_path (the simulator's rows are augmented already)")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler):  # noqa: ANN001, ANN202 (pydantic's serializer protocol)
+        tree = handler(self)
+        drop = ("seed", "simulator") if self.from_files else ("augment",)
+        return {k: v for k, v in tree.items() if k not in drop}
+
     def build(self) -> Sensorimotor:  # type: ignore[override]
-        if self.train_path is None and self.test_path is None:
+        if not self.from_files:
             return simulate(self.simulator, self.seed)
         if self.train_path is None or self.test_path is None:
             raise BetavaeError("sensorimotor data from files needs both data.train_path and data.test_path")
         from betavae.data.sensorimotor_files import load_sensorimotor
 
-        return load_sensorimotor(self.train_path, self.test_path)
+        return load_sensorimotor(self.train_path, self.test_path, augment=self.augment)
+
+    def check(self) -> None:
+        """Read and validate the files (spec §8; a second or less for the original files'
+        sizes); nothing for the simulator."""
+        if self.from_files:
+            self.build()
 
     def layout(self) -> Layout:
         """The column layout of the rows :meth:`build` gives (without building them)."""
-        if self.train_path is None and self.test_path is None:
+        if not self.from_files:
             return self.simulator.layout()
         return reference_layout()

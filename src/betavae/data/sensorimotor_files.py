@@ -125,8 +125,9 @@ def load_sensorimotor(train_path: str | Path | None = None, test_path: str | Pat
             inp, tgt, groups = augment_rows(clean, layout)
         else:
             clean_shaped = np.ndim(arrays.get(train_key)) == 2 and np.shape(arrays[train_key])[1] == d
-            hint = (f"; (N, {d}) looks like clean rows: save them under the key 'clean', or load with "
-                    "augment=True, to build the four muting groups") if clean_shaped else ""
+            hint = (f"; (N, {d}) looks like clean rows: save them under the key 'clean', or turn "
+                    "augmentation on (data.augment=true; load_sensorimotor(..., augment=True)) to build the "
+                    "four muting groups") if clean_shaped else ""
             both = _array(arrays, train_key, path, 2 * d, hint)
             inp, tgt = both[:, :d], both[:, d:]
             where = f"{path} {train_key!r} (input = columns 0–{d - 1}, target = {d}–{2 * d - 1})"

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,17 +50,21 @@ class SweepOutcome:
 
 
 def run_sweep(sweep: Sweep, executor: Executor, runs_dir: str | Path | None = None,
-              retry_failed: bool = False, progress: Callable[[str], None] | None = None) -> SweepOutcome:
+              retry_failed: bool = False, progress: Callable[[str], None] | None = None,
+              progress_every: float | None = None) -> SweepOutcome:
     """Bring every run of ``sweep`` to completion with ``executor``; see the module docstring.
 
     runs_dir: the sweep directory (default ``runs/<sweep name>``); it holds the run folders, the
     lock, the aggregate and the index. Raises :class:`BetavaeError` if another driver holds it.
+    progress: the driver's lines (plan, each finished task); progress_every: seconds between each
+    training task's own progress lines on its worker's stderr (None: none).
     """
     t0 = time.perf_counter()
     spec = sweep.spec
     runs_dir = Path(runs_dir) if runs_dir is not None else Path("runs") / spec.name
     planned = sweep.expand()
     outcome = SweepOutcome(runs_dir, len(planned))
+    check_data(run for run in planned if not (runs_dir / run.run_id).is_dir())
     with SweepLock(runs_dir):
         todo = []
         for run in planned:
@@ -72,7 +76,7 @@ def run_sweep(sweep: Sweep, executor: Executor, runs_dir: str | Path | None = No
             todo.append(run)
         tasks = [RunTask(group[0].run_id, group[0].config.to_dict(), str(runs_dir),
                          spec.evaluate.model_dump(exclude_none=True) if spec.evaluate else None, spec.report, executor.threads,
-                         tuple((r.run_id, r.config.to_dict()) for r in group[1:]))
+                         tuple((r.run_id, r.config.to_dict()) for r in group[1:]), progress_every)
                  for group in ensemble_groups(todo, spec.ensemble or 1)]
         if progress is not None:
             progress(f"{len(planned)} runs: {len(tasks)} to do ({_fmt(outcome.counts)}) on {executor.describe()}")
@@ -93,6 +97,18 @@ def run_sweep(sweep: Sweep, executor: Executor, runs_dir: str | Path | None = No
             outcome.index = _index(runs_dir)
     outcome.wall_seconds = time.perf_counter() - t0
     return outcome
+
+
+def check_data(runs: Iterable[PlannedRun]) -> None:
+    """Each distinct data config of ``runs`` checked once (``DataConfig.check``: e.g. the user's
+    files can be read) before the sweep makes any folder: a bad path fails the command with one
+    line instead of leaving a sweep directory of failed runs."""
+    seen = set()
+    for run in runs:
+        key = run.config.data.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            run.config.data.check()
 
 
 def ensemble_groups(runs: list[PlannedRun], size: int) -> list[list[PlannedRun]]:

@@ -23,9 +23,14 @@ import click
 @click.option("--retry-failed", is_flag=True, help="Run again the runs that failed with an error.")
 @click.option("--dry-run", is_flag=True, help="List the runs and what each needs; run nothing.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Cache folder (as for bvae train).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Each training task's progress line (step, epoch, loss, time in and left) on stderr every "
+                   "--progress-every seconds (local executor; Ray keeps its workers' output in its logs).")
+@click.option("--progress-every", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds between a task's progress lines.")
 def sweep(sweep_file: str, kind: str, workers: int | None, threads: int | None, address: str | None,
           gpus_per_run: float, runs_dir: Path | None, retry_failed: bool, dry_run: bool,
-          cache_dir: Path | None) -> None:
+          cache_dir: Path | None, progress: bool, progress_every: float) -> None:
     """Run every unfinished run of SWEEP_FILE (a path or a shipped sweep name); skip finished ones.
 
     Writes: into the sweep directory (--runs-dir, default runs/<sweep name>/): a run folder per
@@ -51,7 +56,8 @@ def sweep(sweep_file: str, kind: str, workers: int | None, threads: int | None, 
         raise BetavaeError("--address and --gpus-per-run are options of --executor ray")
     options = {"address": address, "gpus_per_run": gpus_per_run} if kind == "ray" else {}
     with make_executor(kind, workers, threads, spec.spec.max_retries, **options) as executor:
-        outcome = run_sweep(spec, executor, runs_dir, retry_failed, progress=click.echo)
+        outcome = run_sweep(spec, executor, runs_dir, retry_failed, progress=click.echo,
+                            progress_every=progress_every if progress else None)
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items()))
     click.echo(f"{outcome.total} runs ({statuses}) in {outcome.wall_seconds:.1f} s; "
                f"table: {runs_dir / 'sweep.csv'}" + (f"; index: {outcome.index}" if outcome.index else ""))

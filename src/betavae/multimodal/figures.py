@@ -49,18 +49,19 @@ def history_stats(hist: dict[str, np.ndarray], term: str) -> tuple[np.ndarray, .
 
 def training_figure(records: list[dict], histories: dict[str, dict[str, np.ndarray]], out: Path) -> Path:
     plt = _plt()
-    scheds = schedules_in(records)
-    rows = [("prediction error", None), ("reconstruction loss", "recon"), ("latent loss (KL)", "kl"),
-            ("loss", "loss"), ("KL weight α", "alpha")]
+    scheds = list(dict.fromkeys([*schedules_in(records), *histories]))  # records: only with measures
+    pe = curves(records, "prediction_error")
+    rows = [("prediction error", None)] * bool(pe) + [
+        ("reconstruction loss", "recon"), ("latent loss (KL)", "kl"), ("loss", "loss"), ("KL weight α", "alpha")]
     fig, axes = plt.subplots(len(rows), len(scheds), figsize=(3.2 * len(scheds), 2.0 * len(rows)),
                              squeeze=False, sharex=True)
-    pe = curves(records, "prediction_error")
     for c, s in enumerate(scheds):
         axes[0, c].set_title(s)
         for r, (name, term) in enumerate(rows):
             ax = axes[r, c]
             if term is None:
-                _band(ax, pe[s]["epoch"], pe[s]["mean"], pe[s]["min"], pe[s]["max"])
+                if s in pe:
+                    _band(ax, pe[s]["epoch"], pe[s]["mean"], pe[s]["min"], pe[s]["max"])
             else:
                 _band(ax, *history_stats(histories[s], term))
             if c == 0:

@@ -19,6 +19,7 @@ and 0 is exact.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -64,6 +65,30 @@ def shift_to_older(x_in: np.ndarray, mu: np.ndarray, layout: Layout) -> np.ndarr
     return out
 
 
+def rollout_steps(reconstruct: Reconstruct, x: np.ndarray, consecutive: np.ndarray, layout: Layout,
+                  steps: int = 2, inject_vision: bool = False, start: str = "vision_only"
+                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The rollout's steps j = 1 … steps as (j, μ (..., N, D), truth (N, D), valid (N,)): row k's
+    step j predicts row k+j−1 (``truth``), scored where rows k … k+j−1 form one trajectory
+    (``valid``). Step 1's input is x muted with ``protocol_masks[start]`` (``vision_only``: spec
+    §7 test 5; ``prediction``: every t−1 block, so step 1 is the forward model); then the t−1
+    blocks take the predicted t blocks and the t blocks are muted (``inject_vision``: the observed
+    v_t of the row being predicted is fed in)."""
+    n = len(x)
+    vis = layout.columns("vision", "newer") if "vision" in layout.names else None
+    inp = apply_mask(x, protocol_masks(layout)[start])
+    valid = np.ones(n, dtype=bool)
+    for j in range(1, steps + 1):
+        if j > 1:
+            valid[n - j + 1:] = False
+            valid[: n - j + 1] &= consecutive[j - 2: n - 1]
+        mu = reconstruct(inp)[0]
+        yield j, mu, np.roll(x, -(j - 1), axis=0), valid.copy()
+        inp = shift_to_older(inp, mu, layout)
+        if inject_vision and vis is not None:
+            inp[..., vis] = np.roll(x, -j, axis=0)[:, vis]
+
+
 def rollout(reconstruct: Reconstruct, x: np.ndarray, consecutive: np.ndarray, layout: Layout,
             steps: int = 2, inject_vision: bool = False) -> dict[str, np.ndarray]:
     """Test 5 and its n-step extension. x (N, D) clean rows; consecutive (N−1,) bool.
@@ -71,25 +96,13 @@ def rollout(reconstruct: Reconstruct, x: np.ndarray, consecutive: np.ndarray, la
     Returns ``rollout<j>.rmse.<m>`` (RMSE of the predicted t block of modality m against row
     k+j−1) and ``rollout<j>.count`` for j = 1 … steps.
     """
-    n = len(x)
-    newer = {name: layout.columns(name, "newer") for name in layout.names}
-    vis = newer.get("vision")
-    inp = apply_mask(x, protocol_masks(layout)["vision_only"])
-    valid = np.ones(n, dtype=bool)
     out: dict[str, np.ndarray] = {}
-    for j in range(1, steps + 1):
-        if j > 1:
-            valid[n - j + 1:] = False
-            valid[: n - j + 1] &= consecutive[j - 2: n - 1]
-        mu = reconstruct(inp)[0]  # (..., N, D); row k's step j predicts row k+j−1
-        truth = np.roll(x, -(j - 1), axis=0)
-        for name, cols in newer.items():
+    for j, mu, truth, valid in rollout_steps(reconstruct, x, consecutive, layout, steps, inject_vision):
+        for name in layout.names:
+            cols = layout.columns(name, "newer")
             err2 = (mu[..., valid, :][..., cols] - truth[valid][:, cols]) ** 2
             out[f"rollout{j}.rmse.{name}"] = np.sqrt(err2.mean(axis=(-2, -1))) if valid.any() else np.nan
         out[f"rollout{j}.count"] = np.asarray(int(valid.sum()))
-        inp = shift_to_older(inp, mu, layout)
-        if inject_vision and vis is not None:
-            inp[..., vis] = np.roll(x, -j, axis=0)[:, vis]
     return out
 
 

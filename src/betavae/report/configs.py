@@ -51,10 +51,23 @@ def flat_dict(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def diff_rows(base: RunConfig, run: RunConfig) -> list[tuple[str, Any, Any]]:
-    """(key, base value, run value) for differing leaves, in the run's key order."""
-    a, b = flat_dict(base.to_dict()), flat_dict(run.to_dict())
-    keys = list(b) + [k for k in a if k not in b]
-    return [(k, a.get(k, MISSING), b.get(k, MISSING)) for k in keys if a.get(k, MISSING) != b.get(k, MISSING)]
+    """(key, base value, run value) for differing leaves, in the run's key order; a section that
+    one side lacks altogether is one row (``data.simulator``, ``(35 keys)``, ``(absent)``)."""
+    return _diff(base.to_dict(), run.to_dict(), "")
+
+
+def _diff(a: Any, b: Any, prefix: str) -> list[tuple[str, Any, Any]]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = list(b) + [k for k in a if k not in b]
+        return [row for k in keys for row in _diff(a.get(k, MISSING), b.get(k, MISSING), f"{prefix}{k}.")]
+    key = prefix.rstrip(".")
+    if a == b:
+        return []
+    if MISSING in (a, b) and isinstance(a if b == MISSING else b, dict):
+        present = a if b == MISSING else b
+        n = f"({len(flat_dict(present))} keys)"
+        return [(key, n, MISSING) if b == MISSING else (key, MISSING, n)]
+    return [(key, a, b)]
 
 
 def _kinds(c: RunConfig) -> tuple[str, str, str]:

@@ -68,8 +68,9 @@ class RunFolderLine(Callback):
 class ProgressLines(Callback):
     """A plain progress line at the first logged step after every ``every_s`` seconds.
 
-    ``step 1200/100000 (1%)  35.2 steps/s  loss 31.2  recon 25.1  kl 1.52  beta 4  47 min left``;
-    the rate counts this session's steps only. ``every_s=0`` prints at every logged step.
+    ``step 1200/100000 (1%)  epoch 3  35.2 steps/s  loss 31.2  recon 25.1  kl 1.52  beta 4  34 s in,
+    47 min left`` (``epoch`` where the rows count epochs); the rate and the time in count this
+    session's steps only. ``every_s=0`` prints at every logged step.
     """
 
     def __init__(self, echo: Callable[[str], None], every_s: float = 30.0,
@@ -91,8 +92,20 @@ class ProgressLines(Callback):
         rate = (step - self.start_step) / (now - self.t0) if now > self.t0 else float("nan")
         left = (self.total - step) / rate if rate > 0 else float("nan")
         terms = "  ".join(f"{k} {row[k]:.4g}" for k in ("loss", "recon", "kl", "beta") if k in row)
-        self.echo(f"step {step}/{self.total} ({100 * step / self.total:.0f}%)  {rate:.3g} steps/s  "
-                  f"{terms}  {duration(left)} left")
+        epoch = f"epoch {int(row['epoch'])}  " if "epoch" in row else ""
+        self.echo(f"step {step}/{self.total} ({100 * step / self.total:.0f}%)  {epoch}{rate:.3g} steps/s  "
+                  f"{terms}  {duration(now - self.t0)} in, {duration(left)} left")
+
+
+def stderr_lines(label: str) -> Callable[[str], None]:
+    """An ``echo`` for :class:`ProgressLines` in a sweep's worker process: ``label: line`` on
+    the process's stderr (a local sweep's workers share the terminal or log file of ``bvae sweep``)."""
+    import sys
+
+    def echo(line: str) -> None:
+        print(f"{label}: {line}", file=sys.stderr, flush=True)
+
+    return echo
 
 
 def duration(seconds: float) -> str:

@@ -8,6 +8,13 @@ al. (2020)'s test protocols (spec §6, §7), with the choices of the run's ``mod
 - ``after``: ``eval.json`` with the measures and, unless ``metrics`` leaves ``protocols`` out, the
   protocols' normalised errors in ``values`` (flat, finite numbers: the sweep's aggregate and the
   index read them), every protocol number in ``protocols`` and the settings in ``settings``.
+
+Option ``sme_keep`` (the sweep's ``evaluate: {sme_keep: ...}``, ``bvae eval RUN -o sme_keep=both``)
+is the ablation of spec §6's reconstructed SME mask after training: one of ``older``, ``newer``,
+``both`` replaces the run's ``model.measures.sme_keep`` for ``sme_mod.<m>`` / ``sme_all.<m>``; a
+list (``[older, both]``) scores the first so and each further one beside it as
+``sme_mod_<keep>.<m>`` / ``sme_all_<keep>.<m>``. ``settings.sme_keep`` (and
+``settings.sme_keep_also``) in ``eval.json`` say which masks were used.
 """
 
 from __future__ import annotations
@@ -28,10 +35,28 @@ from betavae.io import atomic_write_json
 from betavae.multimodal.settings import MEASURES, PROTOCOLS
 
 NAMES = (*MEASURES, PROTOCOLS)
+SME_KEEPS = ("older", "newer", "both")
+#: the options this evaluator reads; the image metrics' defaults a sweep hands every evaluator
+#: (preset, breakdown) are ignored, ``sizes`` and ``seed`` refused (they are model.measures')
+OPTIONS = ("metrics", "sme_keep", "device", "preset", "breakdown", "sizes", "seed")
 
 
 def _floats(values: dict[str, np.ndarray]) -> dict[str, float]:
     return {k: float(np.asarray(v).reshape(())) for k, v in values.items()}
+
+
+def sme_keeps(option: Any) -> list[str]:
+    """The SME masks an ``sme_keep`` option asks for (one value or a list), first = the main one;
+    ``[]`` when the option is not given (the run's ``model.measures.sme_keep`` then)."""
+    if option is None:
+        return []
+    keeps = [option] if isinstance(option, str) else option
+    if (not isinstance(keeps, list) or not keeps or len(set(map(str, keeps))) != len(keeps)
+            or any(k not in SME_KEEPS for k in keeps)):
+        raise BetavaeError(f"sme_keep: {option!r}; give one of {', '.join(SME_KEEPS)} or a list of "
+                           "different ones, e.g. [older, both] (the first is sme_mod/sme_all, the others "
+                           "add sme_mod_<keep>/sme_all_<keep>)")
+    return keeps
 
 
 def check_names(names: list[str]) -> None:
@@ -46,7 +71,13 @@ class SensorimotorEvaluator(RunEvaluator):
     at_start = True
 
     def check(self, options: dict[str, Any]) -> None:
-        check_names(list(options.get("metrics") or []))
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise BetavaeError(f"{', '.join(unknown)}: not an option of the multimodal (sensorimotor) evaluator; "
+                               "it takes metrics and sme_keep (the other measure settings are model.measures)")
+        if "metrics" in options:  # not given: all of them (bvae eval RUN -o sme_keep=both)
+            check_names(list(options["metrics"] or []))
+        sme_keeps(options.get("sme_keep"))
         if options.get("sizes"):
             raise BetavaeError("sizes: the measures' sizes are model.measures.n_points (the run's config)")
         if options.get("seed", 0) != 0:
@@ -71,9 +102,15 @@ class SensorimotorEvaluator(RunEvaluator):
         self.check({**options, "metrics": names})
         t0 = time.perf_counter()
         run = load_run(run_dir, options.get("device", "cpu"))
-        settings = run.config.model.measures
+        keeps = sme_keeps(options.get("sme_keep")) or [run.config.model.measures.sme_keep]
+        settings = run.config.model.measures.model_copy(update={"sme_keep": keeps[0]})
         values = _floats(measure(run.model, run.source, settings, names))
-        result: dict[str, Any] = {"values": values, "settings": {**settings.model_dump(mode="json"), "metrics": names}}
+        sme = [n for n in names if n.startswith("sme_")]
+        for keep in keeps[1:] if sme else []:
+            also = measure(run.model, run.source, settings.model_copy(update={"sme_keep": keep}), sme)
+            values.update({f"{k.partition('.')[0]}_{keep}.{k.partition('.')[2]}": v for k, v in _floats(also).items()})
+        result: dict[str, Any] = {"values": values, "settings": {**settings.model_dump(mode="json"), "metrics": names,
+                                                                 "sme_keep_also": keeps[1:]}}
         if PROTOCOLS in names:
             prot = _floats(protocols(run.model, run.source, settings))
             values.update({f"protocol.{k}": v for k, v in prot.items() if ".nrmse" in k and math.isfinite(v)})

@@ -33,6 +33,8 @@ class RunTask:
     ``config`` is the resolved config (``RunConfig.to_dict()``) of run ``run_id``; ``others`` are
     further ``(run_id, config)`` members (same config but seed and objective) trained with it in
     one process as one batched model (a sweep's ``ensemble``). ``run_id`` names the task in records.
+    ``progress_every``: seconds between the training's progress lines on the worker's stderr
+    (:class:`~betavae.train.callbacks.ProgressLines`; None: none).
     """
 
     run_id: str
@@ -42,6 +44,7 @@ class RunTask:
     report: bool = False
     threads: int = 1
     others: tuple[tuple[str, dict[str, Any]], ...] = ()
+    progress_every: float | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -174,18 +177,23 @@ def _complete(task: RunTask) -> str:
         needs.append(need)
     configs = [build_config(config, source=run_id) for run_id, config in task.members]
     members = [run_id for run_id, _ in task.members]
+    shown = []
+    if task.progress_every is not None:
+        from betavae.train.callbacks import ProgressLines, stderr_lines
+
+        shown = [ProgressLines(stderr_lines(task.label), task.progress_every)]
     if len(members) > 1 and all(n == "train" for n in needs):
-        train_ensemble(configs, task.runs_dir)
+        train_ensemble(configs, task.runs_dir, shown)
     elif (len(members) > 1 and all(n in ("resume", "failed") for n in needs)
           and all((read_meta(d).get("ensemble") or {}).get("members") == members for d in task.run_dirs)
           and len(set(_checkpoint_steps(task.run_dirs))) == 1):
-        resume_ensemble(task.run_dir)
+        resume_ensemble(task.run_dir, shown)
     else:
         for config, run_dir, need in zip(configs, task.run_dirs, needs, strict=True):
             if need == "train":
-                train(config, task.runs_dir)
+                train(config, task.runs_dir, shown)
             elif need in ("resume", "failed"):
-                resume(run_dir)
+                resume(run_dir, shown)
     for run_dir, need in zip(task.run_dirs, needs, strict=True):
         if task.evaluate is not None and (need != "nothing" or not (run_dir / "eval.json").is_file()):
             from betavae.experiments.evaluators import evaluator_for
