@@ -10,7 +10,9 @@ Prints, from one run on this machine:
     --steps steps after --warmup steps, every run in a fresh process (the levels change
     process-wide settings), interleaved so that machine noise hits all variants alike; and the
     ratios to both references (targets, against the tensor reference: fast >= 1.5x,
-    fastest >= 2.5x);
+    fastest >= 2.5x); and the tensor reference with betavae's glibc malloc tuning applied in
+    its process (what a plain loop gets when it runs in the same process after a betavae run,
+    as in a side-by-side script);
   - optional rows: --compile (fast/fastest with torch.compile forced on, with its start-up
     time), --allocators (reference and fastest with tcmalloc / jemalloc preloaded);
   - the final losses (mean of the last logged window of 100 steps) of `plain` and `fastest`
@@ -34,6 +36,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REF, REF_DL = "plain reference (tensor)", "plain reference (DataLoader)"
+REF_MALLOC = "reference (tensor) + malloc tuning"  # betavae's glibc tuning in the plain loop's process
 LIBS = {"tcmalloc": "libtcmalloc_minimal.so.4", "jemalloc": "libjemalloc.so.2"}
 
 
@@ -104,7 +107,12 @@ def worker(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     name = args.worker
     if name.startswith("reference-"):
-        result = work_reference(args.steps, args.warmup, name.removeprefix("reference-"))
+        loader, _, extra = name.removeprefix("reference-").partition("+")
+        if extra == "malloc":  # betavae's fast/fastest glibc tuning, process-wide, before any tensor
+            from betavae.train.allocator import tune_glibc_malloc
+
+            tune_glibc_malloc()
+        result = work_reference(args.steps, args.warmup, loader)
     else:
         result = work_betavae(name.split("+")[0], args.steps, args.warmup, name.endswith("+compile"))
     print("RESULT " + json.dumps(result))
@@ -171,7 +179,8 @@ def main() -> None:
         return
 
     variants: list[tuple[str, str, str | None]] = [  # (label, worker, LD_PRELOAD)
-        (REF, "reference-tensor", None), (REF_DL, "reference-dataloader", None), ("betavae plain", "plain", None),
+        (REF, "reference-tensor", None), (REF_DL, "reference-dataloader", None),
+        (REF_MALLOC, "reference-tensor+malloc", None), ("betavae plain", "plain", None),
         ("betavae fast", "fast", None), ("betavae fastest", "fastest", None),
     ]
     if args.compile:
@@ -214,7 +223,7 @@ def main() -> None:
           "disturbed by other load on the machine; images/s = 64 x steps/s)")
     print("pairwise (run i of the variant / run i of the reference, the runs taken next to each other):")
     for label in ("betavae fast", "betavae fastest"):
-        for ref in (REF, REF_DL):
+        for ref in (REF, REF_DL, REF_MALLOC):
             pairs = [a / b for a, b in zip(rates[label], rates[ref], strict=True)]
             print(f"  {label} / {ref}: median {statistics.median(pairs):.2f} "
                   f"({', '.join(f'{v:.2f}' for v in pairs)})")
