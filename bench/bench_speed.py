@@ -210,14 +210,14 @@ def main() -> None:
     rates = {label: [r["steps_per_s"] for r in runs] for label, runs in results.items()}
     ref_med, ref_best = statistics.median(rates[REF]), max(rates[REF])
     dl_med, dl_best = statistics.median(rates[REF_DL]), max(rates[REF_DL])
-    print(f"{'variant':28s} {'median':>7s} {'x ref':>6s} {'x DL':>6s} {'best':>7s} {'x ref':>6s} {'x DL':>6s}  "
+    print(f"{"variant":36s} {'median':>7s} {'x ref':>6s} {'x DL':>6s} {'best':>7s} {'x ref':>6s} {'x DL':>6s}  "
           "runs (steps/s)")
     for label, _, _ in variants:
         med, best = statistics.median(rates[label]), max(rates[label])
         extra = ""
         if "compile" in label:
             extra = f"  first step after {statistics.median(r['first_step_s'] for r in results[label]):.1f} s"
-        print(f"{label:28s} {med:7.2f} {med / ref_med:6.2f} {med / dl_med:6.2f} {best:7.2f} {best / ref_best:6.2f} "
+        print(f"{label:36s} {med:7.2f} {med / ref_med:6.2f} {med / dl_med:6.2f} {best:7.2f} {best / ref_best:6.2f} "
               f"{best / dl_best:6.2f}  {', '.join(f'{v:.1f}' for v in rates[label])}{extra}")
     print(f"(x ref: against {REF}; x DL: against {REF_DL}; best = fastest of the runs, the least "
           "disturbed by other load on the machine; images/s = 64 x steps/s)")
