@@ -210,7 +210,7 @@ def main() -> None:
     rates = {label: [r["steps_per_s"] for r in runs] for label, runs in results.items()}
     ref_med, ref_best = statistics.median(rates[REF]), max(rates[REF])
     dl_med, dl_best = statistics.median(rates[REF_DL]), max(rates[REF_DL])
-    print(f"{"variant":36s} {'median':>7s} {'x ref':>6s} {'x DL':>6s} {'best':>7s} {'x ref':>6s} {'x DL':>6s}  "
+    print(f"{'variant':36s} {'median':>7s} {'x ref':>6s} {'x DL':>6s} {'best':>7s} {'x ref':>6s} {'x DL':>6s}  "
           "runs (steps/s)")
     for label, _, _ in variants:
         med, best = statistics.median(rates[label]), max(rates[label])
