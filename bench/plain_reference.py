@@ -20,8 +20,9 @@ They differ only in how batches are made and in what the loop reads back each st
     ``torch.stack`` every step, and ``loss.item()`` every step (YannDubs/disentangling-vae's
     ``_train_iteration`` returns ``loss.item()``); ``zero_grad()``.
 
-Measured here (2-core AMD EPYC, torch 2.13 CPU, one thread; docs/speed.md): the two are equally
-fast, 7.65 and 7.67 steps/s (medians of 3 interleaved runs): a batch costs 0.21 ms (tensor) and
+Measured here (2-core AMD EPYC, torch 2.13 CPU; docs/speed.md): the two are about equally fast,
+7.65 and 7.67 steps/s at one thread, 12.54 and 11.54 at two under rising load (medians of 3
+interleaved runs; tensor first): a batch costs 0.21 ms (tensor) and
 0.23 ms (DataLoader) of CPU next to ≈ 130 ms for the fp32 step, and ``.item()`` waits for no
 device on a CPU. ``tensor`` is the reference of bench/bench_speed.py's targets; it prints both.
 
