@@ -1,18 +1,24 @@
 """Training speed levels (issue 8): betavae's `plain`, `fast`, `fastest` against a plain PyTorch β-VAE.
 
 Prints, from one run on this machine:
-  - steps/s of bench/plain_reference.py (eager fp32, default allocator, DataLoader) and of the
-    full betavae training loop (rendering, schedules, logging, NaN checks) at each speed level,
-    Burgess model, batch 64; each the median of --reps timed runs of --steps steps after
-    --warmup steps, every run in a fresh process (the levels change process-wide settings),
-    interleaved so that machine noise hits all variants alike; and the ratios to the reference
-    (targets: fast >= 1.5x, fastest >= 2.5x);
+  - steps/s of the two plain PyTorch loops of bench/plain_reference.py (eager fp32, default
+    allocator): ``tensor`` (batches gathered from an in-memory tensor, no per-step sync: the
+    fastest plain loop written there, the reference of the ratios) and ``dataloader`` (a
+    DataLoader over a TensorDataset and ``loss.item()`` per step, as many public repositories
+    write it), and of the full betavae training loop (rendering, schedules, logging, NaN checks)
+    at each speed level, Burgess model, batch 64; each the median of --reps timed runs of
+    --steps steps after --warmup steps, every run in a fresh process (the levels change
+    process-wide settings), interleaved so that machine noise hits all variants alike; and the
+    ratios to both references (targets, against the tensor reference: fast >= 1.5x,
+    fastest >= 2.5x); and the tensor reference with betavae's glibc malloc tuning applied in
+    its process (what a plain loop gets when it runs in the same process after a betavae run,
+    as in a side-by-side script);
   - optional rows: --compile (fast/fastest with torch.compile forced on, with its start-up
     time), --allocators (reference and fastest with tcmalloc / jemalloc preloaded);
   - the final losses (mean of the last logged window of 100 steps) of `plain` and `fastest`
     trained for --loss-steps steps from the same seed, and their relative difference (<= 2 %).
 
-Usage: python bench/bench_speed.py [--steps 200] [--reps 5] [--loss-steps 6000] [--compile] [--allocators]
+Usage: python bench/bench_speed.py [--steps 200] [--reps 5] [--threads N] [--loss-steps 6000] [--compile] [--allocators]
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REF, REF_DL = "plain reference (tensor)", "plain reference (DataLoader)"
+REF_MALLOC = "reference (tensor) + malloc tuning"  # betavae's glibc tuning in the plain loop's process
 LIBS = {"tcmalloc": "libtcmalloc_minimal.so.4", "jemalloc": "libjemalloc.so.2"}
 
 
@@ -85,17 +93,26 @@ def warm_renderer(source) -> None:  # noqa: ANN001
     source.observations(cells)
 
 
-def work_reference(steps: int, warmup: int) -> dict:
+def work_reference(steps: int, warmup: int, loader: str) -> dict:
     sys.path.insert(0, str(HERE))
     from plain_reference import train
 
-    return train(steps, warmup=warmup)
+    return train(steps, warmup=warmup, loader=loader)
 
 
 def worker(args: argparse.Namespace) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     name = args.worker
-    if name == "reference":
-        result = work_reference(args.steps, args.warmup)
+    if name.startswith("reference-"):
+        loader, _, extra = name.removeprefix("reference-").partition("+")
+        if extra == "malloc":  # betavae's fast/fastest glibc tuning, process-wide, before any tensor
+            from betavae.train.allocator import tune_glibc_malloc
+
+            tune_glibc_malloc()
+        result = work_reference(args.steps, args.warmup, loader)
     else:
         result = work_betavae(name.split("+")[0], args.steps, args.warmup, name.endswith("+compile"))
     print("RESULT " + json.dumps(result))
@@ -111,11 +128,13 @@ def find_lib(soname: str) -> str | None:
     return None
 
 
-def run_worker(variant: str, steps: int, warmup: int, preload: str | None = None) -> dict:
+def run_worker(variant: str, steps: int, warmup: int, preload: str | None = None, threads: int | None = None) -> dict:
     env = dict(os.environ)
     if preload:
         env["LD_PRELOAD"] = preload
     cmd = [sys.executable, __file__, "--worker", variant, "--steps", str(steps), "--warmup", str(warmup)]
+    if threads:
+        cmd += ["--threads", str(threads)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -136,6 +155,13 @@ def final_loss(level: str, steps: int) -> tuple[float, float]:
     return last, last10
 
 
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return "load unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="timed steps per run")
@@ -144,6 +170,8 @@ def main() -> None:
     parser.add_argument("--loss-steps", type=int, default=6000, help="0 skips the loss comparison")
     parser.add_argument("--compile", action="store_true", help="add fast/fastest with torch.compile forced on")
     parser.add_argument("--allocators", action="store_true", help="add tcmalloc/jemalloc rows")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of every run (default: torch's, one per core; a loaded machine needs 1)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -151,7 +179,8 @@ def main() -> None:
         return
 
     variants: list[tuple[str, str, str | None]] = [  # (label, worker, LD_PRELOAD)
-        ("plain reference", "reference", None), ("betavae plain", "plain", None),
+        (REF, "reference-tensor", None), (REF_DL, "reference-dataloader", None),
+        (REF_MALLOC, "reference-tensor+malloc", None), ("betavae plain", "plain", None),
         ("betavae fast", "fast", None), ("betavae fastest", "fastest", None),
     ]
     if args.compile:
@@ -160,33 +189,44 @@ def main() -> None:
         for name, so in LIBS.items():
             lib = find_lib(so)
             if lib:
-                variants += [(f"reference + {name}", "reference", lib), (f"fastest + {name}", "fastest", lib)]
+                variants += [(f"reference + {name}", "reference-tensor", lib), (f"fastest + {name}", "fastest", lib)]
             else:
                 print(f"({name} not installed: apt-get install {'libtcmalloc-minimal4' if name == 'tcmalloc' else 'libjemalloc2'})")
 
+    load_before = uptime()
     results: dict[str, list[dict]] = {label: [] for label, _, _ in variants}
     for rep in range(args.reps):
         for label, name, preload in variants:
-            results[label].append(run_worker(name, args.steps, args.warmup, preload))
+            results[label].append(run_worker(name, args.steps, args.warmup, preload, args.threads))
         line = ", ".join(f"{label} {r[-1]['steps_per_s']:.1f}" for label, r in results.items())
         print(f"  rep {rep + 1}/{args.reps}: {line}", file=sys.stderr, flush=True)
 
     import torch
 
+    print(f"load before: {load_before}\nload after:  {uptime()}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+          f"{args.threads or torch.get_num_threads()} torch threads, torch {torch.__version__}, "
           f"{args.reps} runs x {args.steps} steps after {args.warmup} warm-up, batch 64, Burgess")
     rates = {label: [r["steps_per_s"] for r in runs] for label, runs in results.items()}
-    ref_med, ref_best = statistics.median(rates["plain reference"]), max(rates["plain reference"])
-    print(f"{'variant':22s} {'median':>7s} {'x ref':>6s} {'best':>7s} {'x ref':>6s}  runs (steps/s)")
+    ref_med, ref_best = statistics.median(rates[REF]), max(rates[REF])
+    dl_med, dl_best = statistics.median(rates[REF_DL]), max(rates[REF_DL])
+    print(f"{'variant':36s} {'median':>7s} {'x ref':>6s} {'x DL':>6s} {'best':>7s} {'x ref':>6s} {'x DL':>6s}  "
+          "runs (steps/s)")
     for label, _, _ in variants:
         med, best = statistics.median(rates[label]), max(rates[label])
         extra = ""
         if "compile" in label:
             extra = f"  first step after {statistics.median(r['first_step_s'] for r in results[label]):.1f} s"
-        print(f"{label:22s} {med:7.2f} {med / ref_med:6.2f} {best:7.2f} {best / ref_best:6.2f}  "
-              f"{', '.join(f'{v:.1f}' for v in rates[label])}{extra}")
-    print("(best = fastest of the runs, the least disturbed by other load on the machine; images/s = 64 x steps/s)")
+        print(f"{label:36s} {med:7.2f} {med / ref_med:6.2f} {med / dl_med:6.2f} {best:7.2f} {best / ref_best:6.2f} "
+              f"{best / dl_best:6.2f}  {', '.join(f'{v:.1f}' for v in rates[label])}{extra}")
+    print(f"(x ref: against {REF}; x DL: against {REF_DL}; best = fastest of the runs, the least "
+          "disturbed by other load on the machine; images/s = 64 x steps/s)")
+    print("pairwise (run i of the variant / run i of the reference, the runs taken next to each other):")
+    for label in ("betavae fast", "betavae fastest"):
+        for ref in (REF, REF_DL, REF_MALLOC):
+            pairs = [a / b for a, b in zip(rates[label], rates[ref], strict=True)]
+            print(f"  {label} / {ref}: median {statistics.median(pairs):.2f} "
+                  f"({', '.join(f'{v:.2f}' for v in pairs)})")
     for label in ("betavae fast", "betavae fastest"):
         print(f"{label} enabled: {', '.join(_enabled(results[label][0]['speed']))}")
     for label, target in {"betavae fast": 1.5, "betavae fastest": 2.5}.items():
