@@ -27,7 +27,7 @@ import torch
 
 from betavae.config import build_config
 from betavae.data.sensorimotor import simulate
-from betavae.multimodal.measures import integration_measures
+from betavae.metrics.integration import integration_measures
 from betavae.multimodal.schedules import study_schedule
 from betavae.multimodal.scoring import reconstructor
 from betavae.multimodal.settings import MeasureSettings, eval_points

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from betavae.data.sensorimotor_layout import apply_mask, reference_layout
-from betavae.multimodal.measures import (
+from betavae.metrics.integration import (
     gaussian_kl,
     integration_measures,
     measure_masks,

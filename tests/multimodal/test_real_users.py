@@ -14,7 +14,7 @@ from betavae.config import load_config
 from betavae.data.sensorimotor_layout import Layout, Modality, reference_layout
 from betavae.errors import BetavaeError
 from betavae.experiments.run import train
-from betavae.multimodal.measures import integration_measures, measure_masks
+from betavae.metrics.integration import integration_measures, measure_masks
 from betavae.shipped import shipped_path
 
 TINY = ["data.simulator.n_train=300", "data.simulator.n_test=200", "data.seed=1", "train.batch_size=200",

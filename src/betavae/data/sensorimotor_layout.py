@@ -96,6 +96,10 @@ class Layout:
         """Keep-mask of every modality's ``step`` block."""
         return self.mask({n: step for n in self.names})
 
+    def mute(self, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """:func:`apply_mask`: ``x`` (..., D) with the columns outside ``keep`` (D,) set to :data:`MUTED`."""
+        return apply_mask(x, keep)
+
     def column_names(self) -> list[str]:
         out = []
         for m in self.modalities:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from betavae.data.sensorimotor_layout import MUTED, Layout, apply_mask, protocol_masks
-from betavae.multimodal.measures import Reconstruct
+from betavae.metrics.integration import Reconstruct
 
 
 def _rmse(err2: np.ndarray, cols: np.ndarray) -> np.ndarray:

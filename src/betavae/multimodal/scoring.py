@@ -15,8 +15,8 @@ import torch
 
 from betavae.data.sensorimotor import Sensorimotor
 from betavae.data.sensorimotor_layout import mask_from_spec
+from betavae.metrics.integration import Reconstruct, integration_measures
 from betavae.models.multimodal import EnsembleVAE
-from betavae.multimodal.measures import Reconstruct, integration_measures
 from betavae.multimodal.protocols import normalised_errors, run_protocols
 from betavae.multimodal.settings import MEASURES, MeasureSettings, eval_points
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from betavae.data.sensorimotor_layout import Layout, apply_mask, protocol_masks
 from betavae.errors import BetavaeError
-from betavae.multimodal.measures import Reconstruct
+from betavae.metrics.integration import Reconstruct
 from betavae.multimodal.protocols import block_scale, rollout_steps
 
 MODES = ("vision_only", "predict_next", "rollout")

@@ -15,11 +15,26 @@ Each is averaged over the N points (1024 by default, chosen by the caller).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
-from betavae.data.sensorimotor_layout import Layout, apply_mask
+
+class Layout(Protocol):
+    """What the measures need of a modality layout (e.g. :class:`betavae.data.sensorimotor_layout.Layout`)."""
+
+    names: tuple[str, ...]
+
+    @property
+    def dims(self) -> int: ...
+
+    def columns(self, name: str, step: str = "both") -> np.ndarray: ...
+
+    def mask(self, keep: dict[str, str] | None = None) -> np.ndarray: ...
+
+    def mute(self, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """``x`` (..., D) with every column outside ``keep`` (D,) muted (a new array)."""
+
 
 Reconstruct = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 Direction = Literal["full_to_muted", "muted_to_full"]
@@ -67,7 +82,7 @@ def integration_measures(reconstruct: Reconstruct, x: np.ndarray, layout: Layout
     out: dict[str, np.ndarray] = {}
     cols = {name: layout.columns(name) for name in layout.names}
     for key, keep in measure_masks(layout, sme_keep, lop_mute).items():
-        k = _kl(full, reconstruct(apply_mask(x, keep)), kl_direction)  # (..., N, D)
+        k = _kl(full, reconstruct(layout.mute(x, keep)), kl_direction)  # (..., N, D)
         mean_d = k.mean(axis=-2)  # (..., D): average over the points
         kind, _, mod = key.partition(".")
         if kind == "baseline":
@@ -77,7 +92,7 @@ def integration_measures(reconstruct: Reconstruct, x: np.ndarray, layout: Layout
         else:
             out[f"{kind}_mod.{mod}"] = mean_d[..., cols[mod]].sum(-1)
             out[f"{kind}_all.{mod}"] = mean_d.sum(-1)
-    mu = full[0] if pe_keep is None else reconstruct(apply_mask(x, pe_keep))[0]
+    mu = full[0] if pe_keep is None else reconstruct(layout.mute(x, pe_keep))[0]
     out["prediction_error"] = np.linalg.norm(x - mu, axis=-1).mean(-1)
     return out
 
