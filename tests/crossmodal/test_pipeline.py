@@ -24,6 +24,7 @@ def _eval(out, run_id):
     return json.loads((out / run_id / "eval.json").read_text())
 
 
+@pytest.mark.slow
 def test_study_end_to_end(tiny_corpus, tmp_path):
     sweep = {"name": "study", "base": "crossmodal_separate",
              "set": {**TINY, "train.epochs": 3, "name": "study"},
@@ -85,6 +86,7 @@ def test_train_then_eval_round_trip(tiny_corpus, tmp_path, capsys):
     assert a["values"]["test_acc_sampled"] == b["values"]["test_acc_sampled"]
 
 
+@pytest.mark.slow
 def test_several_translator_seeds_on_one_vae(tiny_corpus, tmp_path):
     """The old rerun_scope=seq2seq: one β-VAE, one translator per seed on its latents."""
     (run,) = _train(tmp_path, seeds="0")

@@ -142,6 +142,7 @@ def _measures(folder) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_serial_results(tiny_corpus, tmp_path):
     """The study sweep on two worker processes measures exactly what one worker does (the runs of
     one split share the baseline's cache; each worker writes it atomically)."""

@@ -57,6 +57,7 @@ def test_evaluate_options_are_checked_when_the_sweep_expands():
         tiny_study(translatr={"epochs": 1}).expand()
 
 
+@pytest.mark.slow
 def test_tiny_study_runs_measures_aggregates_indexes_then_skips(tmp_path, executor_kind):
     sweep = tiny_study()
     with executor(executor_kind, workers=2) as ex:

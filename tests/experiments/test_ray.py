@@ -26,8 +26,10 @@ ROOT = Path(__file__).parents[2]
 
 
 @pytest.mark.ray
-def test_ray_suite_in_loopback_namespace():
-    """Re-run the ray-marked tests of every directory inside ``unshare -n`` (root needed)."""
+@pytest.mark.parametrize(("selection", "at_least"), [("not slow", 6), pytest.param("slow", 1, marks=pytest.mark.slow)])
+def test_ray_suite_in_loopback_namespace(selection, at_least):
+    """Re-run the ray-marked tests of every directory inside ``unshare -n`` (root needed): the
+    default suite's (``not slow``) here, the slow ones in ``pytest -m slow``."""
     if loopback_only():
         pytest.skip("already inside the loopback-only namespace")
     require_ray()
@@ -35,14 +37,15 @@ def test_ray_suite_in_loopback_namespace():
         if os.environ.get("CI"):
             pytest.fail("the Ray tests need root, unshare and ip to make a loopback-only namespace")
         pytest.skip("needs root, unshare and ip (a private network namespace with only loopback)")
-    inner = f"ip link set lo up && exec {sys.executable} -m pytest -q -p no:cacheprovider -m ray tests"
+    inner = (f"ip link set lo up && exec {sys.executable} -m pytest -q -p no:cacheprovider "
+             f"-m 'ray and {selection}' tests")
     proc = subprocess.run(["unshare", "-n", "sh", "-c", inner], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=3600)
     tail = (proc.stdout + proc.stderr)[-4000:]
     assert proc.returncode == 0, tail
     summary = proc.stdout.strip().splitlines()[-1]
     passed = re.search(r"(\d+) passed", summary)
-    assert passed and int(passed.group(1)) >= 6 and "failed" not in summary, tail
+    assert passed and int(passed.group(1)) >= at_least and "failed" not in summary, tail
     assert re.search(r"\b1 skipped", summary), tail  # only this wrapper, inside
 
 
