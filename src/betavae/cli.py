@@ -294,29 +294,11 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
 
 def print_scores(result: dict, fmt: str = "table") -> None:
     """An evaluation as one line per value (with its interval), or as JSON."""
-    import json
+    from betavae.report.scores_text import scores_text
 
-    if fmt == "json":
-        click.echo(json.dumps(result, indent=2, default=str))
-        return
-    for values_key, intervals_key in (("values", "intervals"), ("breakdown", "breakdown_intervals")):
-        intervals = result.get(intervals_key, {})
-        for key, value in result.get(values_key, {}).items():
-            line = f"{key:48s} {_score(value)}" if isinstance(value, float) else f"{key:48s} {value}"
-            if key in intervals:
-                lo, hi = intervals[key]
-                line += f"  [{lo:.4f}, {hi:.4f}]"
-            click.echo(line)
-    intervals = result.get("intervals", {})
-    if intervals:
-        b = result["bootstrap"]
-        click.echo(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")
-
-
-def _score(value: float) -> str:
-    """Four decimals (the disentanglement scores lie in [0, 1]); four significant digits for values
-    that would lose them so (the multimodal measures span orders of magnitude)."""
-    return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e6 else f"{value:.4g}"
+    text = scores_text(result, fmt)
+    if text:
+        click.echo(text)
 
 
 def _run_task(run_dir: Path) -> str:

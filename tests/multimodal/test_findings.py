@@ -17,7 +17,6 @@ from betavae.multimodal.settings import MEASURES
 from betavae.multimodal.study import load_study
 from betavae.multimodal.summary import window_means
 
-
 EPOCHS = 100
 SCHEDULES = ["const1", "const0", "dyn_plateau0", "dyn_plateau1"]
 MODS = ["joints", "vision", "touch", "sound", "motor"]

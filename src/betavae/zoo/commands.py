@@ -120,9 +120,9 @@ def eval_model(name: str, metrics: str | None, preset: str, bootstrap: int, seed
     Prints: each score, each stage on stderr. Writes: nothing (the zoo is read-only), or the JSON
     result to --out.
     """
-    from betavae.cli import print_scores
     from betavae.experiments.evaluate import evaluate_encoder
     from betavae.io import atomic_write_json
+    from betavae.report.scores_text import scores_text
     from betavae.zoo.use import load
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
@@ -130,7 +130,9 @@ def eval_model(name: str, metrics: str | None, preset: str, bootstrap: int, seed
     result = evaluate_encoder(run.encode_mean, run.source, names, preset, seed, bootstrap=bootstrap,
                               progress=lambda line: click.echo(f"eval: {line}", err=True))
     result["zoo_model"] = name
-    print_scores(result, fmt)
+    text = scores_text(result, fmt)
+    if text:
+        click.echo(text)
     if out is not None:
         atomic_write_json(out, result)
         if fmt != "json":
