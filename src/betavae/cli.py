@@ -214,7 +214,11 @@ cli.add_command(zoo)
               help="Settings and sizes: default (disentanglement_lib) or fast.  [default: default]")
 @click.option("--fast", is_flag=True, help="Same as --preset fast.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Bootstrap replicates for percentile 95% intervals of the array metrics (0: none).")
+              help="Replicates for 95% intervals of the array metrics (0: none): fresh draws of the evaluation "
+                   "sets for a run (see --intervals), resamples of the rows for --codes.")
+@click.option("--intervals", type=click.Choice(["draws", "bootstrap"]), default="draws", show_default=True,
+              help="A run's replicates: draws (the train and test sets drawn and encoded afresh) or bootstrap "
+                   "(the drawn rows resampled with replacement, which biases DCI, modularity and the MI scores).")
 @click.option("--breakdown", is_flag=True,
               help="Also per-factor and per-pair values of MIG, DCI and InfoMEC (which factor is captured, "
                    "which pairs share a code dimension).")
@@ -233,7 +237,7 @@ cli.add_command(zoo)
                    "run -s n_items=256 -s classifier.steps=2000 (docs/vsa.md), for a cross-modal run "
                    "-s translator.epochs=500 (docs/crossmodal.md).")
 def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, preset: str | None, fast: bool,
-                 bootstrap: int, breakdown: bool, udr: bool, udr_points: int, fmt: str, seed: int, device: str,
+                 bootstrap: int, intervals: str, breakdown: bool, udr: bool, udr_points: int, fmt: str, seed: int, device: str,
                  out: Path | None, settings: tuple[str, ...]) -> None:
     """Score a run or codes from --codes FILE (.npz or .csv); prints each score, and each stage (stderr).
 
@@ -249,7 +253,7 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
 
     task = _run_task(run_dir) if run_dir is not None and codes is None and not udr else "image"
     if task != "image":
-        image_only = {"--preset": preset, "--fast": fast, "--bootstrap": bootstrap,
+        image_only = {"--preset": preset, "--fast": fast, "--bootstrap": bootstrap, "--intervals": intervals != "draws",
                       "--breakdown": breakdown, "--seed": seed, "--out": out, "--device": device != "cpu"}
         given = [name for name, value in image_only.items() if value]
         if given:
@@ -285,7 +289,7 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
             where = result["written_to"]
         else:
             result = evaluate_run(run_dir, names, preset, seed, device, bootstrap=bootstrap, breakdown=breakdown,
-                                  progress=lambda line: click.echo(f"eval: {line}", err=True))
+                                  progress=lambda line: click.echo(f"eval: {line}", err=True), intervals=intervals)
             where = str(run_dir / "eval.json")
     print_scores(result, fmt)
     if fmt != "json":

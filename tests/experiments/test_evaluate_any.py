@@ -57,10 +57,27 @@ def test_torch_module_numpy_function_and_array_path_agree():
     assert {k: v[k] for k in direct["values"]} == direct["values"]
 
 
-def test_evaluate_encoder_bootstrap_intervals():
-    r = betavae.evaluate_encoder(lambda x: x, IdentitySource(), ["mig"], preset="fast", sizes=SIZES, bootstrap=4)
-    lo, hi = r["intervals"]["mig"]
-    assert lo <= r["values"]["mig"] + 0.05 and 0.9 < lo <= hi <= 1.0 and r["bootstrap"]["n"] == 4
+def test_evaluate_encoder_intervals_from_draws_and_from_resamples():
+    encode = lambda x: x.astype(np.float32)  # noqa: E731
+    kw = {"metrics": ["mig", "modularity"], "preset": "fast", "sizes": SIZES}
+    r = betavae.evaluate_encoder(encode, IdentitySource(), bootstrap=4, **kw)
+    assert r["bootstrap"]["method"] == "draws" and r["bootstrap"]["n"] == 4
+    # the documented draws: default_rng((seed, 1)), per replicate the train set then the test set
+    rng = np.random.default_rng((0, 1))
+    scores = []
+    for _ in range(4):
+        tr = bm.sample_codes(encode, IdentitySource(), 600, seed=rng)
+        te = bm.sample_codes(encode, IdentitySource(), 300, seed=rng)
+        scores.append(betavae.evaluate(*tr, *te, metrics=kw["metrics"], preset="fast")["values"])
+    for key in r["values"]:
+        expected = np.percentile([s[key] for s in scores], [2.5, 97.5])
+        assert r["intervals"][key] == pytest.approx(list(expected), rel=1e-12, abs=1e-15), key
+    b = betavae.evaluate_encoder(encode, IdentitySource(), bootstrap=4, intervals="bootstrap", **kw)
+    assert b["bootstrap"]["method"] == "percentile" and b["values"] == r["values"]
+    lo, hi = b["intervals"]["mig"]
+    assert 0.9 < lo <= hi <= 1.0
+    with pytest.raises(BetavaeError, match="draws or bootstrap"):
+        betavae.evaluate_encoder(encode, IdentitySource(), bootstrap=4, intervals="jackknife", **kw)
 
 
 def test_data_by_name_config_or_mapping():

@@ -74,3 +74,22 @@ def test_bad_bootstrap_arguments(data):
         evaluate(codes, factors, metrics=["mig"], bootstrap=-1)
     with pytest.raises(BetavaeError, match="confidence must lie"):
         evaluate(codes, factors, metrics=["mig"], bootstrap=3, confidence=1.0)
+
+
+@pytest.mark.parametrize("separate", [False, True])
+def test_draws_that_repeat_the_data_give_intervals_of_zero_width(data, separate):
+    codes, factors = data
+    kw = {"metrics": METRICS, "seed": 3, "settings": FAST_DCI, "n_jobs": 1}
+    arrays = (codes[:160], factors[:160], codes[160:], factors[160:]) if separate else (codes, factors, None, None)
+    r = evaluate(*arrays, draws=[arrays, arrays, arrays], **kw)
+    assert r["bootstrap"]["method"] == "draws" and r["bootstrap"]["n"] == 3 and r["bootstrap"]["seed"] is None
+    for key, value in r["values"].items():
+        assert r["intervals"][key] == [value, value] or np.isnan(value), key
+
+
+def test_draws_are_checked(data):
+    codes, factors = data
+    with pytest.raises(BetavaeError, match="not both"):
+        evaluate(codes, factors, metrics=["mig"], bootstrap=2, draws=[(codes, factors, None, None)])
+    with pytest.raises(BetavaeError, match="test arrays exactly when"):
+        evaluate(codes, factors, metrics=["mig"], draws=[(codes[:100], factors[:100], codes[100:], factors[100:])])

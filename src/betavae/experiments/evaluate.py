@@ -125,6 +125,7 @@ def evaluate_encoder(
     progress: Callable[[str], None] | None = None,
     bootstrap: int = 0,
     breakdown: bool = False,
+    intervals: str = "draws",
 ) -> dict[str, Any]:
     """Score any encoder on a ground-truth data set with every metric, sampled ones included.
 
@@ -137,8 +138,13 @@ def evaluate_encoder(
         preset: ``"default"`` (disentanglement_lib's sizes and settings) or ``"fast"``.
         seed: draws the train and test sets and seeds every metric.
         sizes: overrides of :data:`SIZES` for the preset (e.g. ``{"num_train": 2000}``).
-        bootstrap: replicates for percentile intervals of the array metrics (see
-            :func:`betavae.metrics.evaluate`).
+        bootstrap: replicates for 95 % intervals of the array metrics (0: none).
+        intervals: how the replicates are made: ``"draws"`` (default) draws each replicate's
+            train and test sets afresh from the source (``numpy.random.default_rng((seed, 1))``,
+            train then test per replicate) and encodes them, so the interval is the spread of
+            the score over evaluation samples; ``"bootstrap"`` resamples the drawn rows with
+            replacement (:func:`betavae.metrics.evaluate`), which duplicates rows and biases
+            the classifier and histogram metrics (docs/metrics.md, *Intervals*).
         breakdown: also per-factor and per-pair values of MIG, DCI and InfoMEC.
         progress: told when each stage starts and ends (a line for the command line).
 
@@ -158,6 +164,8 @@ def evaluate_encoder(
     unknown = sorted(set(sizes or {}) - set(SIZES[preset]))
     if unknown:
         raise BetavaeError(f"unknown evaluation size(s) {unknown}; known: {', '.join(SIZES[preset])}")
+    if intervals not in ("draws", "bootstrap"):
+        raise BetavaeError(f"intervals must be draws or bootstrap, not {intervals!r}")
     size = {**SIZES[preset], **(sizes or {})}
     result: dict[str, Any] = {"values": {}, "seconds": {}, "settings": {"preset": preset, **size}}
     array_names = [m for m in names if m in ARRAY_METRICS]
@@ -167,11 +175,18 @@ def evaluate_encoder(
         rng = np.random.default_rng(seed)
         codes_tr, factors_tr = sample_codes(encode, source, size["num_train"], seed=rng)
         codes_te, factors_te = sample_codes(encode, source, size["num_test"], seed=rng)
+        draws = []
+        if bootstrap and intervals == "draws":
+            say(f"encoding {bootstrap} independent draws of the train and test sets for the intervals")
+            draw_rng = np.random.default_rng((seed, 1))
+            for _ in range(bootstrap):
+                draws.append((*sample_codes(encode, source, size["num_train"], seed=draw_rng),
+                              *sample_codes(encode, source, size["num_test"], seed=draw_rng)))
         result["seconds"]["sampling"] = time.perf_counter() - t0
         say(f"encoded in {result['seconds']['sampling']:.1f} s; scoring {', '.join(array_names)}")
         scored = evaluate(codes_tr, factors_tr, codes_te, factors_te, metrics=array_names, preset=preset, seed=seed,
-                          bootstrap=bootstrap, factor_names=_factor_names(source, factors_tr.shape[1]),
-                          breakdown=breakdown)
+                          bootstrap=0 if draws else bootstrap, draws=draws,
+                          factor_names=_factor_names(source, factors_tr.shape[1]), breakdown=breakdown)
         result["values"].update(scored["values"])
         for key in ("intervals", "bootstrap", "breakdown", "breakdown_intervals"):
             if key in scored:
@@ -279,14 +294,16 @@ def evaluate_run(
     progress: Callable[[str], None] | None = None,
     bootstrap: int = 0,
     breakdown: bool = False,
+    intervals: str = "draws",
 ) -> dict[str, Any]:
-    """Encode the run's data set with its trained model, score it, write ``eval.json``."""
+    """Encode the run's data set with its trained model, score it, write ``eval.json``
+    (arguments as :func:`evaluate_encoder`)."""
     from betavae.experiments.load import load_run
 
     run = load_run(run_dir, device=device)
     t0 = time.perf_counter()
     result = evaluate_encoder(run.encode_mean, run.source, metrics, preset, seed, sizes,
-                              progress=progress, bootstrap=bootstrap, breakdown=breakdown)
+                              progress=progress, bootstrap=bootstrap, breakdown=breakdown, intervals=intervals)
     result.update(
         run=run.run_dir.name,
         step=run.step,

@@ -388,6 +388,7 @@ def evaluate(
     bootstrap_seed: int | None = None,
     confidence: float = 0.95,
     breakdown: bool = False,
+    draws: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] | None = None,
 ) -> dict[str, Any]:
     """Score codes with the array metrics, optionally with bootstrap confidence intervals.
 
@@ -418,6 +419,13 @@ def evaluate(
         confidence: the intervals' coverage, in (0, 1).
         breakdown: also return per-factor and per-pair values of MIG, DCI and InfoMEC
             (:mod:`betavae.metrics.breakdown`), with intervals when bootstrapping.
+        draws: instead of ``bootstrap``, independent replicate data sets
+            ``(codes_train, factors_train, codes_test, factors_test)`` (test arrays given iff
+            they are given above), each scored like the main arrays with the same estimator
+            seeds; the interval of a value is the (1 ± confidence)/2 percentile pair of the
+            draws. Use it when the data can be drawn again (a ground-truth source): resampling
+            rows with replacement duplicates them, which biases the classifier and histogram
+            metrics (docs/metrics.md, *Intervals*), fresh draws do not.
 
     Raises:
         BetavaeError: a chosen metric gets fewer rows than its :data:`MIN_ROWS`, or keeps no
@@ -428,8 +436,9 @@ def evaluate(
         parameters), ``seed`` (the int base seed), ``versions``, ``seconds`` (per metric: its
         summed task time; ``shared`` = validation, discretisation, MI), ``wall_seconds``,
         ``n_jobs``, ``n_train``/``n_test``/``n_all`` and ``warnings`` (messages raised);
-        with ``bootstrap``: ``intervals`` (value key -> ``[low, high]``) and ``bootstrap``
-        (``n``, ``confidence``, ``seed``, ``method`` = "percentile", ``seconds``); with
+        with ``bootstrap`` or ``draws``: ``intervals`` (value key -> ``[low, high]``) and
+        ``bootstrap`` (``n``, ``confidence``, ``seed``, ``method`` = "percentile" for resamples or
+        "draws" for independent draws, ``seconds``); with
         ``breakdown``: ``breakdown`` (flat key -> float) and, bootstrapping,
         ``breakdown_intervals``.
     """
@@ -445,6 +454,11 @@ def evaluate(
         raise BetavaeError(f"bootstrap must be a number of replicates >= 0, got {bootstrap!r}")
     if not 0.0 < confidence < 1.0:
         raise BetavaeError(f"confidence must lie in (0, 1), got {confidence}")
+    draws = list(draws or ())
+    if bootstrap and draws:
+        raise BetavaeError("give bootstrap (resamples of these rows) or draws (independent data sets), not both")
+    if any((d[2] is None) != (codes_test is None) for d in draws):
+        raise BetavaeError("every draw must have test arrays exactly when the main arrays do")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ctr, ftr, cte, fte = split(
@@ -482,6 +496,10 @@ def evaluate(
                 b_tasks, b_assemble, b_breakdowns = prepare(ctr[i], ftr[i], cte[j], fte[j], f"boot{b}:")
                 tasks += b_tasks
                 replicates.append((b_assemble, b_breakdowns))
+        for b, draw in enumerate(draws):
+            b_tasks, b_assemble, b_breakdowns = prepare(*split(*draw, p.train_fraction), f"draw{b}:")
+            tasks += b_tasks
+            replicates.append((b_assemble, b_breakdowns))
         shared = time.perf_counter() - start
         results, task_seconds = run_tasks(tasks, jobs, backend)
         values: dict[str, float] = {}
@@ -496,19 +514,19 @@ def evaluate(
 
         if breakdown:
             extra["breakdown"] = broken_down(breakdowns)
-        if bootstrap:
-            draws = [{k: v for n in names for k, v in a[n](results).items()} for a, _ in replicates]
-            extra["intervals"] = percentile_intervals(draws, confidence)
+        if replicates:
+            scored = [{k: v for n in names for k, v in a[n](results).items()} for a, _ in replicates]
+            extra["intervals"] = percentile_intervals(scored, confidence)
             if breakdown:
                 b_draws = [broken_down(parts) for _, parts in replicates]
                 extra["breakdown_intervals"] = percentile_intervals(
                     [{k: d.get(k, np.nan) for k in extra["breakdown"]} for d in b_draws], confidence
                 )
             extra["bootstrap"] = {
-                "n": int(bootstrap),
+                "n": len(replicates),
                 "confidence": confidence,
-                "seed": base_seed if bootstrap_seed is None else int(bootstrap_seed),
-                "method": "percentile",
+                "seed": None if draws else base_seed if bootstrap_seed is None else int(bootstrap_seed),
+                "method": "draws" if draws else "percentile",
                 "seconds": sum(s for key, s in task_seconds.items() if ":" in key),
             }
     messages = sorted({str(w.message) for w in caught})

@@ -19,9 +19,16 @@ def scores_text(result: dict, fmt: str = "table") -> str:
                 line += f"  [{lo:.4f}, {hi:.4f}]"
             lines.append(line)
     if result.get("intervals"):
-        b = result["bootstrap"]
-        lines.append(f"intervals: {b['method']} {100 * b['confidence']:g}% over {b['n']} bootstrap replicates")
+        lines.append("intervals: " + intervals_text(result["bootstrap"]))
     return "\n".join(lines)
+
+
+def intervals_text(record: dict) -> str:
+    """How the intervals were made, from an evaluation's ``bootstrap`` record."""
+    if record.get("method") == "draws":
+        return (f"{100 * record['confidence']:g}% percentile range of {record['n']} independent draws "
+                "of the evaluation sets")
+    return f"{record['method']} {100 * record['confidence']:g}% over {record['n']} bootstrap replicates"
 
 
 def score_text(value: float) -> str:

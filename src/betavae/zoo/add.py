@@ -109,7 +109,7 @@ def _check_run(run_dir: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def add_model(run_dir: str | Path, name: str, note: str | None = None, root: str | Path | None = None,
-              preset: str = "default", bootstrap: int = 100, seed: int = 0, sizes: dict[str, int] | None = None,
+              preset: str = "fast", bootstrap: int = 50, seed: int = 0, sizes: dict[str, int] | None = None,
               replace: bool = False, progress: Callable[[str], None] | None = None) -> Path:
     """Add the finished run ``run_dir`` to the zoo at ``root`` as ``name``; returns its folder.
 
@@ -136,7 +136,7 @@ def add_model(run_dir: str | Path, name: str, note: str | None = None, root: str
         run = load_run(folder)  # the stored weights, back in float32
         say(f"check scores: reconstruction over {C.CHECK_IMAGES} images, MIG ({C.CHECK_PRESET} preset)")
         check = C.check_scores(run)
-        say(f"evaluating every metric ({preset} preset, {bootstrap} bootstrap replicates)")
+        say(f"evaluating every metric ({preset} preset, intervals from {bootstrap} independent draws)")
         evaluation = evaluate_run(folder, None, preset, seed, "cpu", sizes, progress=say, bootstrap=bootstrap)
         say("traversal GIF and curves")
         write_small_gif(run, folder / GIF_FILE)

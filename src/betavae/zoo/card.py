@@ -22,6 +22,7 @@ from betavae.experiments.reconstruction import reconstruction_stats
 from betavae.experiments.summary import ACTIVE_NATS
 from betavae.report.configs import hyper_params
 from betavae.report.render import write_pages
+from betavae.report.scores_text import intervals_text
 
 CHECK_IMAGES = 2000
 CHECK_SEED = 0
@@ -92,6 +93,7 @@ def metric_rows(evaluation: dict[str, Any]) -> list[tuple[str, float, list[float
 
 def write_card_pages(folder: Path, card: dict[str, Any]) -> Path:
     """``card.md`` and ``card.html`` of ``card`` in ``folder`` (templates ``zoo_card.*.j2``)."""
-    context = {"card": card, "metrics": metric_rows(card["evaluation"]),
-               "active_threshold": ACTIVE_NATS}
+    record = card["evaluation"].get("bootstrap")
+    context = {"card": card, "metrics": metric_rows(card["evaluation"]), "active_threshold": ACTIVE_NATS,
+               "intervals": intervals_text(record) if record else None}
     return write_pages(folder / "card.html", folder / "card.md", "zoo_card", context)
