@@ -102,7 +102,7 @@ def test_add_writes_a_card_with_every_field(tiny_zoo):
     assert card["settings"] == {"beta": 4.0, "latent_dim": 4, "model": "burgess", "data": "dsprites"}
     assert card["wall_seconds"] == pytest.approx(C.wall_seconds(meta)) and card["wall_seconds"] > 0
     assert card["machine"]["host"] == meta["host"] and card["machine"]["threads"] == 1
-    assert card["machine"]["speed"] == "plain"
+    assert card["machine"]["speed"] == "plain" and card["machine"]["ensemble_size"] == 1
     # every metric of bvae eval, intervals for the array metrics
     values, intervals = card["evaluation"]["values"], card["evaluation"]["intervals"]
     for key in ("mig", "dci.disentanglement", "dci.completeness", "sap", "sap.continuous", "modularity",

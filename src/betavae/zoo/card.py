@@ -60,9 +60,11 @@ def wall_seconds(meta: dict[str, Any]) -> float | None:
 
 
 def machine(meta: dict[str, Any]) -> dict[str, Any]:
-    """Host, platform, device, threads, speed level and versions of the run's (last) session."""
+    """Host, platform, device, threads, speed level, versions and ensemble size (1: trained alone)
+    of the run's (last) session."""
     session = (meta.get("sessions") or [{}])[-1]
     return {"host": meta.get("host"), "platform": meta.get("platform"),
+            "ensemble_size": int(session.get("ensemble_size") or 1),
             "device": session.get("device", meta.get("device")), "threads": session.get("threads"),
             "speed": (session.get("speed") or meta.get("speed") or {}).get("level"),
             "versions": meta.get("versions", {}), "sessions": len(meta.get("sessions") or [])}
