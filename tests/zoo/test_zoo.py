@@ -19,7 +19,7 @@ from betavae.experiments.run import train
 from betavae.experiments.rundir import read_meta, read_metrics
 from betavae.metrics.suite import ARRAY_METRICS
 from betavae.zoo import card as C
-from betavae.zoo.retrain import parse_retrain
+from betavae.zoo.retrain import parse_retrain, retrain_command
 from betavae.zoo.store import PACKAGE_ROOT, read_manifest, sha256
 
 from .conftest import HOSTILE_NOTE
@@ -271,3 +271,17 @@ def test_zoo_traverse_and_eval(tiny_zoo, tmp_path, capsys):
                  "--zoo-dir", str(root)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"{'mig':48s} {card['check']['mig']:.4f}"
     assert json.loads(result.read_text())["values"]["mig"] == card["check"]["mig"]
+
+
+@pytest.mark.parametrize("objective", [
+    {"kind": "betatcvae", "beta": 6, "estimator": "mws"},  # a kind no shipped config has
+    {"kind": "factorvae", "gamma": 40},  # ... which lacks the base kind's beta
+    {"kind": "capacity", "gamma": 20, "capacity": {"kind": "capacity", "c0": 0, "c_max": 10, "length": 4000}},
+])
+def test_a_retraining_command_is_found_for_an_objective_set_by_a_sweep(objective):
+    """A sweep that sets the whole objective on dsprites_quick (as sweep_zoo does): the command found
+    resolves to exactly the run's config."""
+    base = read_yaml(betavae.shipped.resolve_config_path("dsprites_quick"))
+    config = build_config({**base, "name": "zoo", "objective": objective, "train": {**base["train"], "steps": 30}})
+    text, _ = retrain_command(config, {})
+    assert parse_retrain(text).to_dict() == config.to_dict()

@@ -50,20 +50,26 @@ def flat_dict(tree: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def diff_rows(base: RunConfig, run: RunConfig) -> list[tuple[str, Any, Any]]:
-    """(key, base value, run value) for differing leaves, in the run's key order; a section that
-    one side lacks altogether is one row (``data.simulator``, ``(35 keys)``, ``(absent)``)."""
-    return _diff(base.to_dict(), run.to_dict(), "")
+def diff_rows(base: RunConfig, run: RunConfig, collapse: bool = True,
+              whole_on_kind: bool = False) -> list[tuple[str, Any, Any]]:
+    """(key, base value, run value) for differing leaves, in the run's key order. A section that
+    one side lacks altogether is one row: for reading, its size (``data.simulator``,
+    ``(35 keys)``, ``(absent)``); with ``collapse=False``, the section itself (a dict), so that the
+    row is an override that sets it (the zoo's retraining command). ``whole_on_kind`` also gives a
+    section whose ``kind`` differs as one row (the whole section), for overrides that must not
+    leave a field of the old kind behind."""
+    return _diff(base.to_dict(), run.to_dict(), "", collapse, whole_on_kind)
 
 
-def _diff(a: Any, b: Any, prefix: str) -> list[tuple[str, Any, Any]]:
-    if isinstance(a, dict) and isinstance(b, dict):
+def _diff(a: Any, b: Any, prefix: str, collapse: bool, whole_on_kind: bool) -> list[tuple[str, Any, Any]]:
+    if isinstance(a, dict) and isinstance(b, dict) and not (whole_on_kind and a.get("kind") != b.get("kind")):
         keys = list(b) + [k for k in a if k not in b]
-        return [row for k in keys for row in _diff(a.get(k, MISSING), b.get(k, MISSING), f"{prefix}{k}.")]
+        return [row for k in keys
+                for row in _diff(a.get(k, MISSING), b.get(k, MISSING), f"{prefix}{k}.", collapse, whole_on_kind)]
     key = prefix.rstrip(".")
     if a == b:
         return []
-    if MISSING in (a, b) and isinstance(a if b == MISSING else b, dict):
+    if collapse and MISSING in (a, b) and isinstance(a if b == MISSING else b, dict):
         present = a if b == MISSING else b
         n = f"({len(flat_dict(present))} keys)"
         return [(key, n, MISSING) if b == MISSING else (key, MISSING, n)]
@@ -74,19 +80,21 @@ def _kinds(c: RunConfig) -> tuple[str, str, str]:
     return (c.data.kind, c.model.kind, c.objective.kind)
 
 
-def config_diff(config: RunConfig) -> ConfigDiff:
-    """The difference of ``config`` from the shipped base it matches (rule in the module doc)."""
+def config_diff(config: RunConfig, collapse: bool = True, whole_on_kind: bool = False) -> ConfigDiff:
+    """The difference of ``config`` from the shipped base it matches (rule in the module doc);
+    ``collapse`` and ``whole_on_kind`` as in :func:`diff_rows`."""
     shipped = shipped_configs()
     for stem, base in shipped.items():
         if base.name == config.name:
-            return ConfigDiff(stem, f"same name ({config.name})", diff_rows(base, config))
-    same = {stem: diff_rows(base, config) for stem, base in shipped.items() if _kinds(base) == _kinds(config)}
+            return ConfigDiff(stem, f"same name ({config.name})", diff_rows(base, config, collapse, whole_on_kind))
+    same = {stem: diff_rows(base, config, collapse, whole_on_kind) for stem, base in shipped.items()
+            if _kinds(base) == _kinds(config)}
     if same:
         stem = min(same, key=lambda s: (len(same[s]), s))
         kinds = "/".join(_kinds(config))
         return ConfigDiff(stem, f"same data/model/objective kinds ({kinds}), fewest differences", same[stem])
     return ConfigDiff(None, "no shipped config has the same kinds: compared with the built-in defaults",
-                      diff_rows(RunConfig(), config))
+                      diff_rows(RunConfig(), config, collapse, whole_on_kind))
 
 
 def schedule_fields(config: RunConfig) -> dict[str, Schedule]:

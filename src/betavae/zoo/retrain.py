@@ -6,7 +6,10 @@ key, seed included, so the run id hash too):
 1. the run's own command line (``meta.json`` ``argv``) when it trained a shipped config by name
    or path, without ``--seeds`` or ``--resume``;
 2. otherwise the difference of the resolved config from its shipped base (the report's rule,
-   :func:`betavae.report.configs.config_diff`), one ``key=value`` per differing leaf.
+   :func:`betavae.report.configs.config_diff`), one ``key=value`` per differing leaf (a section
+   the base lacks as one JSON value);
+3. failing that, the same with a section whose ``kind`` differs set whole (``objective={...}``):
+   overriding only ``objective.kind`` keeps the base kind's fields, which the new kind may lack.
 
 :func:`parse_retrain` turns such a command back into a :class:`~betavae.config.RunConfig`.
 """
@@ -82,9 +85,10 @@ def from_argv(argv: list[str]) -> str | None:
     return command(stem, [a for a in args if "=" in a])
 
 
-def from_diff(config: RunConfig) -> str | None:
-    """``bvae train BASE key=value ...`` from the difference to the shipped base, else None."""
-    diff = config_diff(config)
+def from_diff(config: RunConfig, whole_on_kind: bool = False) -> str | None:
+    """``bvae train BASE key=value ...`` from the difference to the shipped base, else None: one
+    override per differing leaf, or (``whole_on_kind``) per section whose kind differs."""
+    diff = config_diff(config, collapse=False, whole_on_kind=whole_on_kind)
     if any(value == MISSING for _, _, value in diff.rows):
         return None  # a key of the base the run does not have cannot be removed by an override
     rows = sorted(diff.rows, key=lambda r: not r[0].endswith(".kind"))  # a kind before its fields
@@ -96,7 +100,8 @@ def retrain_command(config: RunConfig, meta: dict[str, Any]) -> tuple[str, str]:
     wanted = config.to_dict()
     tried = []
     for how, text in (("the run's command line (meta.json argv)", from_argv(list(meta.get("argv") or []))),
-                      ("the difference from the shipped config", from_diff(config))):
+                      ("the difference from the shipped config", from_diff(config)),
+                      ("the difference from the shipped config", from_diff(config, whole_on_kind=True))):
         if text is None:
             continue
         tried.append(text)
