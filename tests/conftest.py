@@ -45,7 +45,10 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 
 # ------------------------------------------------------------------ executors under test
-EXECUTOR_PARAMS = ["local", pytest.param("ray", marks=pytest.mark.ray)]
+#: The Ray cases of the sweep tests are also ``slow`` (the default suite keeps test_ray.py's own
+#: loopback-cluster tests; ``pytest -m slow`` runs these in the namespace): they were ~110 s of
+#: the default suite's 767 s on 2 cores.
+EXECUTOR_PARAMS = ["local", pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow])]
 
 
 def loopback_only() -> bool:

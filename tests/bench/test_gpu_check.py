@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from .scripts import load_bench
 
 
@@ -12,6 +14,7 @@ def load_script():
     return load_bench("gpu_check")
 
 
+@pytest.mark.slow
 def test_tiny_cpu_version_runs_each_system_and_reports_numbers(tmp_path):
     gpu_check = load_script()
     out = tmp_path / "gpu.json"

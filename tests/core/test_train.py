@@ -124,6 +124,7 @@ def test_ctrl_c_checkpoints_the_current_step_then_resume_is_exact(tmp_path, tiny
     assert_same_weights(full, run)
 
 
+@pytest.mark.slow
 def test_kill_9_loses_at_most_the_work_since_the_checkpoint(tmp_path):
     tree = tiny_tree(steps=400, log_every=10, checkpoint_every=20)
     cfg = build_config(tree)

@@ -26,7 +26,7 @@ ROOT = Path(__file__).parents[2]
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize(("selection", "at_least"), [("not slow", 6), pytest.param("slow", 1, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(("selection", "at_least"), [("not slow", 2), pytest.param("slow", 8, marks=pytest.mark.slow)])
 def test_ray_suite_in_loopback_namespace(selection, at_least):
     """Re-run the ray-marked tests of every directory inside ``unshare -n`` (root needed): the
     default suite's (``not slow``) here, the slow ones in ``pytest -m slow``."""

@@ -253,6 +253,7 @@ def test_a_killed_worker_is_resumed(tmp_path, executor_kind):
     assert len(sessions) >= 2 and sessions[-1]["start_step"] > 0  # resumed, not restarted
 
 
+@pytest.mark.slow
 def test_ensemble_trains_seeds_together_and_a_killed_ensemble_resumes_as_one(tmp_path, executor_kind):
     """``ensemble: 2`` over 3 seeds x 2 betas: β is part of the objective, so all 6 runs are one
     family (the same config but seed and objective), trained in 3 chunks of 2 members."""
@@ -282,6 +283,7 @@ def test_ensemble_trains_seeds_together_and_a_killed_ensemble_resumes_as_one(tmp
         assert all("ensemble_size" not in s for s in last)
 
 
+@pytest.mark.slow
 def test_a_killed_driver_is_restarted(tmp_path, executor_kind):
     """Two short runs finish; the driver is killed while a long run has only its first checkpoints.
 
@@ -337,6 +339,7 @@ def test_a_second_driver_is_refused(tmp_path, executor_kind):
 # ------------------------------------------------------------------ CLI, reports (local only)
 
 
+@pytest.mark.slow
 def test_cli_sweep_with_reports_and_index(tmp_path, capsys):
     file = tmp_path / "s.yaml"
     file.write_text(yaml.safe_dump({"name": "cli", "base": tiny_tree(), "grid": {"objective.beta": [1, 4]},

@@ -93,6 +93,7 @@ def test_a_tiny_study_runs_measures_aggregates_then_skips(tmp_path, executor_kin
     assert again.counts == {"skipped": 4} and not again.records
 
 
+@pytest.mark.slow
 def test_a_killed_study_resumes_from_its_checkpoints(tmp_path, executor_kind):
     epochs, every = 60, 10
     sweep = mm_sweep(epochs, every)

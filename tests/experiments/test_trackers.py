@@ -219,6 +219,7 @@ def _bvae(args, cwd):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_logs_every_step_once(tmp_path):
     """`bvae train` with every tracker killed with SIGKILL after a checkpoint and after rows past
     it; `bvae train --resume`; each tracker then holds each step once, equal to metrics.jsonl."""

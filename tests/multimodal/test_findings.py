@@ -17,6 +17,7 @@ from betavae.multimodal.settings import MEASURES
 from betavae.multimodal.study import load_study
 from betavae.multimodal.summary import window_means
 
+pytestmark = pytest.mark.slow  # a 4-schedule study: ~30 s on 2 cores
 EPOCHS = 100
 SCHEDULES = ["const1", "const0", "dyn_plateau0", "dyn_plateau1"]
 MODS = ["joints", "vision", "touch", "sound", "motor"]

@@ -223,6 +223,7 @@ def test_fast_weights_load_into_a_plain_model_and_resume_works(tmp_path):
     assert all(torch.equal(w_resumed[k], v) for k, v in w_fast.items())  # exact (one thread)
 
 
+@pytest.mark.slow
 def test_compiled_model_saves_and_resumes_without_prefixes(tmp_path, monkeypatch):
     """Compile (the CUDA default, forced here on CPU) keeps state dicts and weight files plain."""
     compiled_plan = SpeedPlan(level="fast", device="cpu", channels_last=True, compile=True)

@@ -128,6 +128,7 @@ def _bvae(args, cwd, env):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_ends_with_the_uninterrupted_weights(tmp_path):
     """`bvae train vsa_paired_scenes` killed with SIGKILL after a checkpoint, resumed with
     `bvae train --resume`, ends with every tensor equal to an uninterrupted run's."""
