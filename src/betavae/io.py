@@ -53,3 +53,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def is_partial_write(path: Path) -> bool:
+    """A temporary file of :func:`atomic_write` (``.NAME.<random>.tmp``) that a killed process left
+    behind: never a finished file."""
+    return path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file()
+

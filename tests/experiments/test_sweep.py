@@ -366,3 +366,21 @@ def wait_for(condition, timeout: float = 90.0, every: float = 0.05):
             return value
         time.sleep(every)
     raise AssertionError("condition not met in time")
+
+
+def test_a_run_folder_with_only_a_partial_config_write_is_trained_afresh(tmp_path):
+    """A worker killed while writing config.yaml leaves only atomic_write's temporary behind: the
+    run has nothing to resume, so the sweep trains it (and the temporary goes)."""
+    from betavae.experiments.executors.base import work_needed
+    from betavae.experiments.rundir import create_run_dir
+
+    config = load_config(None, ["train.steps=1"])
+    run_dir = tmp_path / config.run_id()
+    run_dir.mkdir()
+    (run_dir / ".config.yaml.k3j2.tmp").write_text("name: partial")
+    assert work_needed(run_dir, evaluate=False, report=False) == "train"
+    assert create_run_dir(config, tmp_path) == run_dir
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml"]
+    (run_dir / "notes.txt").write_text("a user's file")
+    with pytest.raises(BetavaeError, match="already exists and holds files"):
+        create_run_dir(config, tmp_path)

@@ -21,7 +21,7 @@ from typing import Any
 
 from betavae.config import RunConfig, build_config, read_yaml
 from betavae.errors import BetavaeError
-from betavae.io import atomic_write_json, atomic_write_text
+from betavae.io import atomic_write_json, atomic_write_text, is_partial_write
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
@@ -37,7 +37,7 @@ def now() -> str:
 def check_new_run_dir(config: RunConfig, runs_root: str | Path = "runs") -> Path:
     """The run folder ``config`` would get; refuse one that already holds files (makes nothing)."""
     run_dir = Path(runs_root) / config.run_id()
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(not is_partial_write(p) for p in run_dir.iterdir()):
         raise BetavaeError(
             f"run folder {run_dir} already exists and holds files (same config and seed); "
             f"continue it with `bvae train --resume {run_dir}`, or change the seed or name"
@@ -49,6 +49,8 @@ def create_run_dir(config: RunConfig, runs_root: str | Path = "runs") -> Path:
     """Make the run folder and write ``config.yaml``; refuse a folder that already holds files."""
     run_dir = check_new_run_dir(config, runs_root)
     run_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in filter(is_partial_write, run_dir.iterdir()):  # a process killed mid-write
+        leftover.unlink()
     atomic_write_text(run_dir / CONFIG_FILE, config.to_yaml())
     return run_dir
 

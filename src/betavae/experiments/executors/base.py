@@ -81,11 +81,12 @@ def work_needed(run_dir: Path, evaluate: bool, report: bool) -> str:
     """What a run folder still needs: ``train`` (no folder), ``resume`` (not finished),
     ``failed`` (raised an error; see error.json), ``evaluate``/``report`` or ``nothing``."""
     from betavae.experiments.rundir import CONFIG_FILE, read_meta
+    from betavae.io import is_partial_write
 
     if not (run_dir / CONFIG_FILE).is_file():
         if _error_status(run_dir) == "failed":
             return "failed"  # it failed before its first file (its data could not be built, say)
-        started = run_dir.exists() and any(p.name != ERROR_FILE for p in run_dir.iterdir())
+        started = run_dir.exists() and any(p.name != ERROR_FILE and not is_partial_write(p) for p in run_dir.iterdir())
         return "resume" if started else "train"
     status = read_meta(run_dir).get("status")
     if status != "finished" and _error_status(run_dir) == "failed":
