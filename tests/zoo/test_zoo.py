@@ -285,3 +285,19 @@ def test_a_retraining_command_is_found_for_an_objective_set_by_a_sweep(objective
     config = build_config({**base, "name": "zoo", "objective": objective, "train": {**base["train"], "steps": 30}})
     text, _ = retrain_command(config, {})
     assert parse_retrain(text).to_dict() == config.to_dict()
+
+
+def test_eval_of_an_exported_model_says_how_its_intervals_were_made(tmp_path, capsys):
+    """bvae eval RUN --bootstrap: independent draws by default, resamples with --intervals bootstrap."""
+    assert main(["zoo", "export", SHIPPED[0], "--out", str(tmp_path / "run")]) == 0
+    lines = {}
+    for how in ("draws", "bootstrap"):
+        capsys.readouterr()
+        assert main(["eval", str(tmp_path / "run"), "--fast", "--metrics", "mig", "--bootstrap", "2",
+                     "--intervals", how]) == 0
+        lines[how] = capsys.readouterr().out.splitlines()
+        assert json.loads((tmp_path / "run" / "eval.json").read_text())["bootstrap"]["method"] == (
+            "draws" if how == "draws" else "percentile")
+    assert lines["draws"][-2] == "intervals: 95% percentile range of 2 independent draws of the evaluation sets"
+    assert lines["bootstrap"][-2] == "intervals: percentile 95% over 2 bootstrap replicates"
+    assert lines["draws"][0].split()[:2] == lines["bootstrap"][0].split()[:2]  # the same MIG value
