@@ -48,6 +48,21 @@ def test_shipped_study_sweeps_expand_to_the_thesis_design():
         assert sweep.spec.evaluate.model_dump()["metrics"] == GROUPS
 
 
+def test_shipped_phoneme_sweeps_are_the_studys_separate_strategy_6_runs_on_phoneme_tokens():
+    for name, rows in (("sweep_crossmodal_phonemes", 600), ("sweep_crossmodal_phonemes_full", 36_000)):
+        sweep = load_sweep(shipped_path(name))
+        runs = sweep.expand()
+        assert len(runs) == 6 * 3 and sweep.spec.ensemble == 3
+        assert {(r.config.data.tokens, r.config.model.variant, r.config.objective.strategy) for r in runs} == {
+            ("phonemes", "separate", 6)}
+        assert sorted(str(r.config.data.held_out) for r in runs if r.config.data.protocol == "compositional") == sorted(
+            ["fork", "knife", "pen", "phone", "spoon"] * 3)
+        d = runs[0].config.data
+        assert d.n_sets * d.n_voices * 50 == rows
+        study = load_sweep(shipped_path(name.replace("phonemes", "study"))).spec.evaluate.model_dump()
+        assert sweep.spec.evaluate.model_dump() == study  # measured exactly as the study's runs
+
+
 def test_evaluate_options_are_checked_when_the_sweep_expands():
     from betavae.errors import BetavaeError
 
