@@ -236,6 +236,7 @@ def test_failures_are_recorded_and_the_rest_continue(tmp_path, executor_kind):
     assert [r["status"] for r in retried.records] == ["failed", "failed"]
 
 
+@pytest.mark.slow  # 11-13 s; the default suite keeps the exact-resume tests of each system
 def test_a_killed_worker_is_resumed(tmp_path, executor_kind):
     steps = 40
     sweep = tiny_sweep(seeds=(0, 1), steps=steps)

@@ -58,6 +58,7 @@ def test_load_member_refuses_an_image_run(tmp_path):
         load_member(run)
 
 
+@pytest.mark.slow  # 17-20 s; test_train.py::test_resume_from_members_states_is_exact stays in the default suite
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
     overrides = [*TINY, "train.epochs=150"]
     straight = train(load_config(shipped_path("multimodal_zambelli"), overrides), tmp_path / "straight")
