@@ -101,8 +101,14 @@ def test_shipped_retrain_command_is_true(name, tmp_path):
     check_retrain(name, PACKAGE_ROOT, tmp_path)
 
 
+#: The zoo's size budget. It was 15 MB for the image models (9.0 MB for seven); the dSprites-VSA
+#: model at the spec's size (3.65 M parameters: five 1,024-d feature vectors) stores 7.3 MB of
+#: float16 weights alone, so shipping it raised the budget (docs/zoo.md, *What is in it*).
+ZOO_BUDGET_BYTES = 17_500_000
+
+
 def test_shipped_zoo_fits_its_budget():
-    """Every shipped file is in the manifest with its size and sha256; the zoo stays <= 15 MB."""
+    """Every shipped file is in the manifest with its size and sha256; the zoo stays within its budget."""
     manifest = read_manifest(PACKAGE_ROOT)
     total = 0
     for name, model in manifest["models"].items():
@@ -110,7 +116,7 @@ def test_shipped_zoo_fits_its_budget():
             path = PACKAGE_ROOT / name / file
             assert path.stat().st_size == record["size"] and sha256(path) == record["sha256"]
             total += record["size"]
-    assert total <= 15_000_000
+    assert total <= ZOO_BUDGET_BYTES
 
 
 # ------------------------------------------------------------------ the machinery, on a tiny zoo
