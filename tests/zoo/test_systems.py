@@ -158,7 +158,7 @@ def test_list_shows_one_table_per_system(systems_zoo, tiny_zoo, capsys):
                                     "schedule=const0", "36"]  # the card's settings, sorted by card.json
     assert f"{mm['evaluation']['values']['prediction_error']:.3f}" in lines[5]
     assert lines[6:8] == ["", "dSprites-VSA feature VAE (vsa):"]
-    assert lines[8].split()[4:] == ["IoU", "swap", "IoU", "swap", "accuracy", "size"]
+    assert lines[8].split()[4:] == ["IoU", "swap", "IoU", "swap", "accuracy", "(changed", "feature)", "size"]
     assert lines[9].split()[:9] == ["tiny-vsa", "vsa", "cosine=1", "hidden=32", "kld=0.01", "latent_dim=16",
                                     "model=feature_vae", "stage=pd", "6"] and lines[9].endswith("MB")
 

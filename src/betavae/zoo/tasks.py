@@ -337,7 +337,7 @@ TASKS: dict[str, ZooTask] = {t.task: t for t in (
     ZooTask(
         task="vsa", title="dSprites-VSA feature VAE", check=_vsa_check, check_labels=_vsa_labels,
         evaluate=_evaluator("vsa"), curves=_vsa_curves, figures=_vsa_figures, settings=_vsa_settings,
-        headline=(("vsa.direct.iou", "IoU"), ("vsa.swap.iou", "swap IoU"), ("vsa.swap_acc.full", "swap accuracy")),
+        headline=(("vsa.direct.iou", "IoU"), ("vsa.swap.iou", "swap IoU"), ("vsa.swap_acc.changed", "swap accuracy (changed feature)")),
         recon_key="image", rising_scores=False, final_terms=("step", "loss", "image", "swap", "direct", "kl", "cos"),
         curves_caption="Each logged loss term against the step (image: the reconstruction BCE of the swapped and "
                        "direct images, nats / image).",
