@@ -260,7 +260,9 @@ def eval_command(run_dir: Path | None, codes: Path | None, metrics: str | None, 
             raise BetavaeError(f"{', '.join(given)}: options of the image metrics; {run_dir} is a {task} run: "
                                "give its evaluator's settings as -s key=value")
         names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-        result, where = _evaluate_other(run_dir, task, settings, names), str(run_dir / "eval.json")
+        from betavae.experiments.evaluators import evaluate_with
+
+        result, where = evaluate_with(run_dir, task, settings, names), str(run_dir / "eval.json")
     else:
         if settings:
             raise BetavaeError("-s key=value sets the evaluator of runs that are not image VAEs; "
@@ -314,19 +316,6 @@ def _run_task(run_dir: Path) -> str:
         return read_run_config(run_dir).model.task
     except BetavaeError:
         return "image"
-
-
-def _evaluate_other(run_dir: Path, task: str, settings: tuple[str, ...], metrics: list[str] | None) -> dict:
-    """Score ``run_dir`` with its task's evaluator, the ``-s key=value`` settings and ``--metrics``."""
-    from betavae.config import parse_override, set_dotted
-    from betavae.experiments.evaluators import evaluator_for
-
-    options: dict = {"metrics": metrics} if metrics else {}
-    for text in settings:
-        set_dotted(options, *parse_override(text))
-    evaluator = evaluator_for(task)
-    evaluator.check(options)
-    return evaluator.after(run_dir, options)
 
 
 @cli.group()

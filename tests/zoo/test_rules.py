@@ -48,6 +48,19 @@ def test_plateau_flat_falling_rising_and_unknown():
     assert plateau([])["plateaued"] is None
 
 
+def test_plateau_of_another_reconstruction_term_without_the_eval_rows():
+    """A vsa run logs its reconstruction as ``image``; a multimodal run's eval.* rows are KLs in
+    nats (they may rise as the model learns), which the rule leaves out with rising_scores=False."""
+    vsa = [{"step": r["step"], "image": r["recon"]} for r in rows([100.0] * 90 + [95.0] * 10)]
+    assert plateau(vsa)["plateaued"] is None  # no "recon" rows
+    assert plateau(vsa, "image")["plateaued"] is False
+    measures = [None] * 100
+    measures[84], measures[89], measures[94], measures[99] = 1.0, 1.0, 7.0, 9.0
+    mm = rows([100.0] * 100, sme_mod=measures)
+    assert plateau(mm)["plateaued"] is False
+    assert plateau(mm, rising_scores=False) == {**plateau(rows([100.0] * 100)), "plateaued": True}
+
+
 def test_thin_rows_keeps_eval_rows_and_the_last():
     rs = rows([1.0] * 1000, mig=[0.5 if i % 97 == 0 else None for i in range(1000)])
     kept = thin_rows(rs, 100)

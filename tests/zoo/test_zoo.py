@@ -21,6 +21,7 @@ from betavae.metrics.suite import ARRAY_METRICS
 from betavae.zoo import card as C
 from betavae.zoo.retrain import parse_retrain, retrain_command
 from betavae.zoo.store import PACKAGE_ROOT, read_manifest, sha256
+from betavae.zoo.tasks import card_task, zoo_task
 
 from .conftest import HOSTILE_NOTE
 
@@ -35,11 +36,33 @@ SHIPPED = sorted(read_manifest(PACKAGE_ROOT)["models"])
 #: about 1e-4 per moved point of 5,000; 1e-3 allows a few such points and nothing else.
 RECON_RTOL = 1e-5
 MIG_ATOL = 1e-3
+#: The other systems' check values: continuous ones (errors, BCE, cosines: float32 sums, then
+#: float64) within RECON_RTOL relative (plus 1e-9 absolute for values near 0); thresholded ones
+#: (a vsa model's IoU of binarised images: a pixel on the threshold may flip elsewhere, about
+#: 1e-5 per flipped pixel in a mean over 256 images) within STEPPED_ATOL.
+STEPPED_ATOL = 1e-3
+
+
+def check_system_card(name: str, root, card: dict) -> dict:
+    """(a) for a model that is not an image VAE: its task's check values, recomputed."""
+    task = zoo_task(card_task(card))
+    got = task.check(betavae.zoo.load(name, root=root))
+    want = card["check"]
+    assert {k: v for k, v in got.items() if k != "values"} == {k: v for k, v in want.items() if k != "values"}
+    assert sorted(got["values"]) == sorted(want["values"])
+    for key, value in want["values"].items():
+        if any(part in key for part in task.stepped):
+            assert got["values"][key] == pytest.approx(value, abs=STEPPED_ATOL), key
+        else:
+            assert got["values"][key] == pytest.approx(value, rel=RECON_RTOL, abs=1e-9), key
+    return got
 
 
 def check_card(name: str, root) -> dict:
     """(a) the card's check values are what the stored weights give today; returns them."""
     card = betavae.zoo.read_card(name, root)
+    if card_task(card) != "image":
+        return check_system_card(name, root, card)
     got = C.check_scores(betavae.zoo.load(name, root=root))
     want = card["check"]
     assert (got["images"], got["seed"], got["preset"]) == (want["images"], want["seed"], want["preset"])
@@ -78,8 +101,14 @@ def test_shipped_retrain_command_is_true(name, tmp_path):
     check_retrain(name, PACKAGE_ROOT, tmp_path)
 
 
+#: The zoo's size budget. It was 15 MB for the image models (9.0 MB for seven); the dSprites-VSA
+#: model at the spec's size (3.65 M parameters: five 1,024-d feature vectors) stores 7.3 MB of
+#: float16 weights alone, so shipping it raised the budget (docs/zoo.md, *What is in it*).
+ZOO_BUDGET_BYTES = 17_500_000
+
+
 def test_shipped_zoo_fits_its_budget():
-    """Every shipped file is in the manifest with its size and sha256; the zoo stays <= 15 MB."""
+    """Every shipped file is in the manifest with its size and sha256; the zoo stays within its budget."""
     manifest = read_manifest(PACKAGE_ROOT)
     total = 0
     for name, model in manifest["models"].items():
@@ -87,7 +116,7 @@ def test_shipped_zoo_fits_its_budget():
             path = PACKAGE_ROOT / name / file
             assert path.stat().st_size == record["size"] and sha256(path) == record["sha256"]
             total += record["size"]
-    assert total <= 15_000_000
+    assert total <= ZOO_BUDGET_BYTES
 
 
 # ------------------------------------------------------------------ the machinery, on a tiny zoo

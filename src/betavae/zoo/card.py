@@ -94,8 +94,11 @@ def metric_rows(evaluation: dict[str, Any]) -> list[tuple[str, float, list[float
 
 
 def write_card_pages(folder: Path, card: dict[str, Any]) -> Path:
-    """``card.md`` and ``card.html`` of ``card`` in ``folder`` (templates ``zoo_card.*.j2``)."""
+    """``card.md`` and ``card.html`` of ``card`` in ``folder`` (templates ``zoo_card.*.j2``, with
+    the sections of the card's task: :func:`betavae.zoo.tasks.page_context`)."""
+    from betavae.zoo.tasks import page_context
+
     record = card["evaluation"].get("bootstrap")
     context = {"card": card, "metrics": metric_rows(card["evaluation"]), "active_threshold": ACTIVE_NATS,
-               "intervals": intervals_text(record) if record else None}
+               "intervals": intervals_text(record) if record else None, **page_context(card)}
     return write_pages(folder / "card.html", folder / "card.md", "zoo_card", context)

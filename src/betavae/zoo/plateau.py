@@ -41,12 +41,15 @@ def eval_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
     return list(keys)
 
 
-def plateau(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def plateau(rows: Sequence[dict[str, Any]], recon_key: str = "recon", rising_scores: bool = True) -> dict[str, Any]:
     """{"plateaued", "reasons" (what is still improving, with numbers), "recon", "scores",
-    "recon_tol", "score_tol"} from the rows of ``metrics.jsonl``."""
+    "recon_tol", "score_tol"} from the rows of ``metrics.jsonl``; ``recon_key`` names the logged
+    reconstruction term (a vsa run's is ``image``); ``rising_scores=False`` leaves the ``eval.*``
+    rows out (a multimodal run logs its integration measures there: KLs in nats, not scores that
+    should rise)."""
     out: dict[str, Any] = {"plateaued": None, "reasons": [], "recon": None, "scores": {},
                            "recon_tol": RECON_TOL, "score_tol": SCORE_TOL}
-    steps, recon = column(rows, "recon")
+    steps, recon = column(rows, recon_key)
     if not len(steps):
         out["reasons"].append("no reconstruction rows logged")
         return out
@@ -61,7 +64,7 @@ def plateau(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                                   f"({a.mean():.2f} → {b.mean():.2f} nats; tolerance {100 * RECON_TOL:g} %)")
     else:
         out["reasons"].append("too few logged rows in the last 20 % of the steps to tell")
-    for key in eval_keys(rows):
+    for key in eval_keys(rows) if rising_scores else []:
         s, v = column(rows, key)
         a, b = _windows(s, v, last)
         if len(a) and len(b):

@@ -10,21 +10,23 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from betavae.errors import BetavaeError
 from betavae.experiments.evaluate import EVAL_FILE
-from betavae.experiments.load import ImageRun, load_run
+from betavae.experiments.load import LoadedRun, load_run
 from betavae.experiments.rundir import CONFIG_FILE, META_FILE, METRICS_FILE, WEIGHTS_FILE
 from betavae.io import atomic_write, atomic_write_json
 from betavae.train.checkpoint import load_weights
 from betavae.zoo.store import CARD_FILE, entry, verified_dir
 
 
-def load(name: str, device: str = "cpu", root: str | Path | None = None) -> ImageRun:
+def load(name: str, device: str = "cpu", root: str | Path | None = None) -> LoadedRun:
     """Zoo model ``name`` as :func:`betavae.load_run` gives a run (encode/decode ready on
-    ``device``); every file is checked against the manifest first."""
+    ``device``; an :class:`~betavae.experiments.load.ImageRun` for an image VAE); every file is
+    checked against the manifest first."""
     return load_run(verified_dir(name, root), device=device)
 
 
@@ -75,3 +77,17 @@ def export(name: str, out: str | Path, root: str | Path | None = None) -> Path:
         raise
     return out
 
+
+
+def evaluate_system(name: str, settings: Sequence[str] = (), metrics: list[str] | None = None,
+                    root: str | Path | None = None) -> dict[str, Any]:
+    """Score zoo model ``name`` (not an image VAE) with its task's evaluator, ``key=value``
+    ``settings`` and ``metrics`` (as ``bvae eval RUN -s ...``). The evaluator writes ``eval.json``
+    (a vsa one also ``swap.png``) beside the weights, so it runs on an exported copy in a
+    temporary folder: the zoo stays read-only."""
+    from betavae.experiments.evaluators import evaluate_with
+    from betavae.experiments.rundir import read_run_config
+
+    with tempfile.TemporaryDirectory(prefix="bvae-zoo-eval-") as tmp:
+        run_dir = export(name, Path(tmp) / name, root)
+        return evaluate_with(run_dir, read_run_config(run_dir).model.task, settings, metrics)

@@ -21,6 +21,7 @@ use, so a system adds its evaluator by adding a module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,23 @@ def evaluator_for(task: str) -> RunEvaluator:
         found = RunEvaluator()
         found.task = task
     return found
+
+
+def options_of(settings: Sequence[str] = (), metrics: list[str] | None = None) -> dict[str, Any]:
+    """An evaluator's options from ``key=value`` settings (dotted keys nest) and metric names."""
+    from betavae.config import parse_override, set_dotted
+
+    options: dict[str, Any] = {"metrics": metrics} if metrics else {}
+    for text in settings:
+        set_dotted(options, *parse_override(text))
+    return options
+
+
+def evaluate_with(run_dir: Path, task: str, settings: Sequence[str] = (), metrics: list[str] | None = None
+                  ) -> dict[str, Any]:
+    """Score ``run_dir`` with ``task``'s evaluator, ``key=value`` ``settings`` (``bvae eval -s``)
+    and ``metrics`` names (``--metrics``); the evaluator writes the run's ``eval.json``."""
+    options = options_of(settings, metrics)
+    evaluator = evaluator_for(task)
+    evaluator.check(options)
+    return evaluator.after(run_dir, options)

@@ -62,6 +62,14 @@ class VSATask(Task):
     """One feature-vector VAE on paired / scene / paired-scene dSprites (spec/dsprites-vsa.md §5.3)."""
 
     @classmethod
+    def build_member(cls, config: RunConfig) -> FeatureVAE:
+        """The run's feature VAE with fresh weights (``betavae.load_run`` loads the saved ones): a
+        loaded run's ``encode`` takes images (B, 1, 64, 64) in [0, 1] and gives μ and log σ² of the
+        five feature vectors (B, 5, d), ``decode`` gives image logits of object or scene vectors (B, d)."""
+        check_config(config)
+        return build_model(config)
+
+    @classmethod
     def speed_plan(cls, level: str, device: torch.device, steps: int, k: int) -> SpeedPlan:
         """The level's plan, with the exact transposed-convolution kernels on CPU at every level
         (vsa always trained with them; its pins were recorded so), and without autocast and
