@@ -1,6 +1,6 @@
 """Langer et al. (2024)'s findings tested on a multimodal study's run folders, with intervals over seeds.
 
-Usage: python docs/studies/multimodal_findings.py RUNS_DIR [--out docs/studies/multimodal]
+Usage: python docs/studies/multimodal_findings.py RUNS_DIR [--out docs/studies/multimodal] [--earlier OLD_SEEDS_CSV]
 
 Reads the runs of a multimodal sweep (``bvae sweep sweep_multimodal_langer``) through
 :func:`betavae.multimodal.study.load_study`. Per run and window ("pre": epochs 0.75–0.875·E,
@@ -232,13 +232,33 @@ def after_sections(after: dict[Cell, dict[int, float]]) -> list[str]:
     return lines
 
 
-def write(study: Study, out: Path) -> None:
-    """seeds.csv, findings.md and cells.md of the study's *finished* runs (those with eval.json)."""
+def read_seeds_csv(path: Path) -> tuple[dict[Cell, dict[int, float]], dict[Cell, dict[int, float]]]:
+    """(window means, after-training values) as written to a ``seeds.csv`` by :func:`write`."""
+    values: dict[Cell, dict[int, float]] = {}
+    after: dict[Cell, dict[int, float]] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            cell = Cell(row["schedule"], row["measure"], row["modality"], row["window"])
+            (after if row["window"] == "after" else values).setdefault(cell, {})[int(row["seed"])] = float(row["value"])
+    return values, after
+
+
+def write(study: Study, out: Path, earlier: Path | None = None) -> None:
+    """seeds.csv, findings.md and cells.md of the study's *finished* runs (those with eval.json).
+
+    ``earlier``: a seeds.csv of the same study whose schedules are not among these runs (their run
+    folders were trained in an earlier session and are gone): its rows join the tables as they are."""
     out.mkdir(parents=True, exist_ok=True)
     done = {key for key, run in study.runs.items() if (run / "eval.json").is_file()}
     study.records = [r for r in study.records if (r["schedule"], r["seed"]) in done]
     values = per_seed(study)
     after = after_values(study)
+    if earlier is not None:
+        here = {schedule for schedule, _ in done}
+        old_values, old_after = read_seeds_csv(earlier)
+        values.update({c: v for c, v in old_values.items() if c.schedule not in here})
+        after.update({c: v for c, v in old_after.items() if c.schedule not in here})
+        done |= {(c.schedule, seed) for c, seeds in old_after.items() if c.schedule not in here for seed in seeds}
     with (out / "seeds.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["schedule", "seed", "window", "measure", "modality", "value"])
@@ -248,7 +268,7 @@ def write(study: Study, out: Path) -> None:
                 w.writerow([cell.schedule, seed, cell.window, cell.measure, cell.modality, repr(v)])
 
     n_runs = {s: sum(1 for label, _ in done if label == s) for s in SCHEDULES}
-    training = len(study.runs) - len(done)
+    training = sum(1 for key in study.runs if key not in done)
     lines = [f"# Langer et al.'s findings on {len(done)} finished runs "
              f"({', '.join(f'{s} {n_runs[s]}' for s in SCHEDULES)}), {study.epochs} epochs"
              + (f"; {training} runs not finished (not in these tables)" if training else ""), "",
@@ -301,10 +321,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs_dir", type=Path)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "multimodal")
+    ap.add_argument("--earlier", type=Path, help="a seeds.csv holding schedules whose run folders are gone")
     args = ap.parse_args()
     runs = sorted(p for p in args.runs_dir.iterdir() if (p / "config.yaml").is_file())
     study = load_study(runs)
-    write(study, args.out)
+    write(study, args.out, args.earlier)
     print((args.out / "findings.md").read_text())
 
 
