@@ -39,7 +39,7 @@ from betavae.models.factor_classifier import FactorClassifier
 from betavae.models.feature_vae import FeatureVAE
 from betavae.objectives.vsa import psd_decode, swap_rows
 from betavae.train.tasks.vsa import to_tensors
-from betavae.vsa.classifier import correct, get_classifier
+from betavae.vsa.classifier import correct, get_classifier, trusted
 from betavae.vsa.load import load_run
 from betavae.vsa.settings import EvalSettings
 from betavae.vsa.study import is_good
@@ -238,7 +238,7 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings | None = None, figu
     clf, ceiling = get_classifier(ev.classifier, cfg.data, progress)
     out, pics = EVALUATORS[cfg.data.stage](model, clf, cfg, ev)
     out.update(ceiling)
-    out["vsa.classifier.trusted"] = bool(min(ceiling[f"vsa.classifier.{n}"] for n in FACTOR_NAMES) >= 0.98)
+    out["vsa.classifier.trusted"] = trusted(ceiling)
     out.update(slot_probe(model, cfg, ev))
     out.update(recombination(model, clf, cfg, ev))
     good = is_good(cfg.data.stage, out, ev)
