@@ -45,6 +45,10 @@ class EvalSettings(Strict):
     psd_iou: Probability = 0.8
     psd_count: Probability = 0.9
     psd_swap: Probability = 0.7
+    #: the collapse rule (betavae.vsa.study.is_collapsed; docs/vsa.md "The decisive study")
+    collapse_iou: Probability = 0.01
+    collapse_empty: Probability = 0.99
+    collapse_kl: float = Field(1.0, ge=0)
 
 
 def eval_settings(tree: dict | None = None, overrides: list[str] | tuple[str, ...] = (),
