@@ -1,14 +1,15 @@
 """The vsa factor classifier's accuracy against training steps (issue #23; spec/dsprites-vsa.md §7.2).
 
 Trains the classifier once with the given settings (default: today's defaults of
-:class:`betavae.vsa.settings.ClassifierSettings`) through the one loop (``--cache``: then caches it, as ``bvae eval`` would) and, every --every steps,
+:class:`betavae.vsa.settings.ClassifierSettings`) through the one loop and, every --every steps,
 measures every head's accuracy on --n-test clean held-out (test-split) images with the spec's
-tolerances (:func:`betavae.vsa.classifier.ceiling`). Prints one table from this one run: step,
-the five heads, all five together, the lowest head and whether it clears the 0.98 bar
-(:data:`~betavae.vsa.classifier.TRUST`), plus seconds per training step. With ``schedule=onecycle``
-the accuracy at an intermediate step is that of the 8,000-step schedule part-way through, not of a
-shorter schedule. Usage:
-  python bench/bench_vsa_classifier.py [--every 1000] [--threads 1] [--cache] [-s steps=8000 -s schedule=onecycle ...]
+tolerances (:func:`betavae.vsa.classifier.ceiling`); ``--cache`` then caches it, as ``bvae eval``
+would. Prints one table from this one run: step, the five heads, all five together, the lowest
+head and whether it clears the 0.98 bar (:data:`~betavae.vsa.classifier.TRUST`), seconds per
+training step and per measurement. With ``schedule=constant`` the row at step s is the classifier
+an s-step training gives (the batches depend on the step only); with ``onecycle`` it is the
+8,000-step schedule part-way through, not a shorter schedule. Usage:
+  python bench/bench_vsa_classifier.py [--every 1000] [--threads 1] [--cache] [-s schedule=onecycle ...]
 """
 
 from __future__ import annotations

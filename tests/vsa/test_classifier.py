@@ -20,21 +20,22 @@ DATA_CFG = DATA.get("paired_dsprites")()
 TINY = ClassifierSettings(steps=3, batch_size=8, n_test=20)
 
 
-def test_the_default_is_8000_one_cycle_steps_peaking_at_1e_3():
+def test_the_default_is_8000_constant_steps_at_1e_3_and_onecycle_is_an_option():
     s = ClassifierSettings()
-    assert (s.steps, s.schedule, s.lr, s.batch_size) == (8000, "onecycle", 1e-3, 64)
+    assert (s.steps, s.schedule, s.lr, s.batch_size) == (8000, "constant", 1e-3, 64)
     tc = classifier_train_config(s)
-    assert tc.steps == 8000 and tc.lr_schedule.kind == "onecycle" and tc.lr_schedule.max_lr == 1e-3
-    assert classifier_train_config(s.model_copy(update={"schedule": "constant"})).lr_schedule.kind == "constant"
+    assert tc.steps == 8000 and tc.lr == 1e-3 and tc.lr_schedule.kind == "constant"
+    one = classifier_train_config(s.model_copy(update={"schedule": "onecycle"}))
+    assert one.lr_schedule.kind == "onecycle" and one.lr_schedule.max_lr == 1e-3
 
 
 def test_the_cache_key_follows_every_training_setting_and_drops_the_old_default():
     base = _key(ClassifierSettings(), DATA_CFG)
     assert base != "56e648c7cbaf2360"  # the key main gave the old default (4,000 constant steps)
     # and the old default's settings under today's code: a new key too (the cache format is v2)
-    assert _key(ClassifierSettings(steps=4000, schedule="constant"), DATA_CFG) != "56e648c7cbaf2360"
+    assert _key(ClassifierSettings(steps=4000), DATA_CFG) != "56e648c7cbaf2360"
     others = {_key(ClassifierSettings(**change), DATA_CFG) for change in
-              ({"steps": 4000}, {"schedule": "constant"}, {"lr": 2e-3}, {"batch_size": 32}, {"seed": 1})}
+              ({"steps": 4000}, {"schedule": "onecycle"}, {"lr": 2e-3}, {"batch_size": 32}, {"seed": 1})}
     assert base not in others and len(others) == 5
 
 

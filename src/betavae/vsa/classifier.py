@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 #: every head must reach this accuracy on clean held-out images before a swap measure is trusted
 #: (spec/dsprites-vsa.md §7.2 [recon])
 TRUST = 0.98
-#: the cache's format: bumped whenever the training procedure changes (v2: the lr schedule, issue #23)
+#: the cache's format: bumped whenever the training procedure changes (v2: the schedule setting, issue #23)
 CACHE_VERSION = 2
 
 
