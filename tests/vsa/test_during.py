@@ -124,3 +124,13 @@ def test_vsa_runs_are_scored_during_training_with_vsa_only():
     with pytest.raises(BetavaeError, match=r"scored during training with \[vsa\].*got \['mig'\]"):
         build_config(tiny_tree("pd", eval_every=1))
     assert build_config(tiny_tree("pd", eval_every=1, eval_metrics=["vsa"])).train.eval_metrics == ["vsa"]
+
+
+def test_scoring_during_training_leaves_the_weights_of_a_run_without_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(during, "DURING", TINY_EVAL.model_copy(update={"probe_images": 0, "recombination": 0}))
+    plain = train(build_config(tiny_tree("pd", steps=4, log_every=1, checkpoint_every=4)), tmp_path / "a")
+    scored = train(build_config(tiny_tree("pd", steps=4, log_every=1, checkpoint_every=4, eval_every=2,
+                                          eval_metrics=["vsa"])), tmp_path / "b")
+    assert "eval.vsa.swap.iou" in read_metrics(scored)[1]
+    a, b = load_state(plain)["model"], load_state(scored)["model"]
+    assert all(torch.equal(a[n], b[n]) for n in a)
