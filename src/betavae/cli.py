@@ -71,6 +71,9 @@ def train(args: tuple[str, ...], resume: Path | None, runs_dir: Path, cache_dir:
         name, overrides = split_args(args)
         config = load_config(resolve_config_path(name) if name else None, overrides)
         run_dir = train_run(config, runs_dir, callbacks)
+    stopped = read_meta(run_dir).get("stopped")
+    if stopped:
+        click.echo(f"stopped early at step {stopped['step']}: {stopped['reason']} (train.stop_when)")
     click.echo(f"run folder: {run_dir}")
 
 

@@ -36,6 +36,8 @@ from betavae.models.base import ModelConfig
 from betavae.objectives import OBJECTIVES
 from betavae.objectives.base import ObjectiveConfig
 from betavae.registry import import_modules
+from betavae.train.stopping import check_names as check_stop_names
+from betavae.train.stopping import check_task as check_stop_task
 
 
 def load_components() -> None:
@@ -112,6 +114,9 @@ class TrainConfig(Strict):
     eval_every: PositiveInt | None = None
     eval_metrics: list[str] = Field(default_factory=lambda: ["mig"])
     eval_preset: Literal["fast", "default"] = "fast"
+    #: named early-stopping conditions (betavae.train.stopping), read after each periodic
+    #: evaluation (needs eval_every); the first one met ends the run at that step
+    stop_when: list[str] = Field(default_factory=list)
     #: experiment trackers that also get every metrics row, the config and the report's figures
     #: (betavae.experiments.trackers; docs/trackers.md); each is an optional extra
     trackers: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(default_factory=list)
@@ -124,6 +129,12 @@ class TrainConfig(Strict):
                 raise ValueError("give train.steps or train.epochs, not both")
             data = {**data, "steps": None}
         return data
+
+    @field_validator("stop_when")
+    @classmethod
+    def _stop_when(cls, v: list[str]) -> list[str]:
+        check_stop_names(v)
+        return v
 
     @field_validator("trackers")
     @classmethod
@@ -145,13 +156,15 @@ class TrainConfig(Strict):
             value = getattr(self, name)
             if value is not None and value % self.log_every:
                 raise ValueError(f"{name} ({value}) must be a multiple of log_every ({self.log_every})")
+        if self.stop_when and self.eval_every is None:
+            raise ValueError("train.stop_when is read after each periodic evaluation; set train.eval_every too")
         return self
 
 
 #: (section, key, default) of keys added after run ids were first handed out
 HASHED_IF_SET = (("train", "epochs", None), ("train", "weight_decay", 0.0),
                  ("train", "lr_schedule", {"kind": "constant", "max_lr": None}), ("train", "clip", None),
-                 ("train", "trackers", []))
+                 ("train", "trackers", []), ("train", "stop_when", []))
 
 
 class RunConfig(Strict):
@@ -181,6 +194,10 @@ class RunConfig(Strict):
             self.model.check_eval_metrics(self.train.eval_metrics, self.train.eval_every)
         except BetavaeError as exc:
             raise ValueError(f"train.eval_metrics: {exc}") from None
+        try:
+            check_stop_task(self.train.stop_when, self.model.task)
+        except ValueError as exc:
+            raise ValueError(f"train.stop_when: {exc}") from None
         return self
 
     def to_dict(self) -> dict[str, Any]:

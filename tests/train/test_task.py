@@ -196,7 +196,8 @@ def test_keys_added_later_are_hashed_only_when_set():
     # known answers: the hashes main gave these configs before train.epochs/weight_decay/lr_schedule/clip existed
     assert build_config({}).config_hash() == "11d9b91a"
     changed = {key for _, key, _ in HASHED_IF_SET}
-    assert changed == {"epochs", "weight_decay", "lr_schedule", "clip", "trackers"}
+    assert changed == {"epochs", "weight_decay", "lr_schedule", "clip", "trackers", "stop_when"}
     assert build_config({"train": {"clip": 1.0}}).config_hash() != "11d9b91a"
     assert build_config({"train": {"trackers": []}}).config_hash() == "11d9b91a"
     assert build_config({"train": {"trackers": ["tensorboard"]}}).config_hash() != "11d9b91a"
+    assert build_config({"train": {"stop_when": []}}).config_hash() == "11d9b91a"

@@ -57,6 +57,26 @@ def test_shipped_grids_are_the_source_table_times_three_seeds(name, steps, batch
     assert [r.id for r in SOURCE_ROWS if r.reported == "Good"] == [14, 15, 16]
 
 
+@pytest.mark.parametrize("name, steps", [("sweep_vsa_decisive", {"pd": 10_000, "psd": 10_000}),
+                                         ("sweep_vsa_decisive_full", {"pd": 100_000, "psd": 150_000})])
+def test_shipped_decisive_studies_are_rows_13_to_17_times_three_seeds_stopping_early(name, steps):
+    """Issue #23: the source's Good rows (14, 15, 16) and their nearest Bad rows (13, 17) at the
+    source's batch 64 and lr 1e-4, scored every 1,000 steps, stopping on vsa_good or collapse."""
+    runs = load_sweep(shipped_path(name)).expand()
+    assert len(runs) == 5 * 3
+    found = {}
+    for r in runs:
+        c = r.config
+        row = source_row(c)
+        assert row is not None and c.name == f"vsa-row{row.id:02d}" and c.data.seed == c.seed
+        assert (c.train.steps, c.train.batch_size, c.train.lr) == (steps[row.stage], 64, 1e-4)
+        assert (c.train.eval_every, c.train.eval_metrics, c.train.stop_when) == (1000, ["vsa"], ["vsa_good", "collapse"])
+        found.setdefault(row.id, []).append(c.seed)
+    assert found == {13: [0, 1, 2], 14: [0, 1, 2], 15: [0, 1, 2], 16: [0, 1, 2], 17: [0, 1, 2]}
+    assert {i: SOURCE_ROWS[i - 1].reported for i in found} == {13: "Bad", 14: "Good", 15: "Good", 16: "Good",
+                                                              17: "Bad"}
+
+
 def test_each_source_row_has_its_own_settings():
     keys = [(r.stage, r.image, r.reduction, r.kld, r.cosine) for r in SOURCE_ROWS]
     assert len(set(keys)) == len(keys) == 17

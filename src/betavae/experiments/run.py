@@ -10,7 +10,9 @@ ensemble member's ``meta.json`` also records ``ensemble: {members: [folder names
 each member's ``state.pt`` is a single run's state, so ``resume(member)`` continues a member alone
 and ``resume_ensemble`` stacks them again and continues exactly where they stopped. The scores of
 ``train.eval_*`` come from the run's evaluator (:mod:`betavae.experiments.evaluators`), and a finished
-run's report (``train.report``) from :func:`betavae.report.write_report`.
+run's report (``train.report``) from :func:`betavae.report.write_report`. A run that a
+``train.stop_when`` condition ended early is ``finished``, with ``stopped: {step, reason}`` in its
+``meta.json``.
 """
 
 from __future__ import annotations
@@ -198,7 +200,7 @@ class Trainer(Loop):
                         write_row(k, {"step": 0, "epoch": 0, **self._evaluate(self.task.member(k))})
 
                 self.fit(write_row, self._save, self._evaluate)
-            status = "finished" if self.step >= self.total_steps else "interrupted"
+            status = "finished" if self.step >= self.total_steps or self.stopped else "interrupted"
             if status == "interrupted":
                 members = f" (continues all {self.k} members)" if self.k > 1 else ""
                 raise BetavaeError(
@@ -208,7 +210,8 @@ class Trainer(Loop):
         finally:
             for k, run_dir in enumerate(self.run_dirs):
                 sessions[k][-1].update(end=now(), end_step=self.step)
-                write_meta(run_dir, status=status, sessions=sessions[k], end_time=now(), step=self.step)
+                stopped = {"stopped": self.stopped} if self.stopped else {}
+                write_meta(run_dir, status=status, sessions=sessions[k], end_time=now(), step=self.step, **stopped)
             self.status = status
             for cb in self.callbacks:
                 cb.on_end(status)

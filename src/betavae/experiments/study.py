@@ -29,7 +29,7 @@ from betavae.io import atomic_write_json, atomic_write_text
 log = logging.getLogger(__name__)
 AGGREGATE_CSV = "sweep.csv"
 AGGREGATE_JSON = "sweep.json"
-FIXED_COLUMNS = ["run_id", "status", "seed", "step", "loss", "recon", "kl", "wall_seconds"]
+FIXED_COLUMNS = ["run_id", "status", "stopped", "seed", "step", "loss", "recon", "kl", "wall_seconds"]
 
 
 @dataclass

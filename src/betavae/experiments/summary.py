@@ -38,6 +38,8 @@ def summarise_run(run_dir: Path) -> dict[str, Any]:
         "kl": last.get("kl"),
         "beta": last.get("beta"),
         "active": sum(1 for v in kl_dim if v > ACTIVE_NATS) if kl_dim else None,
+        #: the train.stop_when condition that ended the run early (the step is ``step``)
+        "stopped": (meta.get("stopped") or {}).get("reason"),
     }
     eval_path = run_dir / "eval.json"
     if eval_path.is_file():

@@ -17,6 +17,7 @@ from pydantic import PositiveInt
 from torch import nn
 
 from betavae.bounds import Seed
+from betavae.errors import BetavaeError
 from betavae.models import MODELS
 from betavae.models.base import ModelConfig
 from betavae.models.item_memory import ItemMemory
@@ -39,6 +40,12 @@ class FeatureVAEConfig(ModelConfig):
     use_item_memory: bool | None = None
     memory: Literal["bipolar", "gaussian", "hrr"] = "bipolar"
     memory_seed: Seed = 0
+
+    def check_eval_metrics(self, names: list[str], eval_every: int | None) -> None:
+        """During training (``train.eval_every``) a vsa run is scored with ``[vsa]``: the measures
+        of the Good rule, emptiness and KL (:mod:`betavae.vsa.during`)."""
+        if eval_every is not None and list(names) != ["vsa"]:
+            raise BetavaeError(f"a feature_vae model is scored during training with [vsa] (docs/vsa.md), got {names}")
 
     def item_memory(self, stage: str) -> bool:
         """Whether the model of ``stage`` (pd, sd, psd) has the item memory."""

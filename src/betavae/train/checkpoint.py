@@ -3,7 +3,7 @@
 Where they live is the caller's (a run folder's ``state.pt`` and ``weights.safetensors``, named by
 the experiments layer's ``rundir.py``). The state file holds only tensors and primitives (model and
 objective state, optimiser state, an objective's auxiliary optimiser state if it has one, step, RNG
-states) and loads with ``torch.load(weights_only=True)``. The weights file (safetensors) holds the
+states, and ``stopped`` when early stopping ended the run) and loads with ``torch.load(weights_only=True)``. The weights file (safetensors) holds the
 model's tensors (objective tensors under ``objective.``) with the resolved config JSON and the step
 in its metadata. Both are written atomically; the state file is written first and is the one resume
 reads, so a kill between the two writes never mixes steps.
@@ -68,12 +68,14 @@ def training_state(
     aux_optimizer: torch.optim.Optimizer | None = None,
     rng: dict[str, Any] | None = None,
     scheduler: Any = None,
+    stopped: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One run's resumable state (what ``state.pt`` holds): tensors on the CPU and primitives.
 
     ``model``, ``objective`` and ``optimizer`` are state dicts (a member's, for an ensemble);
     ``aux_optimizer`` is an objective's own optimiser (see ``Objective.auxiliary_optimizer``);
-    ``rng`` replaces this process's :func:`rng_state`; ``scheduler`` is a learning-rate scheduler.
+    ``rng`` replaces this process's :func:`rng_state`; ``scheduler`` is a learning-rate scheduler;
+    ``stopped`` (``{"step": int, "reason": str}``) says an early-stopping condition ended the run.
     """
     state = {
         "format": 1,
@@ -87,6 +89,8 @@ def training_state(
         state["aux_optimizer"] = _cpu(aux_optimizer.state_dict())
     if scheduler is not None:
         state["scheduler"] = _cpu(scheduler.state_dict())
+    if stopped is not None:
+        state["stopped"] = {"step": int(stopped["step"]), "reason": str(stopped["reason"])}
     return state
 
 

@@ -7,7 +7,9 @@
 synchronisation in the hot loop on GPUs), NaN/inf checks of every term before anything is handed
 out, checkpoints every ``checkpoint_every`` steps (each member's resumable state, a
 :func:`~betavae.train.checkpoint.training_state`, handed to the ``save`` it was given) and
-SIGINT/SIGTERM. Training is ``train.steps`` steps or ``train.epochs`` epochs of the task's
+SIGINT/SIGTERM, and early stopping (``train.stop_when``, :mod:`betavae.train.stopping`: after a
+periodic evaluation a met condition ends training at that step, recorded as :attr:`Loop.stopped`
+in the checkpoint). Training is ``train.steps`` steps or ``train.epochs`` epochs of the task's
 ``steps_per_epoch`` (then ``log_every``, ``checkpoint_every`` and ``eval_every`` count epochs).
 
 What is trained is a :class:`~betavae.train.task.Task`: the image VAEs of the core
@@ -35,6 +37,7 @@ from betavae.train.callbacks import Callback
 from betavae.train.checkpoint import training_state
 from betavae.train.ensemble import check_members, member_optimizer_state, stack_optimizer_states
 from betavae.train.speed import Speed
+from betavae.train.stopping import stop_reason
 from betavae.train.task import TASKS, Task, load_tasks
 
 RowSink = Callable[[int, dict[str, Any]], None]  # (member k, its metrics row)
@@ -107,6 +110,11 @@ class Loop:
         self.aux_optimizer = self.task.aux_optimizer
         self.scheduler = self.tc.lr_schedule.build(self.optimizer, self.total_steps)
         self.step = 0
+        #: ``{"step", "reason"}`` once a ``train.stop_when`` condition has ended training early
+        self.stopped: dict[str, Any] | None = None
+        if self.tc.stop_when and self.k > 1:
+            raise BetavaeError(f"train.stop_when ends one run early, not an ensemble of {self.k} members; "
+                               "train the members one at a time")
 
     def _weight_decay(self) -> dict[str, float]:
         return {"weight_decay": self.tc.weight_decay} if self.tc.weight_decay else {}
@@ -124,7 +132,7 @@ class Loop:
             member_opt = member_optimizer_state(opt_state, k) if self.task.stacked else opt_state
             yield training_state(self.step, self.task.member_state_dict(k), self.task.objective_state_dict(k),
                                  member_opt, aux_optimizer=self.aux_optimizer, rng=self.task.member_rng(k),
-                                 scheduler=self.scheduler)
+                                 scheduler=self.scheduler, stopped=self.stopped)
 
     def load_states(self, states: Sequence[dict[str, Any]]) -> None:
         """Continue from the members' :meth:`states` (all saved at the same step)."""
@@ -140,6 +148,7 @@ class Loop:
             self.scheduler.load_state_dict(states[0]["scheduler"])
         self.task.load_rngs([s["rng"] for s in states])
         self.step = int(states[0]["step"])
+        self.stopped = states[0].get("stopped")
 
     def _checkpoint(self, save: Save) -> None:
         for k, state in enumerate(self.states()):
@@ -156,8 +165,12 @@ class Loop:
         gets member k's metrics row, with ``evaluate(member k's model)`` merged in every
         ``eval_every`` (and at the end) when given; every ``checkpoint_every``, at the end and when
         stopped, ``save(k, state)`` gets member k's :meth:`states`. Nothing is handed out for a
-        step whose terms are not finite.
+        step whose terms are not finite. After an evaluation before the last step, the first
+        ``train.stop_when`` condition met in the row sets :attr:`stopped` and ends training there
+        (checkpoint written); a loop that has stopped so (a resumed one too) trains no further.
         """
+        if self.stopped is not None:
+            return
         tc, task, unit = self.tc, self.task, self.unit
         log_every, checkpoint_every = tc.log_every * unit, tc.checkpoint_every * unit
         eval_every = tc.eval_every * unit if tc.eval_every else None
@@ -197,18 +210,29 @@ class Loop:
                     if self.step % log_every == 0 or at_end:
                         self._check_finite(pending)
                         due = evaluate is not None and eval_every and (self.step % eval_every == 0 or at_end)
-                        self._log(windows, hypers, epoch_values, log, evaluate if due else None)
-                    if self.step % checkpoint_every == 0 or at_end or stop.requested:
+                        rows = self._log(windows, hypers, epoch_values, log, evaluate if due else None)
+                        if due and not at_end:
+                            self._stop_early(rows[0])
+                    if self.step % checkpoint_every == 0 or at_end or stop.requested or self.stopped:
                         self._check_finite(pending)
                         self._checkpoint(save)
-                    if stop.requested:
+                    if stop.requested or self.stopped:
                         return
             finally:
                 task.close()
 
+    def _stop_early(self, row: dict[str, Any]) -> None:
+        """Set :attr:`stopped` when a ``train.stop_when`` condition is met in ``row`` (one member:
+        stop_when refuses ensembles)."""
+        reason = stop_reason(self.tc.stop_when, row)
+        if reason is not None:
+            self.stopped = {"step": self.step, "reason": reason}
+
     def _log(self, windows: list[Window], hypers: list[dict[str, float]],
-             epoch_values: list[dict[str, float]] | None, log: RowSink, evaluate: Evaluate | None) -> None:
-        """One metrics row per member (with ``evaluate``'s scores when given)."""
+             epoch_values: list[dict[str, float]] | None, log: RowSink, evaluate: Evaluate | None
+             ) -> list[dict[str, Any]]:
+        """One metrics row per member (with ``evaluate``'s scores when given); returns the rows."""
+        rows = []
         for k, (window, hyper) in enumerate(zip(windows, hypers, strict=True)):
             row = window.row(self.step, self.step // self.steps_per_epoch, hyper)
             row.update(self.task.row_extras(k, hyper))
@@ -218,9 +242,11 @@ class Loop:
             if evaluate is not None:
                 row.update(evaluate(self.member(k)))
             log(k, row)
+            rows.append(row)
             if k == 0:  # the progress display follows the first member
                 for cb in self.callbacks:
                     cb.on_log(row)
+        return rows
 
     def _check_finite(self, pending: list[tuple[int, list[torch.Tensor], list[list[str]]]]) -> None:
         """Raise on the first step where a member's terms were not finite (one device sync for all)."""

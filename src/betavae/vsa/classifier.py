@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 from safetensors.torch import load_file, save_file
 
 from betavae.cache import cache_dir
-from betavae.config import TrainConfig
+from betavae.config import LRSchedule, TrainConfig
 from betavae.data.dsprites import FACTOR_NAMES
 from betavae.data.dsprites_split import (
     ORIENT,
@@ -36,6 +37,12 @@ from betavae.vsa.settings import ClassifierSettings
 
 log = logging.getLogger(__name__)
 
+#: every head must reach this accuracy on clean held-out images before a swap measure is trusted
+#: (spec/dsprites-vsa.md §7.2 [recon])
+TRUST = 0.98
+#: the cache's format: bumped whenever the training procedure changes (v2: the schedule setting, issue #23)
+CACHE_VERSION = 2
+
 
 def correct(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     """(N, 5) bool: the spec's per-factor tolerance (true shape sets the orientation period)."""
@@ -49,7 +56,7 @@ def correct(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 
 def _key(settings: ClassifierSettings, data: SplitDSpritesConfig) -> str:
     blob = json.dumps({"clf": settings.model_dump(mode="json"), "renderer": data.renderer.model_dump(mode="json"),
-                       "split_seed": data.split_seed, "test_fraction": data.test_fraction, "v": 1}, sort_keys=True)
+                       "split_seed": data.split_seed, "test_fraction": data.test_fraction, "v": CACHE_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -64,6 +71,11 @@ def ceiling(model: FactorClassifier, settings: ClassifierSettings, data: SplitDS
     return out
 
 
+def trusted(ceiling: dict[str, float]) -> bool:
+    """Whether every head of a :func:`ceiling` reaches :data:`TRUST`."""
+    return bool(min(ceiling[f"vsa.classifier.{n}"] for n in FACTOR_NAMES) >= TRUST)
+
+
 class _Progress(Callback):
     def __init__(self, progress, total: int) -> None:
         self.progress, self.total = progress, total
@@ -72,30 +84,55 @@ class _Progress(Callback):
         self.progress(step, self.total)
 
 
-def train_classifier(settings: ClassifierSettings, data: SplitDSpritesConfig, progress=None) -> FactorClassifier:
-    """Train the classifier through the one loop (CPU, plain numerics); ``progress(step, total)``."""
+def classifier_train_config(settings: ClassifierSettings) -> TrainConfig:
+    """The loop's settings for the classifier: ``steps`` of Adam at ``lr`` (constant, or the
+    one-cycle peak), CPU, plain numerics."""
+    schedule = LRSchedule(kind="onecycle", max_lr=settings.lr) if settings.schedule == "onecycle" else LRSchedule()
+    return TrainConfig(steps=settings.steps, batch_size=settings.batch_size, lr=settings.lr, lr_schedule=schedule,
+                       log_every=settings.steps, checkpoint_every=settings.steps, device="cpu", speed="plain",
+                       report=False)
+
+
+def train_classifier(settings: ClassifierSettings, data: SplitDSpritesConfig, progress=None,
+                     watch=None) -> FactorClassifier:
+    """Train the classifier through the one loop (CPU, plain numerics); ``progress(step, total)``
+    after every step; ``watch(step, model)`` too (a watcher that evaluates the model puts it back
+    in train mode afterwards)."""
     task = ClassifierTask(data, settings.seed, settings.batch_size)
-    train = TrainConfig(steps=settings.steps, batch_size=settings.batch_size, lr=settings.lr, log_every=settings.steps,
-                        checkpoint_every=settings.steps, device="cpu", speed="plain", report=False)
     callbacks = [] if progress is None else [_Progress(progress, settings.steps)]
-    Loop(task=task, train=train, callbacks=callbacks).fit(lambda k, row: None, lambda k, state: None)
+    if watch is not None:
+        callbacks.append(_Progress(lambda step, total: watch(step, task.model), settings.steps))
+    Loop(task=task, train=classifier_train_config(settings), callbacks=callbacks).fit(
+        lambda k, row: None, lambda k, state: None)
     return task.model.eval()
+
+
+def _paths(settings: ClassifierSettings, data: SplitDSpritesConfig) -> tuple[Path, Path]:
+    """The cache files (weights, ceiling) of the classifier of ``settings`` for ``data``'s renderer and split."""
+    stem = cache_dir() / "vsa" / f"classifier-{_key(settings, data)}"
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def store_classifier(model: FactorClassifier, settings: ClassifierSettings, data: SplitDSpritesConfig
+                     ) -> dict[str, float]:
+    """Measure ``model``'s :func:`ceiling` and cache both under the key of ``settings`` (weights
+    first, the ceiling last: an entry without its ceiling file is never read). Returns the ceiling."""
+    weights, meta = _paths(settings, data)
+    acc = ceiling(model, settings, data)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    atomic_write(weights, lambda tmp: save_file(state, tmp))
+    atomic_write_json(meta, acc)
+    return acc
 
 
 def get_classifier(settings: ClassifierSettings, data: SplitDSpritesConfig, progress=None
                    ) -> tuple[FactorClassifier, dict[str, float]]:
     """The cached classifier and its ceiling accuracies (trained and cached on first use)."""
-    folder = cache_dir() / "vsa"
-    key = _key(settings, data)
-    weights, meta = folder / f"classifier-{key}.safetensors", folder / f"classifier-{key}.json"
+    weights, meta = _paths(settings, data)
     model = FactorClassifier()
     if weights.is_file() and meta.is_file():
         model.load_state_dict(load_file(str(weights)))
         return model.eval(), json.loads(meta.read_text())
     log.info("training the vsa factor classifier (%d steps); cached as %s", settings.steps, weights)
     model = train_classifier(settings, data, progress)
-    acc = ceiling(model, settings, data)
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    atomic_write(weights, lambda tmp: save_file(state, tmp))
-    atomic_write_json(meta, acc)
-    return model, acc
+    return model, store_classifier(model, settings, data)

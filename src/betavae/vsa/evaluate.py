@@ -39,10 +39,10 @@ from betavae.models.factor_classifier import FactorClassifier
 from betavae.models.feature_vae import FeatureVAE
 from betavae.objectives.vsa import psd_decode, swap_rows
 from betavae.train.tasks.vsa import to_tensors
-from betavae.vsa.classifier import correct, get_classifier
+from betavae.vsa.classifier import correct, get_classifier, trusted
 from betavae.vsa.load import load_run
 from betavae.vsa.settings import EvalSettings
-from betavae.vsa.study import is_good
+from betavae.vsa.study import verdicts
 
 #: values of a stage's measures that are matrices (written under ``tables`` in eval.json)
 TABLES = ("vsa.scene.count_confusion", "vsa.probe.matrix")
@@ -50,6 +50,22 @@ TABLES = ("vsa.scene.count_confusion", "vsa.probe.matrix")
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> np.ndarray:
+    """KL(N(μ, σ²) ‖ N(0, I)) of each image's encoding, summed over its 5·d dimensions (nats):
+    μ, log σ² (N, 5, d) -> (N,). The objective's ``kl`` term is its batch mean (times the number
+    of images per item)."""
+    return _np((0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).flatten(1).sum(1))
+
+
+def empty(binary: np.ndarray) -> np.ndarray:
+    """Whether each binarised output (N, …) has no pixel on: (N,) bool."""
+    return ~np.asarray(binary, bool).reshape(len(binary), -1).any(1)
 
 
 def _batches(cfg: RunConfig, ev: EvalSettings):
@@ -84,12 +100,14 @@ def _cosines(mu1: torch.Tensor, mu2: torch.Tensor, k: torch.Tensor) -> tuple[np.
 @torch.no_grad()
 def eval_pd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev: EvalSettings
             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    acc: dict[str, list[np.ndarray]] = {k: [] for k in ("dbce", "diou", "sbce", "siou", "ok", "k", "cs", "cc")}
+    acc: dict[str, list[np.ndarray]] = {k: [] for k in ("dbce", "diou", "sbce", "siou", "empty", "kl", "ok", "k",
+                                                         "cs", "cc")}
     pics: dict[str, np.ndarray] = {}
     for batch in _batches(cfg, ev):
-        b = to_tensors(batch)
-        mu1, _ = model.encode(b["x1"])
-        mu2, _ = model.encode(b["x2"])
+        b = to_tensors(batch, _device(model))
+        mu1, lv1 = model.encode(b["x1"])
+        mu2, lv2 = model.encode(b["x2"])
+        acc["kl"].append(kl_per_image(torch.cat([mu1, mu2]), torch.cat([lv1, lv2])))
         direct = _np(model.decode(model.object(torch.cat([mu1, mu2]))))
         t1, t2 = swap_rows(mu1, mu2, b["k"])
         swapped = _np(model.decode(model.object(torch.cat([t1, t2]))))  # → x², → x¹
@@ -98,6 +116,7 @@ def eval_pd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev:
         acc["diou"].append(iou(binarise(direct), np.concatenate([batch.x1, batch.x2])))
         acc["sbce"].append(bce_per_image(swapped, targets))
         acc["siou"].append(iou(binarise(swapped), targets))
+        acc["empty"].append(empty(binarise(swapped)))
         if clf is not None:
             acc["ok"].append(correct(clf.predict(binarise(swapped)), np.concatenate([batch.c2, batch.c1])))
         acc["k"].append(np.concatenate([batch.k, batch.k]))
@@ -109,6 +128,7 @@ def eval_pd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev:
     cat = {k: np.concatenate(v) for k, v in acc.items() if v}
     out = {"vsa.direct.bce": cat["dbce"].mean(), "vsa.direct.iou": cat["diou"].mean(),
            "vsa.swap.bce": cat["sbce"].mean(), "vsa.swap.iou": cat["siou"].mean(),
+           "vsa.swap.empty": cat["empty"].mean(), "vsa.latent.kl": cat["kl"].mean(),
            "vsa.latent.cos_shared": cat["cs"].mean(), "vsa.latent.cos_changed": cat["cc"].mean()}
     if clf is not None:
         out.update(swap_accuracy(cat["ok"], cat["k"], "vsa.swap_acc"))
@@ -121,11 +141,11 @@ def eval_sd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev:
     bces, ious, counts, ns, obj_iou = [], [], [], [], []
     pics: dict[str, np.ndarray] = {}
     for batch in _batches(cfg, ev):
-        b = to_tensors(batch)
+        b = to_tensors(batch, _device(model))
         present = b["present"]
         mu, _ = model.encode(b["objects"][present])
         o = model.object(mu)
-        objects = torch.zeros(*present.shape, model.dim)
+        objects = torch.zeros(*present.shape, model.dim, device=o.device)
         objects[present] = o
         scene = _np(model.decode(objects.sum(1)))
         bces.append(bce_per_image(scene, batch.x))
@@ -167,12 +187,14 @@ def _psd_swap_ok(clf: FactorClassifier, scenes: np.ndarray, changed: tuple[np.nd
 @torch.no_grad()
 def eval_psd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev: EvalSettings
              ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    acc: dict[str, list[np.ndarray]] = {k: [] for k in ("dbce", "diou", "sbce", "siou", "count", "okc", "oko", "k", "unbind")}
+    acc: dict[str, list[np.ndarray]] = {k: [] for k in ("dbce", "diou", "sbce", "siou", "empty", "kl", "count", "okc",
+                                                         "oko", "k", "unbind")}
     pics: dict[str, np.ndarray] = {}
     a_min = ev.a_min
     for batch in _batches(cfg, ev):
-        b = to_tensors(batch)
-        mu, _ = model.encode(torch.cat([b["a"], b["a2"], b["b"]]))
+        b = to_tensors(batch, _device(model))
+        mu, logvar = model.encode(torch.cat([b["a"], b["a2"], b["b"]]))
+        acc["kl"].append(kl_per_image(mu, logvar))
         ma, ma2, mb = mu.chunk(3)
         ta, ta2 = swap_rows(ma, ma2, b["k"])
         n = len(ma)
@@ -187,6 +209,7 @@ def eval_psd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev
         acc["diou"].append(iou(binarise(direct), batch.s1))
         acc["sbce"].append(bce_per_image(swapped, targets))
         acc["siou"].append(iou(binarise(swapped), targets))
+        acc["empty"].append(empty(binarise(swapped)))
         acc["count"].append(count_objects(binarise(swapped), a_min))
         changed = (np.concatenate([batch.a2, batch.a]), np.concatenate([batch.fa2, batch.fa]))
         other = (np.concatenate([batch.b, batch.b]), np.concatenate([batch.fb, batch.fb]))
@@ -205,6 +228,7 @@ def eval_psd(model: FeatureVAE, clf: FactorClassifier | None, cfg: RunConfig, ev
     out: dict[str, Any] = {
         "vsa.direct_scene.bce": cat["dbce"].mean(), "vsa.direct_scene.iou": cat["diou"].mean(),
         "vsa.scene.bce": cat["sbce"].mean(), "vsa.scene.iou": cat["siou"].mean(),
+        "vsa.scene.empty": cat["empty"].mean(), "vsa.latent.kl": cat["kl"].mean(),
         **count_report(cat["count"], np.full(len(cat["count"]), 2), "vsa.scene")}
     if clf is not None:
         out["vsa.swap_acc.other_full"] = cat["oko"].mean()
@@ -227,7 +251,8 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings | None = None, figu
     writes ``eval.json`` (layout in the module docstring) and, with ``figures``, ``swap.png``.
 
     The slot probe and recombination run when ``settings.probe_images`` / ``.recombination`` > 0.
-    ``vsa.good`` is the study's rule (:func:`betavae.vsa.study.is_good`; absent for SD runs).
+    ``vsa.good`` is the study's rule (:func:`betavae.vsa.study.is_good`; absent for SD runs),
+    ``vsa.collapsed`` the collapse rule (:func:`betavae.vsa.study.is_collapsed`).
     """
     from betavae.vsa.diagnostics import recombination, slot_probe
 
@@ -238,12 +263,10 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings | None = None, figu
     clf, ceiling = get_classifier(ev.classifier, cfg.data, progress)
     out, pics = EVALUATORS[cfg.data.stage](model, clf, cfg, ev)
     out.update(ceiling)
-    out["vsa.classifier.trusted"] = bool(min(ceiling[f"vsa.classifier.{n}"] for n in FACTOR_NAMES) >= 0.98)
+    out["vsa.classifier.trusted"] = trusted(ceiling)
     out.update(slot_probe(model, cfg, ev))
     out.update(recombination(model, clf, cfg, ev))
-    good = is_good(cfg.data.stage, out, ev)
-    if good is not None:
-        out["vsa.good"] = good
+    out.update(verdicts(cfg.data.stage, out, ev))
     result = {"values": {k: _plain(v) for k, v in out.items() if k not in TABLES},
               "tables": {k: out[k] for k in TABLES if k in out},
               "settings": ev.model_dump(mode="json"), "run": run_dir.name, "step": read_meta(run_dir).get("step"),

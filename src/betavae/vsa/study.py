@@ -73,6 +73,29 @@ def is_good(stage: str, values: dict[str, Any], settings: Any) -> bool | None:
     return all(values[k] >= t for k, t in need.items())
 
 
+#: the stage's (swap or scene IoU, fraction of empty outputs) keys: what the collapse rule reads
+COLLAPSE_KEYS = {"pd": ("vsa.swap.iou", "vsa.swap.empty"), "psd": ("vsa.scene.iou", "vsa.scene.empty")}
+
+
+def is_collapsed(stage: str, values: dict[str, Any], settings: Any) -> bool | None:
+    """The collapse rule (issue #23; the evidence is in docs/vsa.md, "The decisive study"): the
+    swapped outputs' IoU ≤ ``collapse_iou``, a fraction ≥ ``collapse_empty`` of them empty, and
+    the mean KL of one image's encoding ≤ ``collapse_kl`` nats (the decoder draws nothing from a
+    code that carries almost nothing). None for SD or when a measure is missing."""
+    keys = COLLAPSE_KEYS.get(stage)
+    if keys is None or any(k not in values for k in (*keys, "vsa.latent.kl")):
+        return None
+    s = settings
+    return bool(values[keys[0]] <= s.collapse_iou and values[keys[1]] >= s.collapse_empty
+                and values["vsa.latent.kl"] <= s.collapse_kl)
+
+
+def verdicts(stage: str, values: dict[str, Any], settings: Any) -> dict[str, bool]:
+    """``vsa.good`` (:func:`is_good`) and ``vsa.collapsed`` (:func:`is_collapsed`), each when defined."""
+    found = {"vsa.good": is_good(stage, values, settings), "vsa.collapsed": is_collapsed(stage, values, settings)}
+    return {k: bool(v) for k, v in found.items() if v is not None}
+
+
 #: the summary's measured columns: (title, eval key; "iou"/"direct" pick the stage's own key)
 COLUMNS = (("swap/scene IoU", "iou"), ("changed acc", "vsa.swap_acc.changed"),
            ("preserved acc", "vsa.swap_acc.preserved"), ("direct IoU", "direct"),

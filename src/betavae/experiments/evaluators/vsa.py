@@ -1,4 +1,6 @@
-"""The dSprites-VSA evaluator: the measures of spec/dsprites-vsa.md §7 of a finished run.
+"""The dSprites-VSA evaluator: the measures of spec/dsprites-vsa.md §7 of a finished run
+(``after``) and, with ``train.eval_every``, of a run being trained (``during``: the Good and
+collapse rules' measures, :mod:`betavae.vsa.during`).
 
 Options are the evaluation settings of :class:`~betavae.vsa.settings.EvalSettings` (``n_items``,
 ``probe_images``, ``recombination``, the Good/Bad thresholds, ``classifier.*``), given as a sweep's
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from betavae.errors import BetavaeError
 from betavae.experiments.evaluators import IMAGE_OPTIONS, RunEvaluator, run_evaluator
@@ -31,6 +35,12 @@ class VSAEvaluator(RunEvaluator):
                                "the settings of docs/vsa.md (n_items, probe_images, recombination, the Good/Bad "
                                "thresholds, classifier.*)")
         settings_of(options)
+
+    def during(self, model: torch.nn.Module, task: Any, train_config: Any) -> dict[str, Any]:
+        """``eval.vsa.*`` of the member being trained (:func:`betavae.vsa.during.measure`)."""
+        from betavae.vsa.during import measure
+
+        return measure(model, task.config)
 
     def after(self, run_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
         from betavae.vsa.evaluate import evaluate_run

@@ -92,8 +92,6 @@ class VSATask(Task):
         self.config = c = configs[0]
         check_config(c)
         tc = c.train
-        if tc.eval_every is not None:
-            raise BetavaeError("train.eval_every is not read by vsa runs; evaluate a run with `bvae eval RUN`")
         self.device, self.speed = device, speed
         self.stage = c.data.stage
         self.model = build_model(c).to(device)
