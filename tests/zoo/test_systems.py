@@ -88,8 +88,8 @@ def test_add_writes_a_vsa_card(systems_zoo):
     assert card["settings"] == {"stage": "pd", "kld": 0.01, "cosine": 1.0, "latent_dim": 16, "hidden": 32,
                                 "model": "feature_vae", "data": "paired_dsprites"}
     assert card["check"]["items"] == 128 and set(card["check"]["values"]) == {
-        "vsa.direct.bce", "vsa.direct.iou", "vsa.swap.bce", "vsa.swap.iou", "vsa.latent.cos_shared",
-        "vsa.latent.cos_changed"}
+        "vsa.direct.bce", "vsa.direct.iou", "vsa.swap.bce", "vsa.swap.iou", "vsa.swap.empty", "vsa.latent.cos_shared",
+        "vsa.latent.cos_changed", "vsa.latent.kl"}
     assert card["evaluation"]["settings"]["n_items"] == 8  # zoo add -s n_items=8
     assert [f["file"] for f in card["figures"]] == ["swap.png"]
     assert card["plateau"]["recon"] is not None  # the vsa run's reconstruction term is "image"

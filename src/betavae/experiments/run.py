@@ -156,7 +156,7 @@ class Trainer(Loop):
                    and evaluator_for(self.configs[0].model.task).at_start)
         for k, run_dir in enumerate(self.run_dirs):
             truncate_metrics(run_dir, -1 if initial else self.step)
-            session = {"start": now(), "start_step": self.step, "device": str(self.device),
+            session = {"start": now("milliseconds"), "start_step": self.step, "device": str(self.device),
                        "threads": torch.get_num_threads(), "speed": record}
             extra = {}
             if self.k > 1:
@@ -209,9 +209,9 @@ class Trainer(Loop):
                 )
         finally:
             for k, run_dir in enumerate(self.run_dirs):
-                sessions[k][-1].update(end=now(), end_step=self.step)
+                sessions[k][-1].update(end=now("milliseconds"), end_step=self.step)
                 stopped = {"stopped": self.stopped} if self.stopped else {}
-                write_meta(run_dir, status=status, sessions=sessions[k], end_time=now(), step=self.step, **stopped)
+                write_meta(run_dir, status=status, sessions=sessions[k], end_time=now("milliseconds"), step=self.step, **stopped)
             self.status = status
             for cb in self.callbacks:
                 cb.on_end(status)

@@ -30,8 +30,10 @@ STATE_FILE = "state.pt"  # the resumable state (betavae.train.checkpoint)
 WEIGHTS_FILE = "weights.safetensors"  # the user-facing weights (betavae.train.checkpoint)
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+def now(timespec: str = "seconds") -> str:
+    """The UTC time in ISO 8601; run sessions use ``"milliseconds"`` so that a run's wall time
+    (end − start) is measured, not rounded to whole seconds (a short run would read 0 s)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec=timespec)
 
 
 def check_new_run_dir(config: RunConfig, runs_root: str | Path = "runs") -> Path:
@@ -136,7 +138,7 @@ def write_meta(run_dir: str | Path, **updates: Any) -> dict[str, Any]:
             "host": socket.gethostname(),
             "platform": platform.platform(),
             "pid": os.getpid(),
-            "start_time": now(),
+            "start_time": now("milliseconds"),
             "sessions": [],
         }
     meta.update(updates)

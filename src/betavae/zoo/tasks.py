@@ -270,7 +270,8 @@ def _vsa_check(run: Any) -> dict[str, Any]:
 
 
 VSA_LABELS = {"bce": "BCE (nats / image)", "iou": "IoU (binarised at 0.5)", "cos_shared": "cosine of the shared features",
-              "cos_changed": "cosine of the changed feature", "count_acc": "object count accuracy"}
+              "cos_changed": "cosine of the changed feature", "count_acc": "object count accuracy",
+              "kl": "KL (nats / image)", "empty": "fraction of empty outputs"}
 
 
 def _vsa_labels(check: dict[str, Any]) -> list[tuple[str, str]]:
