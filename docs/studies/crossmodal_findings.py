@@ -1,0 +1,126 @@
+"""Issue #23's questions of the cross-modal study, with intervals, from its sweep directories.
+
+Usage: python docs/studies/crossmodal_findings.py STUDY_DIR [--phonemes PHONEMES_DIR] [--out docs/studies/crossmodal]
+
+STUDY_DIR is a finished ``bvae sweep sweep_crossmodal_study`` folder; PHONEMES_DIR a finished
+``bvae sweep sweep_crossmodal_phonemes`` folder. Writes OUT/findings.md:
+
+- Table 2 as paired comparisons: every β strategy's ensemble of seeds 0–2 starts from the same
+  weights and sees the same batches (docs/crossmodal.md, "The study as a sweep"), so strategies are
+  compared by seed: the mean per-seed difference of the final test accuracy (sampled z) and its
+  95 % Student-t interval (n = 3, 2 degrees of freedom), against Fixed Increment (#2, the
+  thesis's worst) and Gradual Ramp-Up (#6, the thesis's choice);
+- the listener's ceiling: its word accuracies on the *real* test audio (the listener is fitted on
+  training rows only), per split, mean ± s.d. over runs, with the chance levels;
+- the `separate` variant's words with k-means tokens (strategy 6 of STUDY_DIR) against phoneme
+  tokens (PHONEMES_DIR), per split: translation, the β-VAE's own reconstruction of the true audio
+  latent and the real audio, mean [95 % t interval] over runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from betavae.report.lessons import t_interval
+
+WORDS = ("object", "action", "pair")
+
+
+def read_rows(sweep_dir: Path) -> list[dict]:
+    """One dict per finished run: its config (flattened keys used here) and eval.json values."""
+    rows = []
+    for run in sorted(p for p in sweep_dir.iterdir() if (p / "eval.json").is_file()):
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        values = json.loads((run / "eval.json").read_text())["values"]
+        rows.append({"run": run.name, "seed": config["seed"], "protocol": config["data"]["protocol"],
+                     "held_out": config["data"].get("held_out"), "variant": config["model"]["variant"],
+                     "strategy": config["objective"]["strategy"], "values": values})
+    return rows
+
+
+def interval_text(values: list[float], digits: int = 2) -> str:
+    mean, low, high = t_interval(values)
+    if low is None:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def table2(rows: list[dict]) -> list[str]:
+    acc: dict[str, dict[int, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r["protocol"] == "symbol":
+            acc[r["variant"]][r["strategy"]][r["seed"]] = r["values"]["test_acc_sampled"]
+    lines = ["## Table 2 by seed: final test accuracy (sampled z), paired differences", "",
+             "Mean per-seed difference [95 % t interval, n = 3]; an interval that excludes 0 distinguishes "
+             "the two strategies.", ""]
+    for variant, by_strategy in sorted(acc.items()):
+        lines += [f"### `{variant}`", "", "| strategy | accuracy, mean [95 %] | minus #2 (Fixed Increment) | minus #6 (Gradual Ramp-Up) |",
+                  "|---|---|---|---|"]
+        for k in sorted(by_strategy):
+            seeds = sorted(by_strategy[k])
+            cells = [interval_text([by_strategy[k][s] for s in seeds])]
+            for ref in (2, 6):
+                cells.append("—" if k == ref else interval_text([by_strategy[k][s] - by_strategy[ref][s] for s in seeds]))
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def listener(rows: list[dict]) -> list[str]:
+    lines = ["## The listener's ceiling: words named from the real test audio", "",
+             "The listener is fitted on training rows only; uniform guessing names 20 % of objects and actions and 4 % "
+             "of pairs (5 objects × 5 actions).", "",
+             "| split | runs | object % | action % | pair % |", "|---|---|---|---|---|"]
+    for protocol in ("symbol", "compositional"):
+        got = [r["values"] for r in rows if r["protocol"] == protocol and r["variant"] == "separate"]
+        if got:
+            cells = [f"{np.mean([v[f'words_real_audio.{w}'] for v in got]):.1f} ± "
+                     f"{np.std([v[f'words_real_audio.{w}'] for v in got], ddof=1):.1f}" for w in WORDS]
+            lines.append(f"| {protocol} | {len(got)} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def tokens(study: list[dict], phonemes: list[dict]) -> list[str]:
+    lines = ["## k-means tokens against phoneme tokens (`separate`, strategy 6)", "",
+             "Word accuracies (%), mean [95 % t interval] over runs (symbol split: 3 seeds; compositional: "
+             "5 held-out objects × 3 seeds).", "",
+             "| split | tokens | runs | translation object / action / pair | β-VAE reconstruction of the true audio latent, pair | real audio object / action / pair |",
+             "|---|---|---|---|---|---|"]
+    for protocol in ("symbol", "compositional"):
+        for name, rows in (("k-means", study), ("phonemes", phonemes)):
+            got = [r["values"] for r in rows if r["protocol"] == protocol and r["variant"] == "separate"
+                   and r["strategy"] == 6]
+            if not got:
+                continue
+
+            def cell(prefix: str, ws: tuple[str, ...] = WORDS, got=got) -> str:
+                return " / ".join(interval_text([v[f"{prefix}.{w}"] for v in got], 1) for w in ws)
+
+            lines.append(f"| {protocol} | {name} | {len(got)} | {cell('words')} | "
+                         f"{cell('words_audio_autoencoded', ('pair',))} | {cell('words_real_audio')} |")
+    return lines + [""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("study_dir", type=Path)
+    ap.add_argument("--phonemes", type=Path)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "crossmodal")
+    args = ap.parse_args()
+    study = read_rows(args.study_dir)
+    phonemes = read_rows(args.phonemes) if args.phonemes else []
+    lines = [f"# Cross-modal study: {len(study)} runs" + (f", {len(phonemes)} phoneme-token runs" if phonemes else ""), ""]
+    lines += table2(study) + listener(study) + (tokens(study, phonemes) if phonemes else [])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "findings.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
