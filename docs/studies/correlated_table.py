@@ -13,7 +13,10 @@ seeds with its 95 % t interval; then the smallest difference in the pair score t
 (docs/studies/README.md, rule 2) at the measured spread. With ``--out`` it writes ``runs.csv``
 (every run's scores, one row per planned run, unfinished ones included), ``evals.json`` (each
 finished run's ``eval.json``, breakdown included), ``table.md`` and ``pair_score.png`` there.
-``--sweep FILE`` lists the planned runs from the sweep file while the sweep still runs. ``pilot`` prints each run's trajectory: training recon and KL, the
+``--sweep FILE`` lists the planned runs from the sweep file while the sweep still runs. The table is
+followed by the study's pre-set comparisons: in each condition every arm minus β-VAE (pair MIG, MIG
+shared, MIG), and each arm's correlated conditions minus its independent one, with Welch intervals and
+Holm-adjusted p over each family. ``pilot`` prints each run's trajectory: training recon and KL, the
 arm's own mechanism (C_t, learned β, per-latent β_j range, pairwise λ_max) and the in-training MIG.
 
 The pair score (fixed before the study ran): **pair MIG** = the mean of the posX and posY MIG terms,
@@ -56,6 +59,9 @@ CSV_COLUMNS = ["run_id", "strength", "arm", "seed", "status", "step", "recon", "
                f"dci.completeness[{PAIR[0]}]", f"dci.completeness[{PAIR[1]}]",
                f"dci.shared[{PAIR[0]},{PAIR[1]}]", "mig", "dci.disentanglement", "dci.completeness",
                "dci.informativeness_test"]
+#: the in-training MIG (``eval.mig`` in metrics.jsonl, ``train.eval_every``) kept as ``mig@STEP``
+EVAL_STEPS = (1000, 2000, 3000)
+CSV_COLUMNS += [f"mig@{step}" for step in EVAL_STEPS]
 
 
 # ------------------------------------------------------------------ reading runs
@@ -78,8 +84,10 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     metrics = run_dir / "metrics.jsonl"
     lines = metrics.read_text().splitlines() if metrics.is_file() else []
     if lines:
-        last = json.loads(lines[-1])
+        logged = [json.loads(line) for line in lines]
+        last = logged[-1]
         row.update(step=last["step"], recon=last["recon"], kl=last["kl"], beta=last.get("beta"))
+        row.update({f"mig@{r['step']}": r["eval.mig"] for r in logged if isinstance(r.get("eval.mig"), (int, float))})
     eval_file = run_dir / "eval.json"
     if eval_file.is_file():
         result = json.loads(eval_file.read_text())
@@ -219,6 +227,96 @@ def pooled_sd(rows: Sequence[dict[str, Any]], key: str = PRIMARY) -> tuple[float
     return (math.sqrt(ss / df) if df else math.nan), df
 
 
+def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> dict[str, float]:
+    """mean(a) − mean(b) with its Welch t interval, t and two-sided p (unequal variances; the seeds
+    of two arms are separate runs, so the difference is not paired)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(x) - 1) + vb ** 2 / (len(y) - 1))
+    diff = float(x.mean() - y.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, df) * se)
+    t = diff / se
+    return {"diff": diff, "lo": diff - half, "hi": diff + half, "t": t, "df": df,
+            "p": float(2 * stats.t.sf(abs(t), df))}
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p values (same order as given): the k-th smallest
+    is multiplied by (m − k + 1), made non-decreasing, and capped at 1."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    out, running = [1.0] * len(pvalues), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
+        out[i] = running
+    return out
+
+
+def finished_values(cell: Sequence[dict[str, Any]], key: str) -> list[float]:
+    return [float(r[key]) for r in cell if r.get("status") == "finished" and isinstance(r.get(key), (int, float))]
+
+
+def contrasts(rows: Sequence[dict[str, Any]], key: str = PRIMARY, baseline: str = "beta") -> list[dict[str, Any]]:
+    """The study's pre-set family of comparisons of ``key``: in each condition, every arm minus
+    ``baseline``; with Welch intervals and Holm-adjusted p over the whole family (cells with fewer
+    than two finished seeds on either side are left out)."""
+    cells = groups(rows)
+    out = []
+    for (strength, arm), cell in cells.items():
+        base = finished_values(cells.get((strength, baseline), []), key)
+        values = finished_values(cell, key)
+        if arm == baseline or len(base) < 2 or len(values) < 2:
+            continue
+        out.append({"strength": strength, "arm": arm, **welch(values, base)})
+    for row, adjusted in zip(out, holm([r["p"] for r in out]), strict=True):
+        row["p_holm"] = adjusted
+    return out
+
+
+def correlation_effects(rows: Sequence[dict[str, Any]], key: str = PRIMARY) -> list[dict[str, Any]]:
+    """Per arm, ``key`` at each correlation strength minus its value on independent data (Welch,
+    Holm over the family): does the correlation in the training data cost the arm anything?"""
+    cells = groups(rows)
+    out = []
+    for (strength, arm), cell in cells.items():
+        base = finished_values(cells.get((0.0, arm), []), key)
+        values = finished_values(cell, key)
+        if strength == 0 or len(base) < 2 or len(values) < 2:
+            continue
+        out.append({"strength": strength, "arm": arm, **welch(values, base)})
+    for row, adjusted in zip(out, holm([r["p"] for r in out]), strict=True):
+        row["p_holm"] = adjusted
+    return out
+
+
+def budget_lines(rows: Sequence[dict[str, Any]], first: int = EVAL_STEPS[-2], last: int = EVAL_STEPS[-1]) -> list[str]:
+    """Rule 1 (budget from evidence): per arm, the in-training MIG at each evaluation step (mean over
+    every finished run of the arm, all conditions) and its change from step ``first`` to ``last``
+    within each run, with a t interval; an interval above 0 means the score was still rising."""
+    lines = [f"| arm | runs | " + " | ".join(f"MIG at {s:,}" for s in EVAL_STEPS) +
+             f" | change {first:,} → {last:,} [95 % t interval] |", "|---|---|" + "---|" * (len(EVAL_STEPS) + 1)]
+    for arm in ARMS:
+        done = [r for r in rows if r.get("arm") == arm and r.get("status") == "finished"
+                and all(isinstance(r.get(f"mig@{s}"), (int, float)) for s in EVAL_STEPS)]
+        if len(done) < 2:
+            continue
+        means = [statistics.fmean(float(r[f"mig@{s}"]) for r in done) for s in EVAL_STEPS]
+        change = t_interval([float(r[f"mig@{last}"]) - float(r[f"mig@{first}"]) for r in done])
+        lines.append(f"| {ARM_LABELS[arm]} | {len(done)} | " + " | ".join(f"{m:.3f}" for m in means) +
+                     f" | {change[0]:+.3f} [{change[1]:+.3f}, {change[2]:+.3f}] |")
+    return lines if len(lines) > 2 else []
+
+
+def contrast_table(found: Sequence[dict[str, Any]], against: str) -> str:
+    lines = [f"| strength | arm | difference vs {against} [95 % Welch interval] | t | p | p (Holm, {len(found)} tests) |",
+             "|---|---|---|---|---|---|"]
+    for r in found:
+        label = "independent" if r["strength"] == 0 else f"{r['strength']:g}"
+        lines.append(f"| {label} | {ARM_LABELS.get(r['arm'], r['arm'])} | {r['diff']:+.3f} [{r['lo']:+.3f}, {r['hi']:+.3f}] "
+                     f"| {r['t']:.2f} | {r['p']:.3f} | {r['p_holm']:.3f} |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------ output
 
 
@@ -336,6 +434,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     planned = planned_runs(args.sweep) if args.sweep else None
     rows = read_csv(args.source) if args.source.suffix == ".csv" else collect(args.source, planned)
     text = markdown_table(rows) + "\n\n" + "\n".join(power_lines(rows))
+    for key, label in ((PRIMARY, "pair MIG"), (f"mig.shared[{PAIR[0]},{PAIR[1]}]", "MIG shared (lower is better)"),
+                       ("mig", "MIG")):
+        found = contrasts(rows, key)
+        if found:
+            text += f"\n\n{label}, each arm minus β-VAE in its condition:\n\n" + contrast_table(found, "β-VAE")
+    budget = budget_lines(rows)
+    if budget:
+        text += "\n\nIn-training MIG (independent grid, `fast` preset) by arm, all conditions:\n\n" + "\n".join(budget)
+    found = correlation_effects(rows)
+    if found:
+        text += "\n\npair MIG, each correlated condition minus the same arm on independent data:\n\n" + \
+            contrast_table(found, "independent")
     print(text)
     if args.out:
         if args.source.suffix != ".csv":

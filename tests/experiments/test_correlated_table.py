@@ -135,3 +135,45 @@ def test_pilot_lines_show_the_mechanism_and_when_the_mean_image_was_left(tmp_pat
     assert lines[0].startswith("capacity (cap-s100, seed 100, strength 0); recon < 400 from step 500;")
     assert lines[1:] == ["  step    250, recon   520.0, KL   3.50, C_t  3.75",
                          "  step    500, recon   150.0, KL   7.40, C_t  7.50, MIG 0.040"]
+
+
+def test_welch_and_holm_at_known_points():
+    from scipy import stats
+
+    w = ct.welch([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    # se = √(1/3 + 0), Welch df = (1/3)² / ((1/3)²/2) = 2, t = 1/√(1/3) = √3
+    assert w["diff"] == pytest.approx(1.0) and w["df"] == pytest.approx(2.0) and w["t"] == pytest.approx(math.sqrt(3))
+    assert w["p"] == pytest.approx(2 * stats.t.sf(math.sqrt(3), 2)) == pytest.approx(0.2254, abs=1e-4)
+    assert (w["lo"], w["hi"]) == pytest.approx((1 - 4.302652729911275 / math.sqrt(3), 1 + 4.302652729911275 / math.sqrt(3)))
+    a, b = [0.3, 0.5, 0.4, 0.6], [0.1, 0.2, 0.15]
+    assert ct.welch(a, b)["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    # Holm: sorted 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → kept non-decreasing at 0.06
+    assert ct.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert ct.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_contrasts_against_beta_and_independent():
+    def rows(strength, arm, values):
+        return [{"strength": strength, "arm": arm, "status": "finished", "pair_mig": v} for v in values]
+
+    data = (rows(5.0, "beta", [0.1, 0.2, 0.3]) + rows(5.0, "pairwise", [0.4, 0.5, 0.6])
+            + rows(0.0, "pairwise", [0.1, 0.2, 0.3]) + rows(0.0, "beta", [0.2])  # one seed: no contrast
+            + [{"strength": 5.0, "arm": "capacity", "status": "failed"}])
+    found = ct.contrasts(data)
+    assert [(r["strength"], r["arm"]) for r in found] == [(5.0, "pairwise")]
+    assert found[0]["diff"] == pytest.approx(0.3) and found[0]["p_holm"] == pytest.approx(found[0]["p"])
+    effects = ct.correlation_effects(data)
+    assert [(r["strength"], r["arm"]) for r in effects] == [(5.0, "pairwise")]
+    assert effects[0]["diff"] == pytest.approx(0.3)
+    table = ct.contrast_table(found, "β-VAE")
+    assert "| 5 | pairwise β | +0.300 [" in table and "p (Holm, 1 tests)" in table
+
+
+def test_budget_lines_read_the_in_training_mig(sweep):
+    rows = ct.collect(sweep)
+    assert "mig@1000" not in rows[0]  # the fixture logs no eval.mig
+    data = [{"arm": "beta", "status": "finished", "mig@1000": 0.1, "mig@2000": 0.2, "mig@3000": 0.2 + d}
+            for d in (0.01, 0.03)]
+    lines = ct.budget_lines(data)
+    assert lines[2].startswith("| β-VAE | 2 | 0.100 | 0.200 | 0.220 | +0.020 [")
+    assert ct.budget_lines(data[:1]) == []  # one run: no interval, no line
