@@ -49,7 +49,10 @@ def test_train_then_eval(tmp_path, capsys):
     assert f"{'vsa.swap.iou':48s} {values['vsa.swap.iou']:.4f}" in out and f"wrote {run / 'eval.json'}" in out
     assert (run / "swap.png").stat().st_size > 0
     assert "vsa.probe.diagonal" not in values  # probe_images=0: no slot probe
-    assert values["vsa.good"] == (values["vsa.swap.iou"] >= 0.8 and values["vsa.swap_acc.changed"] >= 0.8)
+    # the tiny classifier (a few steps) is below the 0.98 trust bar: its swap accuracies are written,
+    # but no Good/Bad verdict rests on them (issue #23)
+    assert values["vsa.classifier.trusted"] is False and 0 <= values["vsa.swap_acc.changed"] <= 1
+    assert "vsa.good" not in values and values["vsa.collapsed"] in (True, False)
     assert main(["eval", str(run), "-s", "n_itmes=3"]) == 2
     assert "unknown key 'n_itmes'" in capsys.readouterr().err
     assert main(["eval", str(run), "--metrics", "mig"]) == 2

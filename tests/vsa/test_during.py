@@ -51,14 +51,15 @@ def test_the_collapse_rule_reads_the_scene_keys_of_psd_and_has_no_answer_for_sd(
 
 def test_verdicts_hold_only_the_rules_that_have_an_answer():
     pd = {"vsa.swap.iou": 0.85, "vsa.swap.empty": 0.0, "vsa.latent.kl": 30.0, "vsa.swap_acc.changed": 0.8}
-    assert verdicts("pd", pd, S) == {"vsa.good": True, "vsa.collapsed": False}
-    assert verdicts("pd", {**pd, "vsa.swap_acc.changed": 0.79}, S)["vsa.good"] is False
+    assert verdicts("pd", pd, S, True) == {"vsa.good": True, "vsa.collapsed": False}
+    assert verdicts("pd", pd, S, False) == {"vsa.collapsed": False}  # an untrusted classifier judges nothing
+    assert verdicts("pd", {**pd, "vsa.swap_acc.changed": 0.79}, S, True)["vsa.good"] is False
     no_classifier = {k: v for k, v in pd.items() if k != "vsa.swap_acc.changed"}
-    assert verdicts("pd", no_classifier, S) == {"vsa.collapsed": False}
+    assert verdicts("pd", no_classifier, S, True) == {"vsa.collapsed": False}
     psd = {"vsa.scene.iou": 0.8, "vsa.scene.count_acc": 0.9, "vsa.swap_acc.changed": 0.7, "vsa.scene.empty": 0.0,
            "vsa.latent.kl": 9.0}
-    assert verdicts("psd", psd, S) == {"vsa.good": True, "vsa.collapsed": False}
-    assert verdicts("psd", {**psd, "vsa.scene.count_acc": 0.89}, S)["vsa.good"] is False
+    assert verdicts("psd", psd, S, True) == {"vsa.good": True, "vsa.collapsed": False}
+    assert verdicts("psd", {**psd, "vsa.scene.count_acc": 0.89}, S, True)["vsa.good"] is False
 
 
 def _silent_model(stage: str):

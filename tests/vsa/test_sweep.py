@@ -140,6 +140,23 @@ def test_summary_takes_the_majority_and_the_mean_and_sd_over_seeds():
     assert (b["id"], b["measured"], b["swap/scene IoU"]) == (16, "Bad", 0.5)  # a tie is not a majority
 
 
+def test_runs_without_a_verdict_decide_nothing():
+    """A run judged with an untrusted classifier has no ``vsa.good``: Good needs a majority of the
+    seeds Good, Bad needs that no majority is still possible, else the row has no verdict."""
+    row = SOURCE_ROWS[13]
+
+    def measured(*goods):
+        recs = [{"row": row, "step": 10, **({} if g is None else {"vsa.good": g})} for g in goods]
+        (line,) = summarise(recs)
+        return line["measured"], line["good_runs"]
+
+    assert measured(True, True, None) == ("Good", 2)
+    assert measured(False, False, None) == ("Bad", 0)
+    assert measured(True, False, None) == ("no verdict", 1)  # the third run could tip it either way
+    assert measured(None, None) == ("no verdict", 0)
+    assert measured(False, None) == ("Bad", 0)  # at best one of two: a tie is not a majority
+
+
 # ------------------------------------------------------------------ a tiny grid on both executors
 
 
@@ -169,22 +186,22 @@ def test_a_tiny_grid_trains_evaluates_labels_then_skips(tmp_path, executor_kind)
         stage = "pd" if r["data.kind"] == "paired_dsprites" else "psd"
         iou = values["vsa.swap.iou" if stage == "pd" else "vsa.scene.iou"]
         assert 0 <= iou <= 1 and 0 <= values["vsa.swap_acc.changed"] <= 1
-        assert values["vsa.good"] == is_good(stage, values, EvalSettings(**TINY_EVAL_OPTIONS))
+        assert values["vsa.classifier.trusted"] is False and "vsa.good" not in values  # tiny classifier: no verdict
+        assert is_good(stage, values, EvalSettings(**TINY_EVAL_OPTIONS)) in (True, False)  # the rule itself has its inputs
         assert ("vsa.scene.count_acc" in values) == (stage == "psd") == ("vsa.scene.count_confusion" in stored["tables"])
         row = source_row(read_config(run))
         by_row.setdefault(row.id, []).append({**values, "step": 2, "row": row})
     assert sorted(by_row) == [14, 16]
     with open(tmp_path / "sweep.csv") as f:
         header = next(csv.reader(f))
-    assert {"vsa.swap.iou", "vsa.swap_acc.changed", "vsa.scene.iou", "vsa.scene.count_acc", "vsa.good",
-            "objective.kld", "data.kind"} <= set(header)
+    assert {"vsa.swap.iou", "vsa.swap_acc.changed", "vsa.scene.iou", "vsa.scene.count_acc", "vsa.collapsed",
+            "objective.kld", "data.kind"} <= set(header) and "vsa.good" not in header
     table = index_table(tmp_path / "index.md")
     assert sorted(table) == [14, 16]
     for row_id, recs in by_row.items():
         cells = table[row_id]
-        good = sum(r["vsa.good"] for r in recs)
         ious = [r["vsa.swap.iou" if row_id == 14 else "vsa.scene.iou"] for r in recs]
-        assert cells[6:10] == ["Good", "Good" if good * 2 > len(recs) else "Bad", f"{good}/2", "2"]
+        assert cells[6:10] == ["Good", "no verdict", "0/2", "2"]  # both runs judged by an untrusted classifier
         assert cells[10] == f"{np.mean(ious):.3f}±{np.std(ious):.3f}"
     assert "Good/Bad by row (spec §6)" in (tmp_path / "index.html").read_text()
     mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/eval.json")}

@@ -60,7 +60,7 @@ def measure(model: torch.nn.Module, cfg: RunConfig, settings: EvalSettings | Non
         model.train()
     out["vsa.classifier.trusted"] = ok
     out["vsa.classifier.lowest"] = min(v for k, v in ceiling.items() if k != "vsa.classifier.full")
-    out.update(verdicts(cfg.data.stage, out, settings))
+    out.update(verdicts(cfg.data.stage, out, settings, ok))
     out["vsa.seconds"] = time.perf_counter() - t0
     return {f"eval.{k}": v if isinstance(v, bool) else float(v) for k, v in out.items()
             if k not in TABLES and isinstance(v, (bool, int, float, np.number))}

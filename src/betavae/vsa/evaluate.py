@@ -251,7 +251,9 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings | None = None, figu
     writes ``eval.json`` (layout in the module docstring) and, with ``figures``, ``swap.png``.
 
     The slot probe and recombination run when ``settings.probe_images`` / ``.recombination`` > 0.
-    ``vsa.good`` is the study's rule (:func:`betavae.vsa.study.is_good`; absent for SD runs),
+    ``vsa.good`` is the study's rule (:func:`betavae.vsa.study.is_good`; absent for SD runs and when
+    the classifier is not trusted: its swap accuracies are still written, beside
+    ``vsa.classifier.trusted``),
     ``vsa.collapsed`` the collapse rule (:func:`betavae.vsa.study.is_collapsed`).
     """
     from betavae.vsa.diagnostics import recombination, slot_probe
@@ -266,7 +268,7 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings | None = None, figu
     out["vsa.classifier.trusted"] = trusted(ceiling)
     out.update(slot_probe(model, cfg, ev))
     out.update(recombination(model, clf, cfg, ev))
-    out.update(verdicts(cfg.data.stage, out, ev))
+    out.update(verdicts(cfg.data.stage, out, ev, out["vsa.classifier.trusted"]))
     result = {"values": {k: _plain(v) for k, v in out.items() if k not in TABLES},
               "tables": {k: out[k] for k in TABLES if k in out},
               "settings": ev.model_dump(mode="json"), "run": run_dir.name, "step": read_meta(run_dir).get("step"),

@@ -90,9 +90,15 @@ def is_collapsed(stage: str, values: dict[str, Any], settings: Any) -> bool | No
                 and values["vsa.latent.kl"] <= s.collapse_kl)
 
 
-def verdicts(stage: str, values: dict[str, Any], settings: Any) -> dict[str, bool]:
-    """``vsa.good`` (:func:`is_good`) and ``vsa.collapsed`` (:func:`is_collapsed`), each when defined."""
-    found = {"vsa.good": is_good(stage, values, settings), "vsa.collapsed": is_collapsed(stage, values, settings)}
+def verdicts(stage: str, values: dict[str, Any], settings: Any, trusted: bool) -> dict[str, bool]:
+    """``vsa.good`` (:func:`is_good`) and ``vsa.collapsed`` (:func:`is_collapsed`), each when defined.
+
+    ``vsa.good`` reads the factor classifier's swap accuracies, so it is given only when that
+    classifier is ``trusted`` (every head ≥ :data:`betavae.vsa.classifier.TRUST` on held-out images;
+    issue #23: no classifier-based score is trusted before that). The collapse rule reads no
+    classifier and is always given."""
+    found = {"vsa.good": is_good(stage, values, settings) if trusted else None,
+             "vsa.collapsed": is_collapsed(stage, values, settings)}
     return {k: bool(v) for k, v in found.items() if v is not None}
 
 
@@ -116,17 +122,20 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One line per row of the source's table that has evaluated runs, in the table's order.
 
     ``records``: one per evaluated run, ``{"row": SourceRow, "step": int, "vsa.good": bool, <eval
-    values>, "log_sigma": float}``. A line holds the row's settings, ``seeds`` (runs), ``good_runs``,
-    ``measured`` (Good when more than half the runs are Good), ``steps`` and, per column of
-    :data:`COLUMNS`, the mean over runs and (two runs or more) the standard deviation."""
+    values>, "log_sigma": float}``; a run without ``vsa.good`` (its classifier was not trusted) has
+    no verdict. A line holds the row's settings, ``seeds`` (runs), ``good_runs``, ``measured`` (Good
+    when more than half the runs are Good, Bad when they cannot be, else "no verdict": too many runs
+    were judged with an untrusted classifier), ``steps`` and, per column of :data:`COLUMNS`, the
+    mean over runs and (two runs or more) the standard deviation."""
     lines = []
     for row in SOURCE_ROWS:
         recs = [r for r in records if r["row"] == row]
         if not recs:
             continue
-        good = sum(bool(r.get("vsa.good")) for r in recs)
-        line: dict[str, Any] = {**asdict(row), "seeds": len(recs), "good_runs": good,
-                                "measured": "Good" if good * 2 > len(recs) else "Bad",
+        good = sum(r.get("vsa.good") is True for r in recs)
+        unjudged = sum(not isinstance(r.get("vsa.good"), bool) for r in recs)
+        measured = "Good" if good * 2 > len(recs) else "Bad" if (good + unjudged) * 2 <= len(recs) else "no verdict"
+        line: dict[str, Any] = {**asdict(row), "seeds": len(recs), "good_runs": good, "measured": measured,
                                 "steps": max(r["step"] or 0 for r in recs)}
         for title, key in COLUMNS:
             vals = [v for v in (_value(r, key) for r in recs) if v is not None]

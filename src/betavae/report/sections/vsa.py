@@ -37,13 +37,15 @@ def vsa_measures(b: Builder, options: SectionOptions) -> None:
         return
     stored = _eval_file(b)
     settings, tables = stored.get("settings") or {}, stored.get("tables") or {}
-    if "vsa.good" in values:
-        stage = b.files.config.data.stage if b.files.config is not None else "?"
+    stage = b.files.config.data.stage if b.files.config is not None else "?"
+    if "vsa.good" in values or (stage in ("pd", "psd") and values.get("vsa.classifier.trusted") is False):
         rule = ({"pd": "swap IoU ≥ {pd_iou} and changed accuracy ≥ {pd_swap}",
                  "psd": "scene IoU ≥ {psd_iou}, count accuracy ≥ {psd_count} and changed accuracy ≥ {psd_swap}"}
                 .get(stage, "")).format(**settings) if settings else ""
+        verdict = ("Good" if values["vsa.good"] else "Bad") if "vsa.good" in values else \
+            "no verdict: the factor classifier is not trusted"
         b.add_table(MEASURES, "Good/Bad", ["verdict", "rule (spec §6)", "classifier trusted (≥ 0.98 per head)"],
-                    [["Good" if values["vsa.good"] else "Bad", rule, values.get("vsa.classifier.trusted")]])
+                    [[verdict, rule, values.get("vsa.classifier.trusted")]])
     rows = [[label, values.get(f"{key}.bce"), values[f"{key}.iou"]] for label, key in RECONSTRUCTIONS
             if f"{key}.iou" in values]
     b.add_table(MEASURES, "Reconstruction", ["images", "BCE (nats / image)", "IoU"], rows,
@@ -129,7 +131,8 @@ def vsa_grid(b: Builder, rows: list[dict[str, Any]]) -> None:
                         "log_sigma": last[-1].get("log_sigma") if last else None})
     lines = summarise(records)
     caption = ("reported: the source's label (by eye); measured: the majority of the runs' labels by the "
-               "operational rule (vsa.good in eval.json); numbers: mean ± sd over the row's runs; swap/scene "
+               "operational rule (vsa.good in eval.json; a run judged with an untrusted factor classifier has "
+               "none, and a row whose majority is undecided by that reads 'no verdict'); numbers: mean ± sd over the row's runs; swap/scene "
                "IoU: the swapped reconstruction (PD) or the crosswise scenes (PSD); log σ: the last logged "
                "training batch's.")
     if other:
