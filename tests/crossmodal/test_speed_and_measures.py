@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from betavae.crossmodal.train import VAESettings, train_vae
+from betavae.errors import BetavaeError
 from betavae.metrics.translation import retrieval
 from betavae.models.crossmodal import EnsBatchNorm, _BatchNormTrain, upsample_matrix
 from betavae.models.seq2seq import Seq2Seq
@@ -70,6 +71,25 @@ def test_fast_level_has_plain_numerics():
                                    VAESettings(epochs=3, speed=level))
     for key in ("loss", "train_acc", "val_acc", "kl_v"):
         assert np.allclose(runs["plain"][key], runs["fast"][key], rtol=1e-3, atol=1e-4), key
+
+
+def test_train_vae_takes_a_device_and_returns_the_model_on_the_cpu():
+    """``VAESettings.device``: auto on a CPU-only machine is the same run as cpu; a CUDA device on a
+    machine without one is a clear error, not a silent CPU run."""
+    rng = np.random.default_rng(1)
+    v, a = rng.random((40, 30, 7), dtype=np.float32), rng.random((40, 30, 3), dtype=np.float32)
+    found = {}
+    for device in ("cpu", "auto"):
+        model, found[device] = train_vae(v, a, np.arange(32), np.arange(32, 40), "joint", [6], [0],
+                                         VAESettings(epochs=2, batch_size=8, speed="plain", device=device))
+        assert {p.device.type for p in model.parameters()} == {"cpu"}
+    if not torch.cuda.is_available():
+        for key in ("loss", "val_acc", "kl_a"):
+            assert np.array_equal(found["cpu"][key], found["auto"][key]), key
+        with pytest.raises(BetavaeError, match="train.device=cuda but CUDA is not available"):
+            train_vae(v, a, np.arange(32), np.arange(32, 40), "joint", [6], [0], VAESettings(epochs=1, device="cuda"))
+    with pytest.raises(ValueError, match="device must be auto, cpu, cuda"):
+        train_vae(v, a, np.arange(32), np.arange(32, 40), "joint", [6], [0], VAESettings(epochs=1, device="gpu"))
 
 
 def test_teacher_forcing_and_free_running():

@@ -29,7 +29,7 @@ from betavae.data.audiovisual import AudiovisualArrays
 from betavae.models.crossmodal import CrossModalVAE, CrossModalVAEConfig
 from betavae.models.seq2seq import Seq2Seq
 from betavae.objectives.crossmodal import CrossModalConfig
-from betavae.train.loop import Loop
+from betavae.train.loop import Loop, resolve_device
 from betavae.train.tasks.audiovisual import AudiovisualTask, TranslatorTask
 
 Progress = Callable[[str, int], None]
@@ -52,13 +52,17 @@ class VAESettings(Strict):
     #: numerics) or fastest (adds bf16 autocast of the matmuls on CPUs with native bf16);
     #: the levels of :mod:`betavae.train.speed`, see docs/crossmodal.md (Performance)
     speed: Literal["plain", "fast", "fastest"] = "fast"
+    #: where the β-VAEs train (``train.device``'s values: cpu, cuda, cuda:N, mps, auto); the returned
+    #: model is on the CPU either way, for the measures. ``bvae train``/``bvae sweep`` runs take
+    #: ``train.device`` from their config instead.
+    device: str = "cpu"
 
     def train_config(self) -> TrainConfig:
-        """The loop's settings (epochs, batch, Adam, OneCycle, clipping, speed; a row per epoch)."""
+        """The loop's settings (epochs, batch, Adam, OneCycle, clipping, speed, device; a row per epoch)."""
         schedule = {"kind": "onecycle", "max_lr": self.max_lr} if self.onecycle else {"kind": "constant"}
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
                            lr_schedule=schedule, clip=self.clip, speed=self.speed, log_every=1,
-                           checkpoint_every=self.epochs, device="cpu", report=False)
+                           checkpoint_every=self.epochs, device=self.device, report=False)
 
     def objective(self, strategy: int) -> CrossModalConfig:
         """Member objective of β strategy ``strategy``."""
@@ -98,14 +102,15 @@ def train_vae(video: np.ndarray, audio: np.ndarray, train: np.ndarray, val: np.n
               progress: Progress | None = None) -> tuple[CrossModalVAE, dict[str, np.ndarray]]:
     """Train M = len(seeds) β-VAEs (member i: seed ``seeds[i]``, β strategy ``strategies[i]``) on
     rows ``train`` of ``video`` (N, 30, Cv) and ``audio`` (N, 30, Ca). Returns the model (eval
-    mode) and the history: ``train_acc``, ``val_acc``, ``loss``, ``kl_v``, ``kl_a``, ``beta`` (epochs, M)."""
+    mode, on the CPU; trained on ``cfg.device``) and the history: ``train_acc``, ``val_acc``, ``loss``,
+    ``kl_v``, ``kl_a``, ``beta`` (epochs, M)."""
     cfg = cfg or VAESettings()
     tc = cfg.train_config()
     task = AudiovisualTask.on_arrays(AudiovisualArrays(video, audio, train, val), CrossModalVAEConfig(variant=variant),
-                                     [cfg.objective(s) for s in strategies], seeds, tc)
+                                     [cfg.objective(s) for s in strategies], seeds, tc, resolve_device(tc.device))
     rows = _fit(task, tc, "vae", progress)
     hist = {key: np.array([[r[key] for r in member] for member in rows]).T for key in HISTORY}
-    return task.model.eval(), hist
+    return task.model.eval().cpu(), hist
 
 
 def translator_train_config(cfg: TranslatorSettings, lr: float | None = None) -> TrainConfig:
