@@ -1,0 +1,130 @@
+"""The dSprites-VSA decisive study (docs/vsa.md, "The decisive study"; issue #23): every run's scores at
+each in-training evaluation, and each row's latest scores over its seeds.
+
+Usage:
+    python docs/studies/vsa_decisive_table.py RUNS_DIR [--out docs/studies/vsa_decisive]
+
+Reads each run folder of the sweep directory (``config.yaml`` for the row and seed, ``metrics.jsonl``
+for the ``eval.vsa.*`` lines that ``train.eval_every`` writes, ``meta.json`` for ``stopped``). Prints
+one line per (run, evaluation step) and, per source row, the scores of each run's latest
+evaluation: mean over the runs with a 95 % t interval when two or more have one, and the Good and
+collapsed counts. With ``--out`` it writes ``trajectories.csv`` (every evaluation of every run) and
+``table.md`` there. A run still training shows its latest evaluation; the ``steps`` column says
+how far each got.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy import stats
+
+#: (eval key without ``eval.vsa.``, column title): the stage's IoU first, then the classifier's scores
+SCORES = [("iou", "swap/scene IoU"), ("swap_acc.changed", "changed acc"), ("scene.count_acc", "count acc"),
+          ("latent.kl", "KL (nats)"), ("empty", "empty")]
+ROWS = {("paired_dsprites", 0.1): 13, ("paired_dsprites", 0.0): 14, ("paired_dsprites", 0.01): 15,
+        ("paired_scene_dsprites", 0.01): 16, ("paired_scene_dsprites", 0.001): 17}
+
+
+def row_of(config: dict[str, Any]) -> int | None:
+    """The source row of a run's config (the decisive study's five rows; None for others)."""
+    kld = config["objective"].get("kld", 0.0)
+    kld = kld.get("value", 0.0) if isinstance(kld, dict) else kld
+    return ROWS.get((config["data"]["kind"], round(float(kld), 6)))
+
+
+def evaluations(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's in-training evaluations: ``{"step", "iou", "swap_acc.changed", ..., "good", "collapsed"}``;
+    ``iou`` and ``empty`` are the stage's own (swap for PD, scene for PSD)."""
+    out = []
+    metrics = run_dir / "metrics.jsonl"
+    for line in metrics.read_text().splitlines() if metrics.is_file() else []:
+        raw = json.loads(line)
+        found = {k[len("eval.vsa."):]: v for k, v in raw.items() if k.startswith("eval.vsa.")}
+        if not found:
+            continue
+        stage = "swap" if "swap.iou" in found else "scene"
+        found["iou"], found["empty"] = found.get(f"{stage}.iou"), found.get(f"{stage}.empty")
+        out.append({"step": raw["step"], **found})
+    return out
+
+
+def collect(root: Path) -> list[dict[str, Any]]:
+    """One dict per run folder: run_id, row, seed, steps (the last logged step), stopped, evaluations."""
+    runs = []
+    for run_dir in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file()):
+        config = yaml.safe_load((run_dir / "config.yaml").read_text())
+        meta = json.loads((run_dir / "meta.json").read_text()) if (run_dir / "meta.json").is_file() else {}
+        runs.append({"run_id": run_dir.name, "row": row_of(config), "seed": config["seed"],
+                     "steps": meta.get("step"), "stopped": meta.get("stopped"), "evals": evaluations(run_dir)})
+    return runs
+
+
+def interval(values: Sequence[float]) -> str:
+    """mean [95 % t interval] (the mean alone for one value)."""
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) == 1:
+        return f"{x[0]:.3f} (one run)"
+    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return f"{x.mean():.3f} [{x.mean() - half:.3f}, {x.mean() + half:.3f}]"
+
+
+def row_table(runs: list[dict[str, Any]]) -> str:
+    """Per source row: runs evaluated, their latest steps, Good / collapsed counts and each score's
+    mean over the runs' latest evaluations."""
+    head = "| row | runs evaluated | latest evaluation (steps) | Good | collapsed | " + \
+        " | ".join(t for _, t in SCORES) + " |"
+    lines = [head, "|---|---|---|---|---|" + "---|" * len(SCORES)]
+    for row in sorted({r["row"] for r in runs if r["row"] is not None}):
+        latest = [r["evals"][-1] for r in runs if r["row"] == row and r["evals"]]
+        if not latest:
+            continue
+        cells = []
+        for key, _ in SCORES:
+            values = [e[key] for e in latest if isinstance(e.get(key), (int, float)) and not isinstance(e.get(key), bool)]
+            cells.append(interval(values) if values else "–")
+        good = sum(e.get("good") is True for e in latest)
+        judged = sum(isinstance(e.get("good"), bool) for e in latest)
+        lines.append(f"| {row} | {len(latest)} | {', '.join(str(e['step']) for e in latest)} | {good} of {judged} judged "
+                     f"| {sum(e.get('collapsed') is True for e in latest)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def trajectory_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"run_id": r["run_id"], "row": r["row"], "seed": r["seed"], "stopped": r["stopped"] or "",
+             **{k: e.get(k) for k in ("step", *(key for key, _ in SCORES), "good", "collapsed")}}
+            for r in runs for e in r["evals"]]
+
+
+def main(argv: Sequence[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, help="the sweep directory")
+    parser.add_argument("--out", type=Path, help="write trajectories.csv and table.md here")
+    args = parser.parse_args(argv)
+    runs = collect(args.source)
+    rows = trajectory_rows(runs)
+    lines = [f"{r['run_id']} (row {r['row']}, seed {r['seed']}) step {r['step']}: IoU {r['iou']:.3f}, changed acc "
+             f"{r['swap_acc.changed'] if r['swap_acc.changed'] is None else round(r['swap_acc.changed'], 3)}, "
+             f"KL {r['latent.kl']:.1f}, Good {r['good']}, collapsed {r['collapsed']}" for r in rows]
+    text = row_table(runs)
+    print("\n".join(lines) + "\n\n" + text)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        with (args.out / "trajectories.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, list(rows[0]) if rows else ["run_id"])
+            writer.writeheader()
+            writer.writerows(rows)
+        (args.out / "table.md").write_text(text + "\n")
+    return text
+
+
+if __name__ == "__main__":
+    main()

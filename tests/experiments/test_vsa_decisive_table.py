@@ -1,0 +1,51 @@
+"""docs/studies/vsa_decisive_table.py on synthetic run folders with known in-training evaluations."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import yaml
+
+SCRIPT = Path(__file__).parents[2] / "docs/studies/vsa_decisive_table.py"
+spec = importlib.util.spec_from_file_location("vsa_decisive_table", SCRIPT)
+vt = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(vt)
+
+
+def make_run(root: Path, run_id: str, kind: str, kld: float, seed: int, evals: list[dict], stopped=None) -> None:
+    d = root / run_id
+    d.mkdir(parents=True)
+    (d / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "data": {"kind": kind},
+                                                   "objective": {"kind": "vsa", "kld": kld}}))
+    lines = [{"step": 500, "loss": 1.0}]  # a training line: no evaluation
+    lines += [{"step": e.pop("step"), **{f"eval.vsa.{k}": v for k, v in e.items()}} for e in evals]
+    (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (d / "meta.json").write_text(json.dumps({"step": lines[-1]["step"], **({"stopped": stopped} if stopped else {})}))
+
+
+def test_rows_trajectories_and_the_latest_scores(tmp_path):
+    pd = lambda step, iou, acc, good: {"step": step, "swap.iou": iou, "swap.empty": 0.0, "swap_acc.changed": acc,
+                                      "latent.kl": 100.0, "good": good, "collapsed": False}
+    make_run(tmp_path, "r15-s0", "paired_dsprites", 0.01, 0, [pd(1000, 0.70, 0.5, False), pd(2000, 0.82, 0.81, True)],
+             stopped="vsa_good")
+    make_run(tmp_path, "r15-s1", "paired_dsprites", 0.01, 1, [pd(1000, 0.74, 0.6, False)])
+    make_run(tmp_path, "r16-s0", "paired_scene_dsprites", 0.01, 0,
+             [{"step": 1000, "scene.iou": 0.0, "scene.empty": 1.0, "latent.kl": 0.5, "collapsed": True}])
+    runs = {r["run_id"]: r for r in vt.collect(tmp_path)}
+    assert [runs[k]["row"] for k in ("r15-s0", "r15-s1", "r16-s0")] == [15, 15, 16]
+    assert runs["r15-s0"]["stopped"] == "vsa_good" and runs["r15-s0"]["steps"] == 2000
+    assert runs["r16-s0"]["evals"][0]["iou"] == 0.0 and runs["r16-s0"]["evals"][0]["empty"] == 1.0
+    text = vt.main([str(tmp_path), "--out", str(tmp_path / "out")])
+    lines = {ln.split(" |")[0]: ln for ln in text.splitlines() if ln.startswith("| 1")}
+    half = 12.706204736 * math.sqrt(((0.82 - 0.78) ** 2 + (0.74 - 0.78) ** 2) / 1) / math.sqrt(2)  # t(0.975, 1)
+    assert lines["| 15"].startswith(f"| 15 | 2 | 2000, 1000 | 1 of 2 judged | 0 | 0.780 [{0.78 - half:.3f}, {0.78 + half:.3f}]")
+    assert "| 16 | 1 | 1000 | 0 of 0 judged | 1 | 0.000 (one run) | – |" in lines["| 16"]  # no classifier score: no verdict
+    with (tmp_path / "out" / "trajectories.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["run_id"], r["step"], r["stopped"]) for r in rows] == [
+        ("r15-s0", "1000", "vsa_good"), ("r15-s0", "2000", "vsa_good"), ("r15-s1", "1000", ""), ("r16-s0", "1000", "")]
+    assert (tmp_path / "out" / "table.md").read_text() == text + "\n"
