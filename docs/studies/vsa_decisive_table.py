@@ -7,8 +7,8 @@ Usage:
 Reads each run folder of the sweep directory (``config.yaml`` for the row and seed, ``metrics.jsonl``
 for the ``eval.vsa.*`` lines that ``train.eval_every`` writes, ``meta.json`` for ``stopped``). Prints
 one line per (run, evaluation step) and, per source row, the scores of each run's latest
-evaluation: mean over the runs with a 95 % t interval when two or more have one, and the Good and
-collapsed counts. With ``--out`` it writes ``trajectories.csv`` (every evaluation of every run) and
+evaluation (and, with ``--at STEP``, at one step for every run that reached it): mean over the
+runs with a 95 % t interval when two or more have one, and the Good and collapsed counts. With ``--out`` it writes ``trajectories.csv`` (every evaluation of every run) and
 ``table.md`` there. A run still training shows its latest evaluation; the ``steps`` column says
 how far each got.
 """
@@ -77,14 +77,22 @@ def interval(values: Sequence[float]) -> str:
     return f"{x.mean():.3f} [{x.mean() - half:.3f}, {x.mean() + half:.3f}]"
 
 
-def row_table(runs: list[dict[str, Any]]) -> str:
-    """Per source row: runs evaluated, their latest steps, Good / collapsed counts and each score's
-    mean over the runs' latest evaluations."""
-    head = "| row | runs evaluated | latest evaluation (steps) | Good | collapsed | " + \
+def pick(evals: list[dict[str, Any]], at: int | None) -> dict[str, Any] | None:
+    """The evaluation at step ``at`` (None: the latest one); None when the run has none there."""
+    if at is None:
+        return evals[-1] if evals else None
+    return next((e for e in evals if e["step"] == at), None)
+
+
+def row_table(runs: list[dict[str, Any]], at: int | None = None) -> str:
+    """Per source row: runs evaluated, their steps, Good / collapsed counts and each score's mean
+    over the runs' latest evaluations (``at``: their evaluations at that step, so that rows are
+    compared at one length)."""
+    head = f"| row | runs evaluated | {'latest evaluation' if at is None else 'evaluation'} (steps) | Good | collapsed | " + \
         " | ".join(t for _, t in SCORES) + " |"
     lines = [head, "|---|---|---|---|---|" + "---|" * len(SCORES)]
     for row in sorted({r["row"] for r in runs if r["row"] is not None}):
-        latest = [r["evals"][-1] for r in runs if r["row"] == row and r["evals"]]
+        latest = [e for e in (pick(r["evals"], at) for r in runs if r["row"] == row) if e is not None]
         if not latest:
             continue
         cells = []
@@ -108,13 +116,17 @@ def main(argv: Sequence[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="the sweep directory")
     parser.add_argument("--out", type=Path, help="write trajectories.csv and table.md here")
+    parser.add_argument("--at", type=int, action="append", default=[],
+                        help="also a table of every run's evaluation at this step (repeatable)")
     args = parser.parse_args(argv)
     runs = collect(args.source)
     rows = trajectory_rows(runs)
     lines = [f"{r['run_id']} (row {r['row']}, seed {r['seed']}) step {r['step']}: IoU {r['iou']:.3f}, changed acc "
              f"{r['swap_acc.changed'] if r['swap_acc.changed'] is None else round(r['swap_acc.changed'], 3)}, "
              f"KL {r['latent.kl']:.1f}, Good {r['good']}, collapsed {r['collapsed']}" for r in rows]
-    text = row_table(runs)
+    text = "Latest evaluation of each run:\n\n" + row_table(runs)
+    for step in args.at:
+        text += f"\n\nEvery run at step {step:,}:\n\n" + row_table(runs, step)
     print("\n".join(lines) + "\n\n" + text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

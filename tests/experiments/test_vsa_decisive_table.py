@@ -39,8 +39,10 @@ def test_rows_trajectories_and_the_latest_scores(tmp_path):
     assert [runs[k]["row"] for k in ("r15-s0", "r15-s1", "r16-s0")] == [15, 15, 16]
     assert runs["r15-s0"]["stopped"] == "vsa_good" and runs["r15-s0"]["steps"] == 2000
     assert runs["r16-s0"]["evals"][0]["iou"] == 0.0 and runs["r16-s0"]["evals"][0]["empty"] == 1.0
-    text = vt.main([str(tmp_path), "--out", str(tmp_path / "out")])
-    lines = {ln.split(" |")[0]: ln for ln in text.splitlines() if ln.startswith("| 1")}
+    text = vt.main([str(tmp_path), "--out", str(tmp_path / "out"), "--at", "1000"])
+    latest, at_1000 = text.split("Every run at step 1,000:")
+    lines = {ln.split(" |")[0]: ln for ln in latest.splitlines() if ln.startswith("| 1")}
+    assert "| 15 | 2 | 1000, 1000 | 0 of 2 judged | 0 | 0.720 [" in at_1000  # both runs at one length
     half = 12.706204736 * math.sqrt(((0.82 - 0.78) ** 2 + (0.74 - 0.78) ** 2) / 1) / math.sqrt(2)  # t(0.975, 1)
     assert lines["| 15"].startswith(f"| 15 | 2 | 2000, 1000 | 1 of 2 judged | 0 | 0.780 [{0.78 - half:.3f}, {0.78 + half:.3f}]")
     assert "| 16 | 1 | 1000 | 0 of 0 judged | 1 | 0.000 (one run) | – |" in lines["| 16"]  # no classifier score: no verdict
