@@ -8,8 +8,8 @@ Reads each run folder of the sweep directory (``config.yaml`` for the row and se
 for the ``eval.vsa.*`` lines that ``train.eval_every`` writes, ``meta.json`` for ``stopped``). Prints
 one line per (run, evaluation step) and, per source row, the scores of each run's latest
 evaluation (and, with ``--at STEP``, at one step for every run that reached it): mean over the
-runs with a 95 % t interval when two or more have one, and the Good and collapsed counts. With ``--out`` it writes ``trajectories.csv`` (every evaluation of every run) and
-``table.md`` there. A run still training shows its latest evaluation; the ``steps`` column says
+runs with a 95 % t interval when two or more have one, and the Good and collapsed counts. With ``--out`` it writes ``trajectories.csv`` (every evaluation of every run),
+``table.md`` and ``evals.json`` (the values of each finished run's end-of-run ``eval.json``) there. A run still training shows its latest evaluation; the ``steps`` column says
 how far each got.
 """
 
@@ -135,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> str:
             writer.writeheader()
             writer.writerows(rows)
         (args.out / "table.md").write_text(text + "\n")
+        finished = {r["run_id"]: json.loads((args.source / r["run_id"] / "eval.json").read_text())["values"]
+                    for r in runs if (args.source / r["run_id"] / "eval.json").is_file()}
+        (args.out / "evals.json").write_text(json.dumps(finished, indent=1, sort_keys=True) + "\n")
     return text
 
 

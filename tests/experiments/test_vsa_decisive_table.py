@@ -51,3 +51,4 @@ def test_rows_trajectories_and_the_latest_scores(tmp_path):
     assert [(r["run_id"], r["step"], r["stopped"]) for r in rows] == [
         ("r15-s0", "1000", "vsa_good"), ("r15-s0", "2000", "vsa_good"), ("r15-s1", "1000", ""), ("r16-s0", "1000", "")]
     assert (tmp_path / "out" / "table.md").read_text() == text + "\n"
+    assert json.loads((tmp_path / "out" / "evals.json").read_text()) == {}  # no run has an end-of-run eval.json
