@@ -18,27 +18,24 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
-from scipy import stats
 
 #: (eval key without ``eval.vsa.``, column title): the stage's IoU first, then the classifier's scores
 SCORES = [("iou", "swap/scene IoU"), ("swap_acc.changed", "changed acc"), ("scene.count_acc", "count acc"),
           ("latent.kl", "KL (nats)"), ("empty", "empty")]
-ROWS = {("paired_dsprites", 0.1): 13, ("paired_dsprites", 0.0): 14, ("paired_dsprites", 0.01): 15,
-        ("paired_scene_dsprites", 0.01): 16, ("paired_scene_dsprites", 0.001): 17}
 
 
-def row_of(config: dict[str, Any]) -> int | None:
-    """The source row of a run's config (the decisive study's five rows; None for others)."""
-    kld = config["objective"].get("kld", 0.0)
-    kld = kld.get("value", 0.0) if isinstance(kld, dict) else kld
-    return ROWS.get((config["data"]["kind"], round(float(kld), 6)))
+def row_of(run_dir: Path) -> int | None:
+    """The source row (spec §6) of a run folder's resolved config; None for settings the source did not try."""
+    from betavae.experiments.rundir import read_run_config
+    from betavae.vsa.study import source_row
+
+    row = source_row(read_run_config(run_dir))
+    return None if row is None else row.id
 
 
 def evaluations(run_dir: Path) -> list[dict[str, Any]]:
@@ -63,18 +60,17 @@ def collect(root: Path) -> list[dict[str, Any]]:
     for run_dir in sorted(p for p in root.iterdir() if (p / "config.yaml").is_file()):
         config = yaml.safe_load((run_dir / "config.yaml").read_text())
         meta = json.loads((run_dir / "meta.json").read_text()) if (run_dir / "meta.json").is_file() else {}
-        runs.append({"run_id": run_dir.name, "row": row_of(config), "seed": config["seed"],
+        runs.append({"run_id": run_dir.name, "row": row_of(run_dir), "seed": config["seed"],
                      "steps": meta.get("step"), "stopped": meta.get("stopped"), "evals": evaluations(run_dir)})
     return runs
 
 
 def interval(values: Sequence[float]) -> str:
     """mean [95 % t interval] (the mean alone for one value)."""
-    x = np.asarray(values, dtype=np.float64)
-    if len(x) == 1:
-        return f"{x[0]:.3f} (one run)"
-    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
-    return f"{x.mean():.3f} [{x.mean() - half:.3f}, {x.mean() + half:.3f}]"
+    from betavae.report.lessons import t_interval
+
+    mean, low, high = t_interval(values)
+    return f"{mean:.3f} (one run)" if low is None else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def pick(evals: list[dict[str, Any]], at: int | None) -> dict[str, Any] | None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from betavae.config import build_config
+
 SCRIPT = Path(__file__).parents[2] / "docs/studies/vsa_decisive_table.py"
 spec = importlib.util.spec_from_file_location("vsa_decisive_table", SCRIPT)
 vt = importlib.util.module_from_spec(spec)
@@ -19,8 +21,9 @@ spec.loader.exec_module(vt)
 def make_run(root: Path, run_id: str, kind: str, kld: float, seed: int, evals: list[dict], stopped=None) -> None:
     d = root / run_id
     d.mkdir(parents=True)
-    (d / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "data": {"kind": kind},
-                                                   "objective": {"kind": "vsa", "kld": kld}}))
+    config = build_config({"seed": seed, "data": {"kind": kind}, "model": {"kind": "feature_vae"},
+                           "objective": {"kind": "vsa", "image": "bce", "reduction": "sum", "kld": kld, "cosine": 1}})
+    (d / "config.yaml").write_text(yaml.safe_dump(config.to_dict()))
     lines = [{"step": 500, "loss": 1.0}]  # a training line: no evaluation
     lines += [{"step": e.pop("step"), **{f"eval.vsa.{k}": v for k, v in e.items()}} for e in evals]
     (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
@@ -35,8 +38,9 @@ def test_rows_trajectories_and_the_latest_scores(tmp_path):
     make_run(tmp_path, "r15-s1", "paired_dsprites", 0.01, 1, [pd(1000, 0.74, 0.6, False)])
     make_run(tmp_path, "r16-s0", "paired_scene_dsprites", 0.01, 0,
              [{"step": 1000, "scene.iou": 0.0, "scene.empty": 1.0, "latent.kl": 0.5, "collapsed": True}])
+    make_run(tmp_path, "other", "paired_dsprites", 0.5, 0, [pd(1000, 0.9, 0.9, True)])  # κ the source did not try
     runs = {r["run_id"]: r for r in vt.collect(tmp_path)}
-    assert [runs[k]["row"] for k in ("r15-s0", "r15-s1", "r16-s0")] == [15, 15, 16]
+    assert [runs[k]["row"] for k in ("r15-s0", "r15-s1", "r16-s0", "other")] == [15, 15, 16, None]
     assert runs["r15-s0"]["stopped"] == "vsa_good" and runs["r15-s0"]["steps"] == 2000
     assert runs["r16-s0"]["evals"][0]["iou"] == 0.0 and runs["r16-s0"]["evals"][0]["empty"] == 1.0
     text = vt.main([str(tmp_path), "--out", str(tmp_path / "out"), "--at", "1000"])
@@ -49,6 +53,6 @@ def test_rows_trajectories_and_the_latest_scores(tmp_path):
     with (tmp_path / "out" / "trajectories.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["run_id"], r["step"], r["stopped"]) for r in rows] == [
-        ("r15-s0", "1000", "vsa_good"), ("r15-s0", "2000", "vsa_good"), ("r15-s1", "1000", ""), ("r16-s0", "1000", "")]
+        ("other", "1000", ""), ("r15-s0", "1000", "vsa_good"), ("r15-s0", "2000", "vsa_good"), ("r15-s1", "1000", ""), ("r16-s0", "1000", "")]
     assert (tmp_path / "out" / "table.md").read_text() == text + "\n"
     assert json.loads((tmp_path / "out" / "evals.json").read_text()) == {}  # no run has an end-of-run eval.json
