@@ -41,6 +41,8 @@ import numpy as np
 import yaml
 from scipy import stats
 
+from betavae.report.lessons import t_interval  # (mean, low, high); no interval for one value
+
 PAIR = ("posX", "posY")
 #: (column, label, True when higher is better) of the table, the pair score first
 SCORES = [("pair_mig", "pair MIG (posX, posY) ↑", True),
@@ -167,16 +169,6 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------ statistics
-
-
-def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): the t interval for the mean over seeds; low = high = nan for one value."""
-    x = np.asarray(values, dtype=np.float64)
-    mean = float(x.mean())
-    if len(x) < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return mean, mean - half, mean + half
 
 
 def bootstrap_interval(values: Sequence[float], level: float = 0.95, n_boot: int = 10_000,
