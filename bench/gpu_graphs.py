@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--batches", type=int, default=16, help="prepared device batches, used in turn")
     ap.add_argument("--json", help="write the figures here too")
     args = ap.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error(f"--device {args.device}, but CUDA is not available here (use --device cpu for the eager step)")
+    if args.steps < 1 or args.warmup < 0 or args.batches < 1:
+        ap.error("--steps and --batches must be ≥ 1 and --warmup ≥ 0")
     device = torch.device(args.device)
     cfg, model, objective, batches, hyper = build(args.config, device, args.batches)
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -115,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> str:
     parser.add_argument("--at", type=int, action="append", default=[],
                         help="also a table of every run's evaluation at this step (repeatable)")
     args = parser.parse_args(argv)
+    if not args.source.is_dir():
+        parser.error(f"{args.source} is not a sweep directory")
     runs = collect(args.source)
     rows = trajectory_rows(runs)
     lines = [f"{r['run_id']} (row {r['row']}, seed {r['seed']}) step {r['step']}: IoU {r['iou']:.3f}, changed acc "

@@ -23,3 +23,16 @@ def test_eager_step_runs_on_the_cpu_and_the_graph_is_skipped(tmp_path, config):
     # the mean loss of the 25 steps is below the first step's: the bare step trains
     assert math.isfinite(found["eager"]["last50_loss"]) and found["eager"]["last50_loss"] < first["eager"]["last50_loss"]
     assert found["eager-capturable"] == found["graph"] == {"skipped": "needs CUDA"}
+
+
+def test_bad_arguments_are_one_line_errors(capsys):
+    graphs = load_bench("gpu_graphs")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit) as exit_info:
+            graphs.main(["--device", "cuda"])
+        assert exit_info.value.code == 2 and "CUDA is not available here" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        graphs.main(["--device", "cpu", "--steps", "0"])
+    assert "--steps and --batches must be ≥ 1" in capsys.readouterr().err

@@ -56,3 +56,11 @@ def test_rows_trajectories_and_the_latest_scores(tmp_path):
         ("other", "1000", ""), ("r15-s0", "1000", "vsa_good"), ("r15-s0", "2000", "vsa_good"), ("r15-s1", "1000", ""), ("r16-s0", "1000", "")]
     assert (tmp_path / "out" / "table.md").read_text() == text + "\n"
     assert json.loads((tmp_path / "out" / "evals.json").read_text()) == {}  # no run has an end-of-run eval.json
+
+
+def test_a_missing_sweep_directory_is_a_one_line_error(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        vt.main([str(tmp_path / "nope")])
+    assert exit_info.value.code == 2 and "is not a sweep directory" in capsys.readouterr().err
