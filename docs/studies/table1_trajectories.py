@@ -15,22 +15,17 @@ import json
 import math
 from pathlib import Path
 
-from scipy import stats
+from betavae.report.lessons import t_interval as library_t_interval
 
 #: the summed squared error of the mean image (σ_x² = ½: NLL = SSE) measured at the start: a run
 #: whose SSE stays within 5 % of it has not left the collapsed phase
 MEAN_IMAGE_SSE = 170.0
 
 
-def t_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): Student-t interval of the mean over ``values`` (n ≥ 2; n = 1: nan bounds)."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, math.nan, math.nan
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
-    return mean, mean - half, mean + half
+def t_interval(values: list[float]) -> tuple[float, float, float]:
+    """(mean, low, high): the library's 95 % Student-t interval over seeds (nan bounds for one seed)."""
+    mean, low, high = library_t_interval(values)
+    return mean, math.nan if low is None else low, math.nan if high is None else high
 
 
 def read_runs(runs_dir: Path) -> list[dict]:
