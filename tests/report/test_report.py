@@ -72,6 +72,45 @@ def test_report_holds_the_final_numbers_of_metrics_jsonl(reported_run):
     assert ">0.125<" in html and "| mig | 0.125 |" in md  # eval.json values
 
 
+def test_latent_table_shows_the_information_bound_of_the_batch(reported_run):
+    from betavae.experiments.load import load_run
+    from betavae.metrics.posterior import kl_parts
+    from betavae.viz.traverse import posterior_batch
+
+    batch = posterior_batch(load_run(reported_run), 32, 0)  # the report's batch: n_images=32, rng_seed 0
+    info = kl_parts(batch.mu, batch.logvar)["information"]
+    html = (reported_run / "report.html").read_text()
+    for v in info:
+        assert f'data-sort="{float(v)!r}"' in html
+    n = int((info > 0.01).sum())
+    assert re.search(rf"informative latents \(I\(x; z_j\) bound &gt; 0.01 nats over 32 images\)</td>"
+                     rf"<td class=\"num\" [^>]*>{n}<", html)
+
+
+@pytest.mark.parametrize("spread", [0.0, 1.0])
+def test_a_kl_paid_without_information_is_said_at_the_top(reported_run, tmp_path, monkeypatch, spread):
+    import betavae.viz.traverse as traverse
+    from betavae.viz.traverse import PosteriorBatch
+
+    real = traverse.posterior_batch
+
+    def offset_batch(run, n, seed):  # every image encoded to N(0.9 + spread·noise, 0.5)
+        b = real(run, n, seed)
+        noise = np.random.default_rng(1).normal(size=b.mu.shape).astype(np.float32)
+        return PosteriorBatch(b.images, 0.9 + spread * noise, np.full_like(b.logvar, np.log(0.5)))
+
+    monkeypatch.setattr(traverse, "posterior_batch", offset_batch)
+    run = copy_run(reported_run, tmp_path / "run", "config.yaml", "metrics.jsonl", "meta.json", "weights.safetensors")
+    html = " ".join(parse(write_report(run, n_images=32, n_seeds=2)).text)
+    md = (run / "report.md").read_text()
+    said = "The KL is not information" in html
+    assert said == (spread == 0.0) and ("The KL is not information" in md) == said
+    if said:  # D latents × ½ 0.81 offset and ½ (0.5 − 1 − log 0.5) width, no information
+        d = len(read_metrics(run)[-1]["kl_per_dim"])
+        assert f"offset of the posterior means ({d * 0.405:.3g} nats)" in html
+        assert f"posterior width ({d * 0.5 * (0.5 - 1 - np.log(0.5)):.3g} nats)" in html
+
+
 def test_every_image_is_relative_exists_and_is_small(reported_run):
     tags = parse(reported_run / "report.html")
     expected = {"report/curves.png", "report/kl_heatmap.png", "report/kl_bars.png", "report/posterior.png",

@@ -32,6 +32,11 @@ al. 2017) and :func:`factor_vae_score` (``factor_vae.train_accuracy``,
 :func:`sample_codes` draws (codes, factors) for the array metrics; :func:`reference_grid`
 builds the synthetic grid of the spec's reference values; :func:`evaluate` runs the array suite with a preset (``default`` or ``fast``). Seeds: an int gives each metric a fresh
 ``numpy.random.default_rng(seed)``; a Generator is used as the stream. See docs/metrics.md.
+
+Posterior diagnostics take ``mu, logvar (N, D)`` and need no factors: :func:`kl_parts` splits
+each latent's KL exactly into an upper bound on the information it carries about the input and
+the rest (offset and width shared by every input), :func:`information_bound` bounds the joint
+I(x; z), :func:`active_units` counts Burda et al.'s active units.
 """
 
 from betavae.metrics._checks import ConstantFactorWarning
@@ -44,6 +49,7 @@ from betavae.metrics.infomec import infomec
 from betavae.metrics.irs import irs
 from betavae.metrics.mig import mig, mig_from_mi
 from betavae.metrics.modularity import explicitness, modularity, modularity_from_mi
+from betavae.metrics.posterior import active_units, information_bound, kl_parts
 from betavae.metrics.presets import PRESETS, Preset
 from betavae.metrics.reference import reference_grid
 from betavae.metrics.sampling import FactorSource, sample_codes
@@ -62,6 +68,7 @@ __all__ = [
     "ConstantFactorWarning",
     "FactorSource",
     "Preset",
+    "active_units",
     "beta_vae_score",
     "completeness",
     "dci",
@@ -75,8 +82,10 @@ __all__ = [
     "gaussian_total_correlation",
     "gaussian_wasserstein_correlation",
     "histogram_discretize",
+    "information_bound",
     "infomec",
     "irs",
+    "kl_parts",
     "mig",
     "mig_from_mi",
     "modularity",

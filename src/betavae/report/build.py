@@ -71,6 +71,8 @@ class Builder:
     files: RunFiles
     progress: Progress | None = None
     notes: list[str] = field(default_factory=list)
+    #: what a section found worth saying at the top of the report (not failures: those are notes)
+    findings: list[str] = field(default_factory=list)
     sections: dict[str, list[Figure | Table]] = field(default_factory=dict)
     #: per-latent statistics of an encoded batch, when a section computed them (the latent table)
     stats: dict[str, Any] | None = None
@@ -151,7 +153,8 @@ def _latents(files: RunFiles, stats: dict[str, Any] | None) -> list[dict[str, An
         row = {"name": f"z{j}", "kl": kl, "active": None if kl is None else kl > F.ACTIVE_NATS}
         if stats:
             row.update(batch_kl=float(stats["kl"][j]), mu_mean=float(stats["mu_mean"][j]),
-                       mu_std=float(stats["mu_std"][j]), var=float(stats["var"][j]))
+                       mu_std=float(stats["mu_std"][j]), var=float(stats["var"][j]),
+                       information=float(stats["information"][j]))
         out.append(row)
     return out
 
@@ -198,9 +201,11 @@ def write_report(run_dir: str | Path, n_images: int = 512, n_seeds: int = 3, rng
         "running": status in ("running", "created"),
         "resume": f"bvae train --resume {run_dir}" if status == "interrupted" else None,
         "notes": b.notes,
+        "findings": b.findings,
         "summary": _summary(files),
         "latents": latents,
         "n_active": sum(1 for r in latents if r["active"]),
+        "n_informative": sum(1 for r in latents if r.get("information", 0.0) > F.ACTIVE_NATS) if stats else None,
         "batch_n": stats["n"] if stats else None,
         "eval": sorted(files.eval_values.items()) if files.eval_values else [],
         "eval_present": files.eval_values is not None,
