@@ -5,7 +5,9 @@ Usage: python docs/studies/table1_information.py RUN_DIR [RUN_DIR ...] [--images
 Encodes ``--images`` dSprites images (drawn uniformly from the factor grid, seed 0) with each run's
 saved weights and splits the mean KL per image into its exact parts (betavae.metrics.posterior):
 an upper bound on the information I(x; z) the latents carry, summed over latents and jointly, the
-offset of the posterior means and the change of their width that every image shares. Prints one
+offset of the posterior means and the change of their width that every image shares; and the
+encoder's least-alive and dead ReLU layers (betavae.models.diagnostics: a dead layer has no unit
+positive for any image). Prints one
 row per run and, per objective, the mean over seeds with a 95 % t interval; ``--out`` writes the
 per-run rows as CSV.
 """
@@ -18,9 +20,12 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from betavae.errors import BetavaeError
 from betavae.experiments.load import load_run
 from betavae.metrics.posterior import active_units, information_bound, kl_parts
+from betavae.models.diagnostics import dead_layers, relu_layers
 from betavae.report.lessons import t_interval
 from betavae.viz.traverse import posterior_batch
 
@@ -37,7 +42,16 @@ def run_row(run_dir: Path, images: int) -> dict:
             "step": run.step, "sse": last.get("recon"),
             **{k: float(parts[k].sum()) for k in ("kl", "information", "offset", "spread", "width")},
             "joint_information": information_bound(batch.mu, batch.logvar),
-            "active_units": int(active_units(batch.mu).sum())}
+            "active_units": int(active_units(batch.mu).sum()),
+            **least_alive(relu_layers(run.model, lambda: run.model.encode(torch.from_numpy(batch.images).to(run.device))))}
+
+
+def least_alive(layers: list) -> dict:
+    """The encoder's ReLU layer with the smallest fraction of units positive for some image, and
+    the dead ones (none positive)."""
+    low = min(layers, key=lambda layer: layer.alive)
+    return {"least_alive_layer": low.name, "least_alive_fraction": low.alive,
+            "dead_encoder_layers": " ".join(layer.name for layer in dead_layers(layers))}
 
 
 def by_objective(rows: list[dict]) -> list[dict]:
@@ -68,7 +82,9 @@ def main() -> None:
     for r in rows:
         print(f"{r['run']}: step {r['step']}, SSE {r['sse']:.1f}, KL {r['kl']:.3f} = information ≤ {r['information']:.2g} "
               f"(joint ≤ {r['joint_information']:.2g}) + offset {r['offset']:.3f} + spread {r['spread']:.2g} "
-              f"+ width {r['width']:.3f} nats; active units {r['active_units']}")
+              f"+ width {r['width']:.3f} nats; active units {r['active_units']}; "
+              f"least alive encoder layer {r['least_alive_layer']} ({r['least_alive_fraction']:.1%} of units positive for "
+              f"some image); dead: {r['dead_encoder_layers'] or 'none'}")
     print("| objective | seeds | KL | information ≤ (sum) | joint ≤ | offset | width | active units |")
     print("|---|---|---|---|---|---|---|---|")
     for s in by_objective(rows):

@@ -54,6 +54,8 @@ def test_information_rows_split_the_kl_and_see_a_shared_offset(tmp_path):
     save_file(weights, path, metadata=metadata)
     blind = ti.run_row(run_dir, 64)
     assert blind["information"] == pytest.approx(0.0, abs=1e-9) and blind["active_units"] == 0
+    assert row["dead_encoder_layers"] == blind["dead_encoder_layers"] == ""  # zeroed weights, live ReLUs
+    assert row["least_alive_layer"].startswith("encoder.") and 0 < row["least_alive_fraction"] <= 1
     assert blind["kl"] == pytest.approx(blind["offset"] + blind["width"], abs=1e-9)
     (summary,) = ti.by_objective([row, blind])
     assert summary["seeds"] == 2 and summary["kl"][0] == pytest.approx((row["kl"] + blind["kl"]) / 2)

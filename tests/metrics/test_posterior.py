@@ -32,6 +32,7 @@ def test_an_input_independent_offset_carries_no_information():
     np.testing.assert_allclose(p["offset"], 0.32, atol=1e-12)
     np.testing.assert_allclose(p["spread"], 0.0, atol=1e-12)
     assert information_bound(mu, logvar) == pytest.approx(0.0, abs=1e-12)
+    assert p["information"].min() >= 0.0 and information_bound(mu, logvar) >= 0.0  # never −1e-14
     assert not active_units(mu).any()
 
 

@@ -111,6 +111,24 @@ def test_a_kl_paid_without_information_is_said_at_the_top(reported_run, tmp_path
         assert f"posterior width ({d * 0.5 * (0.5 - 1 - np.log(0.5)):.3g} nats)" in html
 
 
+def test_a_dead_encoder_layer_is_named(reported_run, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    run = copy_run(reported_run, tmp_path / "run", "config.yaml", "metrics.jsonl", "meta.json", "weights.safetensors")
+    path = run / "weights.safetensors"
+    with safe_open(path, "pt") as fh:
+        metadata = fh.metadata()
+    weights = load_file(path)
+    weights["encoder.6.bias"] = weights["encoder.6.bias"] * 0 - 1e3  # the last conv's ReLU: zero for every image
+    d = weights["encoder.13.bias"].shape[0] // 2
+    weights["encoder.13.bias"][:d] = 1.0                               # μ = 1 for every image: KL without information
+    save_file(weights, path, metadata=metadata)
+    md = write_report(run, n_images=32, n_seeds=2).with_suffix(".md").read_text()
+    assert "The KL is not information" in md and "less than 1e-6 nats tell the images apart" in md
+    assert "dead ReLU layers: encoder.7 (512 units), zero for all 32 images" in md
+
+
 def test_every_image_is_relative_exists_and_is_small(reported_run):
     tags = parse(reported_run / "report.html")
     expected = {"report/curves.png", "report/kl_heatmap.png", "report/kl_bars.png", "report/posterior.png",

@@ -62,7 +62,8 @@ def kl_parts(mu: object, logvar: object) -> dict[str, np.ndarray]:
         (D,) float64 arrays in nats: ``kl`` (mean KL_j), ``information`` (I⁺_j, an upper bound
         on I(x; z_j)), ``aggregate`` (M_j = KL(r_j ‖ N(0, 1))), and the term-by-term split
         ``offset`` (½ m_j²), ``spread`` (½ v_j), ``width`` (½ mean (s² − 1 − log s²));
-        ``kl = information + aggregate = offset + spread + width`` up to rounding.
+        ``kl = information + aggregate = offset + spread + width`` up to rounding (``information``
+        is clipped at 0: when every input has the same posterior, rounding gives ±1e-14).
     """
     mu_a, lv_a = _check(mu, logvar)
     s2 = np.exp(lv_a)
@@ -73,7 +74,7 @@ def kl_parts(mu: object, logvar: object) -> dict[str, np.ndarray]:
     log_s = np.log(big_s)
     return {
         "kl": np.mean(0.5 * (mu_a**2 + s2 - 1.0 - lv_a), axis=0),
-        "information": 0.5 * (log_s - lv_a.mean(axis=0)),
+        "information": np.maximum(0.5 * (log_s - lv_a.mean(axis=0)), 0.0),  # rounding can give −1e-14
         "aggregate": 0.5 * (m**2 + big_s - 1.0 - log_s),
         "offset": 0.5 * m**2,
         "spread": 0.5 * v,
@@ -94,7 +95,7 @@ def information_bound(mu: object, logvar: object) -> float:
     sign, logdet = np.linalg.slogdet(cov)
     if sign <= 0:
         raise BetavaeError("the aggregate posterior's covariance is singular; check logvar")
-    return float(0.5 * (logdet - lv_a.sum(axis=1).mean()))
+    return max(float(0.5 * (logdet - lv_a.sum(axis=1).mean())), 0.0)  # ≥ 0 but for rounding
 
 
 def active_units(mu: object, threshold: float = ACTIVE_THRESHOLD) -> np.ndarray:

@@ -69,11 +69,27 @@ def model_figures(b: Builder, options: SectionOptions) -> None:
     total_kl, total_info = float(parts["kl"].sum()), float(parts["information"].sum())
     if total_kl > KL_NOT_INFORMATION_NATS and total_info < 0.1 * total_kl:
         b.findings.append(
-            f"The KL is not information: of {total_kl:.3g} nats of KL over {len(batch.mu)} images, at most "
-            f"{total_info:.2g} nats tell the images apart (I(x; z_j) bound, column 'information'); the rest "
+            f"The KL is not information: of {total_kl:.3g} nats of KL over {len(batch.mu)} images, "
+            f"{'less than 1e-6' if total_info < 1e-6 else f'at most {total_info:.2g}'} nats tell the images apart (I(x; z_j) bound, column 'information'); the rest "
             f"is an offset of the posterior means ({parts['offset'].sum():.3g} nats) and a change of the "
             f"posterior width ({parts['width'].sum():.3g} nats) that every image shares. The decoder gets "
-            "nothing to reconstruct from (betavae.metrics.posterior; docs/metrics.md).")
+            "nothing to reconstruct from (betavae.metrics.posterior; docs/metrics.md)." + _dead_encoder_layers(run, batch))
+
+
+def _dead_encoder_layers(run: Any, batch: Any) -> str:
+    """A sentence naming the encoder's dead ReLU layers on the batch ('' if none)."""
+    import torch
+
+    from betavae.models.diagnostics import dead_layers, relu_layers
+
+    x = torch.from_numpy(np.ascontiguousarray(batch.images)).to(run.device)
+    dead = dead_layers(relu_layers(run.model, lambda: run.model.encode(x)))
+    if not dead:
+        return ""
+    named = ", ".join(f"{layer.name} ({layer.units} units)" for layer in dead)
+    return (f" The encoder has dead ReLU layers: {named}, zero for all {len(batch.images)} images, so no "
+            "gradient reaches the layers before them and the encoder cannot learn to use its input from "
+            "here on (betavae.models.diagnostics).")
 
 
 @report_section("image")
