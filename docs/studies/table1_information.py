@@ -7,9 +7,9 @@ saved weights and splits the mean KL per image into its exact parts (betavae.met
 an upper bound on the information I(x; z) the latents carry, summed over latents and jointly, the
 offset of the posterior means and the change of their width that every image shares; and the
 encoder's least-alive and dead ReLU layers (betavae.models.diagnostics: a dead layer has no unit
-positive for any image). Prints one
-row per run and, per objective, the mean over seeds with a 95 % t interval; ``--out`` writes the
-per-run rows as CSV.
+positive for any image). Prints one row per run and, per setting (objective, learning rate,
+decoder σ, step), the mean over seeds with a 95 % t interval; ``--out`` writes the per-run rows as
+CSV.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def run_row(run_dir: Path, images: int) -> dict:
     batch = posterior_batch(run, images, 0)
     parts = kl_parts(batch.mu, batch.logvar)
     last = json.loads((run_dir / "metrics.jsonl").read_text().strip().splitlines()[-1])
-    return {"run": run_dir.name, "objective": run.config.objective.kind, "seed": run.config.seed,
+    return {"run": run_dir.name, "objective": run.config.objective.kind, "lr": run.config.train.lr,
+            "sigma": getattr(run.config.model.likelihood, "sigma", None), "seed": run.config.seed,
             "step": run.step, "sse": last.get("recon"),
             **{k: float(parts[k].sum()) for k in ("kl", "information", "offset", "spread", "width")},
             "joint_information": information_bound(batch.mu, batch.logvar),
@@ -54,13 +55,18 @@ def least_alive(layers: list) -> dict:
             "dead_encoder_layers": " ".join(layer.name for layer in dead_layers(layers))}
 
 
-def by_objective(rows: list[dict]) -> list[dict]:
-    """Per objective: seeds and (mean, low, high) of every column over its runs."""
+def setting(row: dict) -> str:
+    """What a run's seeds share here: objective, learning rate and decoder σ."""
+    sigma = "" if row["sigma"] is None else f", σ {row['sigma']:.3g}"
+    return f"{row['objective']} (lr {row['lr']:g}{sigma}, step {row['step']})"
+
+
+def by_setting(rows: list[dict]) -> list[dict]:
+    """Per setting (objective, lr, σ, step): seeds and (mean, low, high) of every column."""
     out = []
-    for objective in sorted({r["objective"] for r in rows}):
-        at = [r for r in rows if r["objective"] == objective]
-        out.append({"objective": objective, "seeds": len(at),
-                    **{k: t_interval([r[k] for r in at]) for k in COLUMNS}})
+    for name in sorted({setting(r) for r in rows}):
+        at = [r for r in rows if setting(r) == name]
+        out.append({"setting": name, "seeds": len(at), **{k: t_interval([r[k] for r in at]) for k in COLUMNS}})
     return out
 
 
@@ -85,10 +91,10 @@ def main() -> None:
               f"+ width {r['width']:.3f} nats; active units {r['active_units']}; "
               f"least alive encoder layer {r['least_alive_layer']} ({r['least_alive_fraction']:.1%} of units positive for "
               f"some image); dead: {r['dead_encoder_layers'] or 'none'}")
-    print("| objective | seeds | KL | information ≤ (sum) | joint ≤ | offset | width | active units |")
+    print("| setting | seeds | KL | information ≤ (sum) | joint ≤ | offset | width | active units |")
     print("|---|---|---|---|---|---|---|---|")
-    for s in by_objective(rows):
-        print(f"| {s['objective']} | {s['seeds']} | " + " | ".join(
+    for s in by_setting(rows):
+        print(f"| {s['setting']} | {s['seeds']} | " + " | ".join(
             fmt(s[k]) for k in ("kl", "information", "joint_information", "offset", "width", "active_units")) + " |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

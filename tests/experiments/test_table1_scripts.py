@@ -57,5 +57,6 @@ def test_information_rows_split_the_kl_and_see_a_shared_offset(tmp_path):
     assert row["dead_encoder_layers"] == blind["dead_encoder_layers"] == ""  # zeroed weights, live ReLUs
     assert row["least_alive_layer"].startswith("encoder.") and 0 < row["least_alive_fraction"] <= 1
     assert blind["kl"] == pytest.approx(blind["offset"] + blind["width"], abs=1e-9)
-    (summary,) = ti.by_objective([row, blind])
+    (summary,) = ti.by_setting([row, blind])
+    assert summary["setting"] == "beta (lr 0.001, step 12)" and row["sigma"] is None
     assert summary["seeds"] == 2 and summary["kl"][0] == pytest.approx((row["kl"] + blind["kl"]) / 2)
