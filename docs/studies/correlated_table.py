@@ -285,7 +285,7 @@ def budget_lines(rows: Sequence[dict[str, Any]], first: int = EVAL_STEPS[-2], la
     """Rule 1 (budget from evidence): per arm, the in-training MIG at each evaluation step (mean over
     every finished run of the arm, all conditions) and its change from step ``first`` to ``last``
     within each run, with a t interval; an interval above 0 means the score was still rising."""
-    lines = [f"| arm | runs | " + " | ".join(f"MIG at {s:,}" for s in EVAL_STEPS) +
+    lines = ["| arm | runs | " + " | ".join(f"MIG at {s:,}" for s in EVAL_STEPS) +
              f" | change {first:,} → {last:,} [95 % t interval] |", "|---|---|" + "---|" * (len(EVAL_STEPS) + 1)]
     for arm in ARMS:
         done = [r for r in rows if r.get("arm") == arm and r.get("status") == "finished"

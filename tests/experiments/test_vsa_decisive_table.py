@@ -31,8 +31,9 @@ def make_run(root: Path, run_id: str, kind: str, kld: float, seed: int, evals: l
 
 
 def test_rows_trajectories_and_the_latest_scores(tmp_path):
-    pd = lambda step, iou, acc, good: {"step": step, "swap.iou": iou, "swap.empty": 0.0, "swap_acc.changed": acc,
-                                      "latent.kl": 100.0, "good": good, "collapsed": False}
+    def pd(step, iou, acc, good):
+        return {"step": step, "swap.iou": iou, "swap.empty": 0.0, "swap_acc.changed": acc,
+                "latent.kl": 100.0, "good": good, "collapsed": False}
     make_run(tmp_path, "r15-s0", "paired_dsprites", 0.01, 0, [pd(1000, 0.70, 0.5, False), pd(2000, 0.82, 0.81, True)],
              stopped="vsa_good")
     make_run(tmp_path, "r15-s1", "paired_dsprites", 0.01, 1, [pd(1000, 0.74, 0.6, False)])
