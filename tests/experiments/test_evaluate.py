@@ -55,6 +55,8 @@ def test_codes_file_errors(tmp_path):
     np.savez(ok, codes=codes, factors=factors)
     with pytest.raises(BetavaeError, match="need a data source"):
         evaluate_codes_file(ok, ["beta_vae"])
+    with pytest.raises(BetavaeError, match="posterior need a data source and an encoder"):
+        evaluate_codes_file(ok, ["posterior"])
     with pytest.raises(BetavaeError, match="unknown metric"):
         evaluate_codes_file(ok, ["migg"])
 
@@ -82,11 +84,35 @@ def test_evaluate_encoder_identity_gets_full_sampled_scores():
         evaluate_encoder(lambda x: x, IdentitySource(), ["mig"], sizes={"num_trian": 3})
 
 
+def test_posterior_scores_of_an_encoder_with_known_posterior():
+    # μ = factors (3 latents), s² = 0.25 for every input: I⁺_j = ½ log((Var f_j + 0.25) / 0.25), offset ½ E[f_j]²
+    def encoder(x):
+        return x, np.full_like(x, np.log(0.25))
+
+    res = evaluate_encoder(encoder, IdentitySource(), ["posterior"], preset="fast", seed=5,
+                           sizes={"num_train": 4000})
+    f = IdentitySource().sample_factors_uniform(4000, np.random.default_rng((5, 2))).astype(np.float64)
+    v = res["values"]
+    assert v["posterior.information"] == pytest.approx(float(np.sum(0.5 * np.log((f.var(0) + 0.25) / 0.25))))
+    assert v["posterior.offset"] == pytest.approx(float(np.sum(0.5 * f.mean(0) ** 2)))
+    assert v["posterior.kl"] == pytest.approx(float(np.mean(np.sum(0.5 * (f**2 + 0.25 - 1 - np.log(0.25)), 1))))
+    assert v["posterior.active_units"] == 3 == v["posterior.informative_latents"]
+    assert v["posterior.information_joint"] <= v["posterior.information"] + 1e-9
+    # an encoder of codes only: skipped with a warning by default, an error when asked for
+    res = evaluate_encoder(lambda x: x, IdentitySource(), None, preset="fast",
+                           sizes={"num_train": 600, "num_test": 300, "sampled_train": 50, "sampled_eval": 25})
+    assert not any(k.startswith("posterior.") for k in res["values"]) and "mig" in res["values"]
+    assert any("posterior: skipped" in w for w in res["warnings"])
+    with pytest.raises(BetavaeError, match="posterior needs an encoder that returns"):
+        evaluate_encoder(lambda x: x, IdentitySource(), ["posterior"], preset="fast")
+
+
 def test_evaluate_run_writes_eval_json_and_cli_prints(tmp_path, capsys):
     run = train(build_config(tiny_tree()), tmp_path)
     sizes = {"num_train": 600, "num_test": 300}
-    res = evaluate_run(run, ["mig", "dci"], preset="fast", sizes=sizes)
+    res = evaluate_run(run, ["mig", "dci", "posterior"], preset="fast", sizes=sizes)
     saved = json.loads((run / "eval.json").read_text())
+    assert saved["values"]["posterior.kl"] >= saved["values"]["posterior.information"] >= 0
     assert saved["step"] == 12 and saved["run"] == run.name and saved["seed"] == 0
     assert 0 <= saved["values"]["mig"] <= 1 and saved["values"] == pytest.approx(res["values"])
     assert "versions" in saved and "dci" in saved["seconds"]

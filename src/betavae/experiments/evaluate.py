@@ -26,7 +26,9 @@ import numpy as np
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write_json
 from betavae.metrics import ARRAY_METRICS, beta_vae_score, evaluate, factor_vae_score, sample_codes
-from betavae.metrics.suite import SAMPLED_METRICS, check_metric_names
+from betavae.metrics.posterior import ACTIVE_THRESHOLD, active_units, information_bound, kl_parts
+from betavae.metrics.sampling import DEFAULT_ENCODE_BATCH
+from betavae.metrics.suite import POSTERIOR_METRICS, SAMPLED_METRICS, check_metric_names
 
 EVAL_FILE = "eval.json"
 
@@ -134,7 +136,9 @@ def evaluate_encoder(
         data: a built-in ground-truth source, config, mapping or kind name
             (see :func:`resolve_data`).
         metrics: names from :data:`ALL_METRICS` (default: all, including BetaVAE and
-            FactorVAE, which draw their own batches through ``encode``).
+            FactorVAE, which draw their own batches through ``encode``, and ``posterior``, the
+            KL split into information and the rest, for encoders that return
+            ``(mean, log_variance)``; see :func:`posterior_scores`).
         preset: ``"default"`` (disentanglement_lib's sizes and settings) or ``"fast"``.
         seed: draws the train and test sets and seeds every metric.
         sizes: overrides of :data:`SIZES` for the preset (e.g. ``{"num_train": 2000}``).
@@ -155,7 +159,7 @@ def evaluate_encoder(
     say = progress or (lambda message: None)
     names = check_metric_names(metrics)
     source = resolve_data(data)
-    encode = as_encoder(encode, source)
+    raw_encode, encode = encode, as_encoder(encode, source)
     if not getattr(source, "ground_truth", True):
         raise BetavaeError("the data source has no ground-truth factors (data.kind images), so the "
                            "disentanglement metrics cannot score it; evaluate on a ground-truth data set")
@@ -213,8 +217,53 @@ def evaluate_encoder(
         )
         result["seconds"]["factor_vae"] = time.perf_counter() - t0
         say(f"scored factor_vae in {result['seconds']['factor_vae']:.1f} s")
+    if "posterior" in names:
+        t0 = time.perf_counter()
+        say(f"scoring posterior ({size['num_train']} images)")
+        scores = posterior_scores(raw_encode, source, size["num_train"], seed)
+        if scores is None:
+            if metrics is not None and "posterior" in metrics:
+                raise BetavaeError("posterior needs an encoder that returns (mean, log_variance); this one "
+                                   "returns codes only")
+            result.setdefault("warnings", []).append(
+                "posterior: skipped, the encoder returns codes only (no log variances)")
+        else:
+            result["values"].update(scores)
+        result["seconds"]["posterior"] = time.perf_counter() - t0
     result["seed"] = seed
     return result
+
+
+def posterior_scores(encode: Any, source: Any, num_points: int, seed: int) -> dict[str, float] | None:
+    """The posterior diagnostics (:mod:`betavae.metrics.posterior`) of ``encode`` on ``num_points``
+    images drawn uniformly over the grid with ``numpy.random.default_rng((seed, 2))``; ``None``
+    when the encoder returns codes only (no log variances).
+
+    Keys (nats, summed over latents): ``posterior.kl``, ``posterior.information`` (Σ_j I⁺_j ≥
+    Σ_j I(x; z_j)), ``posterior.information_joint`` (≥ I(x; z)), ``posterior.offset``,
+    ``posterior.width``; counts ``posterior.active_units`` (Var_x μ_j > 0.01, Burda et al. 2016) and
+    ``posterior.informative_latents`` (I⁺_j > 0.01 nats).
+    """
+    full = as_encoder(encode, source, full=True)
+    factors = source.sample_factors_uniform(num_points, np.random.default_rng((seed, 2)))
+    mus, logvars = [], []
+    for start in range(0, num_points, DEFAULT_ENCODE_BATCH):
+        out = full(source.observations(factors[start : start + DEFAULT_ENCODE_BATCH]))
+        if not isinstance(out, tuple) or len(out) < 2:
+            return None
+        mus.append(np.asarray(out[0], dtype=np.float64))
+        logvars.append(np.asarray(out[1], dtype=np.float64))
+    mu, logvar = np.concatenate(mus), np.concatenate(logvars)
+    parts = kl_parts(mu, logvar)
+    return {
+        "posterior.kl": float(parts["kl"].sum()),
+        "posterior.information": float(parts["information"].sum()),
+        "posterior.information_joint": information_bound(mu, logvar),
+        "posterior.offset": float(parts["offset"].sum()),
+        "posterior.width": float(parts["width"].sum()),
+        "posterior.active_units": float(active_units(mu).sum()),
+        "posterior.informative_latents": float((parts["information"] > ACTIVE_THRESHOLD).sum()),
+    }
 
 
 def evaluate_model(model: Any, source: Any, train_config: Any, device: Any) -> dict[str, float]:
@@ -229,9 +278,10 @@ def evaluate_model(model: Any, source: Any, train_config: Any, device: Any) -> d
     model.eval()
 
     @torch.no_grad()
-    def encode(obs: np.ndarray) -> np.ndarray:
+    def encode(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = torch.from_numpy(np.ascontiguousarray(obs)).to(device, torch.float32)
-        return model.encode(x / source.pixel_max)[0].float().cpu().numpy()
+        mu, logvar = model.encode(x / source.pixel_max)
+        return mu.float().cpu().numpy(), logvar.float().cpu().numpy()
 
     try:
         result = evaluate_encoder(encode, source, train_config.eval_metrics, train_config.eval_preset, seed=0)
@@ -302,7 +352,7 @@ def evaluate_run(
 
     run = load_run(run_dir, device=device)
     t0 = time.perf_counter()
-    result = evaluate_encoder(run.encode_mean, run.source, metrics, preset, seed, sizes,
+    result = evaluate_encoder(run.encode, run.source, metrics, preset, seed, sizes,
                               progress=progress, bootstrap=bootstrap, breakdown=breakdown, intervals=intervals)
     result.update(
         run=run.run_dir.name,
@@ -394,7 +444,7 @@ def evaluate_codes_file(
     """Score arrays a user brings (``.npz`` or ``.csv``, see :func:`load_codes_file`); writes
     ``<file stem>.eval.json`` beside the file (or ``out``)."""
     names = check_metric_names(metrics)
-    sampled = [m for m in names if m in SAMPLED_METRICS]
+    sampled = [m for m in names if m in (*SAMPLED_METRICS, *POSTERIOR_METRICS)]
     if sampled and metrics is not None:
         raise BetavaeError(f"{', '.join(sampled)} need a data source and an encoder, not fixed arrays")
     arrays = load_codes_file(path)

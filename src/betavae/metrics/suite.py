@@ -79,7 +79,10 @@ ARRAY_METRICS = (
 
 #: scores that draw their own observations through an encoder (not arrays)
 SAMPLED_METRICS = ("beta_vae", "factor_vae")
-ALL_METRICS = (*ARRAY_METRICS, *SAMPLED_METRICS)
+#: diagnostics of the encoder's posterior (means and log variances), no factors needed
+#: (:mod:`betavae.metrics.posterior`); encoders that return codes only are skipped with a warning
+POSTERIOR_METRICS = ("posterior",)
+ALL_METRICS = (*ARRAY_METRICS, *SAMPLED_METRICS, *POSTERIOR_METRICS)
 
 
 def check_metric_names(metrics: Sequence[str] | None) -> list[str]:
