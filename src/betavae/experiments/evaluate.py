@@ -230,6 +230,7 @@ def evaluate_encoder(
         else:
             result["values"].update(scores)
         result["seconds"]["posterior"] = time.perf_counter() - t0
+        say(f"scored posterior in {result['seconds']['posterior']:.1f} s")
     result["seed"] = seed
     return result
 
