@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torch
 
 from betavae.errors import BetavaeError
 from betavae.experiments.load import load_run
+from betavae.experiments.rundir import read_metrics
 from betavae.metrics.posterior import active_units, information_bound, kl_parts
 from betavae.models.diagnostics import dead_layers, relu_layers
 from betavae.report.lessons import t_interval
@@ -37,7 +37,7 @@ def run_row(run_dir: Path, images: int) -> dict:
     run = load_run(run_dir)
     batch = posterior_batch(run, images, 0)
     parts = kl_parts(batch.mu, batch.logvar)
-    last = json.loads((run_dir / "metrics.jsonl").read_text().strip().splitlines()[-1])
+    last = read_metrics(run_dir)[-1]
     return {"run": run_dir.name, "objective": run.config.objective.kind, "lr": run.config.train.lr,
             "sigma": getattr(run.config.model.likelihood, "sigma", None), "seed": run.config.seed,
             "step": run.step, "sse": last.get("recon"),
