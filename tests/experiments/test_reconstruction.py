@@ -7,6 +7,7 @@ import torch
 
 from betavae.experiments.load import ImageRun
 from betavae.experiments.reconstruction import reconstruction_stats
+from betavae.metrics.posterior import kl_parts
 
 
 def constant_run(config, bias: float, mu: float) -> ImageRun:
@@ -34,6 +35,7 @@ def test_constant_model_known_answers(tiny_config):
     np.testing.assert_allclose(stats["mse_pixel"], 0.25)
     np.testing.assert_allclose(stats["nll"], 4096 * np.log(2), rtol=1e-6)  # BCE of logit 0 is log 2
     assert stats["kl"] == 0.0 and stats["active"] == 0 and stats["kl_per_latent"] == [0.0] * 4
+    assert stats["information_per_latent"] == [0.0] * 4 and stats["informative"] == 0
 
 
 def test_kl_per_latent_of_shifted_posterior(tiny_config):
@@ -42,3 +44,23 @@ def test_kl_per_latent_of_shifted_posterior(tiny_config):
     np.testing.assert_allclose(stats["kl_per_latent"], [0.125] * 4, rtol=1e-6)  # KL(N(μ,1)||N(0,1)) = μ²/2
     np.testing.assert_allclose(stats["kl"], 0.5, rtol=1e-6)
     assert stats["active"] == 4 and stats["n"] == 64
+    # Every image has the same posterior N(0.5, 1): the KL is all offset, none of it information.
+    np.testing.assert_allclose(stats["information_per_latent"], [0.0] * 4, atol=1e-12)
+    assert stats["informative"] == 0
+
+
+def test_information_is_the_posterior_bound_of_the_same_images(tiny_config):
+    """With μ_0 following the image, the information column is kl_parts' bound on the same seeded
+    draws (its known answers: tests/metrics/test_posterior.py) and counts z0 alone as informative."""
+    run = constant_run(tiny_config, bias=0.0, mu=0.0)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        run.model.encoder[-1].weight[0].normal_(0.0, 100.0)
+    source = run.source
+    x = source.observations(source.sample_factors(200, np.random.default_rng(3))).astype(np.float32)
+    with torch.no_grad():
+        mu, logvar = run.model.encode(torch.from_numpy(x / source.pixel_max))
+    stats = reconstruction_stats(run, n=200, seed=3, batch_size=64)
+    want = kl_parts(mu.numpy(), logvar.numpy())["information"]
+    np.testing.assert_allclose(stats["information_per_latent"], want, rtol=1e-6, atol=1e-12)
+    assert want[0] > 0.01 and stats["informative"] == 1 and stats["active"] == 1

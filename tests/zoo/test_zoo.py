@@ -71,6 +71,9 @@ def check_card(name: str, root) -> dict:
     np.testing.assert_allclose(got["kl_per_latent"], want["kl_per_latent"], rtol=RECON_RTOL, atol=1e-7)
     assert got["mig"] == pytest.approx(want["mig"], abs=MIG_ATOL)
     assert got["active"] == want["active"] == card["latents"]["active"]
+    np.testing.assert_allclose(got["information_per_latent"], want["information_per_latent"], rtol=RECON_RTOL, atol=1e-7)
+    assert want["information_per_latent"] == card["latents"]["information_per_latent"]
+    assert got["informative"] == want["informative"] == card["latents"]["informative"]
     return got
 
 
@@ -144,6 +147,8 @@ def test_add_writes_a_card_with_every_field(tiny_zoo):
     # check values, latents, plateau, retraining, final figures
     kl = np.asarray(card["check"]["kl_per_latent"])
     assert len(kl) == 4 and card["latents"]["active"] == int((kl > 0.01).sum())
+    info = np.asarray(card["check"]["information_per_latent"])
+    assert np.all(info <= kl + 1e-9) and card["latents"]["informative"] == int((info > 0.01).sum())
     assert card["check"]["recon_sse"] > 0 and 0 <= card["check"]["mig"] <= 1
     assert card["plateau"]["recon_tol"] == 0.01 and card["plateau"]["score_tol"] == 0.02
     assert set(card["plateau"]["scores"]) == {"eval.mig"}
@@ -163,6 +168,7 @@ def test_add_writes_a_card_with_every_field(tiny_zoo):
     md = (root / name / "card.md").read_text()
     html = (root / name / "card.html").read_text()
     for text in (card["retrain"]["command"], card["config_hash"], "## Scores", "## Check values", "## Latents",
+                 "information I(x; z_j) ≤", f"{card['latents']['informative']} informative",
                  "traverse.gif", "curves.png", "plateau", meta["git"]["sha"]):
         assert text in md
     assert "<script>window.pwned" not in html and "&lt;script&gt;window.pwned" in html
@@ -177,6 +183,35 @@ def test_tiny_card_is_honest(tiny_zoo):
     """The check the shipped cards get, on the tiny model: exact on the machine that made it."""
     root, name, _ = tiny_zoo
     assert check_card(name, root) == betavae.zoo.read_card(name, root)["check"]
+
+
+def test_recheck_adds_what_an_old_card_lacks_and_nothing_else(tiny_zoo, tmp_path, capsys):
+    """A card made before the information column: recheck adds it (the same values a new card
+    gets), leaves every other check value, score and file as it was, and a second recheck writes
+    nothing."""
+    root, name = _copy(tiny_zoo, tmp_path)
+    folder = root / name
+    new = betavae.zoo.read_card(name, root)
+    old = json.loads(json.dumps(new))
+    for key in ("information_per_latent", "informative"):
+        del old["check"][key], old["latents"][key]
+    (folder / "card.json").write_text(json.dumps(old))
+    manifest = read_manifest(root)
+    manifest["models"][name]["files"]["card.json"] = {"sha256": sha256(folder / "card.json"),
+                                                      "size": (folder / "card.json").stat().st_size}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    before = {p.name: sha256(p) for p in folder.iterdir()}
+    assert main(["zoo", "recheck", name, "--zoo-dir", str(root)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sorted(out[:-1]) == sorted(f"{name}: {w}.{k}: added" for w in ("check", "latents")
+                                      for k in ("information_per_latent", "informative"))
+    assert out[-1] == f"{name}: card rewritten"
+    assert betavae.zoo.read_card(name, root) == new
+    changed = {p.name for p in folder.iterdir() if sha256(p) != before[p.name]}
+    assert changed == {"card.json", "card.md", "card.html"}
+    assert "informative" in (folder / "card.md").read_text()
+    assert main(["zoo", "recheck", name, "--zoo-dir", str(root)]) == 0
+    assert capsys.readouterr().out == f"{name}: check values unchanged; nothing written\n"
 
 
 def test_tiny_retrain_command_is_true(tiny_zoo, tmp_path):

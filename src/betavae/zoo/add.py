@@ -163,3 +163,44 @@ def _install(root: Path, name: str, folder: Path, staging: Path) -> None:
     manifest = read_manifest(root)
     manifest["models"][name] = {"files": file_records(target)}
     write_manifest(manifest, root)
+
+
+def _changes(old: Any, new: Any, key: str = "") -> list[str]:
+    """``key: old → new`` of each number or count in ``old`` that ``new`` gives differently
+    (relative 1e-5), and ``key: added`` for each key only ``new`` has."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = [f"{key}{k}: added" for k in new if k not in old]
+        return lines + [line for k in old if k in new for line in _changes(old[k], new[k], f"{key}{k}.")]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [line for i, (a, b) in enumerate(zip(old, new, strict=True)) for line in _changes(a, b, f"{key}{i}.")]
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return [] if abs(new - old) <= 1e-5 * max(abs(old), 1e-12) else [f"{key.rstrip('.')}: {old} → {new}"]
+    return [] if old == new else [f"{key.rstrip('.')}: changed"]
+
+
+def recheck_model(name: str, root: str | Path | None = None) -> list[str]:
+    """Recompute the check values of zoo model ``name`` from its stored weights with this version's
+    code, and rewrite its card (card.json, card.md, card.html) and manifest entry; the weights,
+    scores and every other file stay as they are. For cards made before a check value existed
+    (the image cards' information per latent). Returns the changes (:func:`_changes`); an empty
+    list when the card already had everything.
+    """
+    from betavae.zoo.store import verified_dir
+    from betavae.zoo.tasks import card_task
+
+    root = zoo_root(root)
+    folder = verified_dir(check_name(name), root)
+    card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+    task = zoo_task(card_task(card))
+    check = task.check(load_run(folder))
+    fields = task.card_fields(check, card.get("figures", []))
+    changes = _changes({"check": card["check"], **{k: card.get(k) for k in fields}}, {"check": check, **fields})
+    if not changes:
+        return []
+    card = {**card, "check": check, **fields}
+    atomic_write_json(folder / CARD_FILE, card)
+    C.write_card_pages(folder, card)
+    manifest = read_manifest(root)
+    manifest["models"][name] = {"files": file_records(folder)}
+    write_manifest(manifest, root)
+    return changes

@@ -40,7 +40,8 @@ def check_scores(run: ImageRun) -> dict[str, Any]:
     mig = evaluate_encoder(run.encode_mean, run.source, ["mig"], CHECK_PRESET, seed=CHECK_SEED)["values"]["mig"]
     return {"images": CHECK_IMAGES, "seed": CHECK_SEED, "preset": CHECK_PRESET, "mig": float(mig),
             "recon_sse": recon["mse_sum"], "recon_nll": recon["nll"], "kl": recon["kl"],
-            "kl_per_latent": recon["kl_per_latent"], "active": recon["active"]}
+            "kl_per_latent": recon["kl_per_latent"], "active": recon["active"],
+            "information_per_latent": recon["information_per_latent"], "informative": recon["informative"]}
 
 
 def _time(text: Any) -> dt.datetime | None:

@@ -233,3 +233,21 @@ def add(run_dir: Path, name: str, note: str | None, preset: str, bootstrap: int,
     folder = add_model(run_dir, name, note, root, preset, bootstrap, seed, replace=replace,
                        progress=lambda line: click.echo(f"zoo add: {line}", err=True), options=options or None)
     click.echo(f"wrote {folder}")
+
+
+@zoo.command()
+@click.argument("name")
+@_root
+def recheck(name: str, root: Path | None) -> None:
+    """Recompute a model's check values from its stored weights with this version (maintainers):
+    for cards made before a check value existed. Prints each value that was added or changed;
+    the weights and scores stay.
+
+    Writes: ZOO/NAME/card.json, card.md, card.html and ZOO/manifest.json (only when something changed).
+    """
+    from betavae.zoo.add import recheck_model
+
+    changes = recheck_model(name, root)
+    for line in changes:
+        click.echo(f"{name}: {line}")
+    click.echo(f"{name}: {'card rewritten' if changes else 'check values unchanged; nothing written'}")

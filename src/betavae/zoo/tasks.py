@@ -127,7 +127,9 @@ def _image_figures(run: Any, folder: Path) -> list[dict[str, str]]:
 def _image_fields(check: dict[str, Any], figures: list[dict[str, str]]) -> dict[str, Any]:
     """An image card's latents and files, as the first cards have them (and no ``task`` key)."""
     return {"latents": {"kl_per_latent": check["kl_per_latent"], "active": check["active"],
-                        "threshold_nats": C.ACTIVE_NATS, "images": check["images"]},
+                        "information_per_latent": check["information_per_latent"],
+                        "informative": check["informative"], "threshold_nats": C.ACTIVE_NATS,
+                        "images": check["images"]},
             "files": {"gif": GIF_FILE, "curves": CURVES_FILE, "eval": EVAL_FILE}}
 
 
