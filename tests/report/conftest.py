@@ -26,7 +26,9 @@ EVAL_KEYS = ("beta_vae.eval_accuracy", "beta_vae.train_accuracy", "dci.completen
              "dci.informativeness_test", "dci.informativeness_train", "explicitness.test",
              "explicitness.test_factors_skipped", "explicitness.train", "factor_vae.eval_accuracy",
              "factor_vae.num_active_dims", "factor_vae.train_accuracy", "irs", "irs.num_active_dims", "mig",
-             "modularity", "sap", "sap.continuous", "unsupervised.gaussian_total_correlation",
+             "modularity", "posterior.active_units", "posterior.information", "posterior.information_joint",
+             "posterior.informative_latents", "posterior.kl", "posterior.offset", "posterior.width",
+             "sap", "sap.continuous", "unsupervised.gaussian_total_correlation",
              "unsupervised.gaussian_wasserstein_correlation",
              "unsupervised.gaussian_wasserstein_correlation_norm", "unsupervised.mutual_info_score")
 

@@ -145,12 +145,13 @@ def test_index_of_mixed_runs_in_chromium(browser, mixed_runs_folder):
     assert main["innerWidth"] == 1280 and main["pageWidth"] <= 1280  # the page itself never scrolls sideways
     texts = [c["text"] for c in main["cells"]]
     assert texts == ["run", "status", "objective", "seed", "β", "γ", "C_max (nats)", "recon", "KL", "active",
-                     "MIG", "DCI D", "FactorVAE", "β-VAE", "SAP"]
+                     "info", "MIG", "DCI D", "FactorVAE", "β-VAE", "SAP"]
     for cell in main["cells"]:  # every key column is on screen, MIG included
         assert 0 <= cell["left"] and cell["right"] <= main["innerWidth"], cell
     details = headers("details-table")
     shown = {c["text"] for c in details["cells"]}
     assert shown == {"run", "step", "loss"} | set(EVAL_KEYS) - {"mig", "dci.disentanglement", "sap",
-                                                                "factor_vae.eval_accuracy", "beta_vae.eval_accuracy"}
+                                                                "factor_vae.eval_accuracy", "beta_vae.eval_accuracy",
+                                                                "posterior.informative_latents"}
     assert details["cells"][0]["right"] <= details["innerWidth"]
     assert state["runs"].count("\n") == 2 and "capacity" in state["runs"] and "beta" in state["runs"]

@@ -136,3 +136,24 @@ def test_tradeoff_keeps_runs_without_the_colouring_hyper_parameter():
         assert sorted(t.get_text() for t in ax.texts) == ["b1", "b4", "c10", "c25"]
     finally:
         plt.close(fig)
+
+
+def test_informative_latents_stand_beside_active_ones(runs_folder, tmp_path):
+    """A run scored with `bvae eval`'s posterior metric shows its informative latents right after
+    the KL-based active count; runs without it leave the cell empty."""
+    import json
+    import shutil
+
+    runs = sorted(p for p in runs_folder.iterdir() if (p / "config.yaml").is_file())[:2]
+    for run in runs:
+        shutil.copytree(run, tmp_path / run.name, ignore=shutil.ignore_patterns("report*"))
+    eval_file = tmp_path / runs[0].name / "eval.json"
+    record = json.loads(eval_file.read_text())
+    record["values"]["posterior.informative_latents"] = 3.0
+    eval_file.write_text(json.dumps(record))
+    html = write_index(tmp_path).read_text()
+    head = re.search(r'<table id="runs-table".*?<thead>(.*?)</thead>', html, re.S).group(1)
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", head)
+    assert headers[headers.index("active") + 1] == "info"
+    rows = table_rows(html, "runs-table")
+    assert 'data-sort="3.0"' in rows[0] and rows[1].count("<td") == rows[0].count("<td")
