@@ -33,14 +33,17 @@ COLUMNS = ("kl", "information", "joint_information", "offset", "spread", "width"
 
 
 def run_row(run_dir: Path, images: int) -> dict:
-    """One run's step, objective, seed, last logged SSE and the KL split over ``images`` images."""
+    """One run's step, objective, seed, last logged reconstruction term (``recon``, nats per image:
+    the summed squared error for the squared-error decoder with σ² = ½, the Bernoulli NLL for a
+    Bernoulli decoder) and the KL split over ``images`` images."""
     run = load_run(run_dir)
     batch = posterior_batch(run, images, 0)
     parts = kl_parts(batch.mu, batch.logvar)
     last = read_metrics(run_dir)[-1]
     return {"run": run_dir.name, "objective": run.config.objective.kind, "lr": run.config.train.lr,
+            "likelihood": run.config.model.likelihood.kind,
             "sigma": getattr(run.config.model.likelihood, "sigma", None), "seed": run.config.seed,
-            "step": run.step, "sse": last.get("recon"),
+            "step": run.step, "recon": last.get("recon"),
             **{k: float(parts[k].sum()) for k in ("kl", "information", "offset", "spread", "width")},
             "joint_information": information_bound(batch.mu, batch.logvar),
             "active_units": int(active_units(batch.mu).sum()),
@@ -56,8 +59,8 @@ def least_alive(layers: list) -> dict:
 
 
 def setting(row: dict) -> str:
-    """What a run's seeds share here: objective, learning rate and decoder σ."""
-    sigma = "" if row["sigma"] is None else f", σ {row['sigma']:.3g}"
+    """What a run's seeds share here: objective, learning rate and decoder (σ, or Bernoulli)."""
+    sigma = f", {row.get('likelihood', 'bernoulli')}" if row["sigma"] is None else f", σ {row['sigma']:.3g}"
     return f"{row['objective']} (lr {row['lr']:g}{sigma}, step {row['step']})"
 
 
@@ -86,7 +89,7 @@ def main() -> None:
     except (BetavaeError, OSError) as exc:
         sys.exit(f"table1_information.py: {exc}")
     for r in rows:
-        print(f"{r['run']}: step {r['step']}, SSE {r['sse']:.1f}, KL {r['kl']:.3f} = information ≤ {r['information']:.2g} "
+        print(f"{r['run']}: step {r['step']}, recon {r['recon']:.1f}, KL {r['kl']:.3f} = information ≤ {r['information']:.2g} "
               f"(joint ≤ {r['joint_information']:.2g}) + offset {r['offset']:.3f} + spread {r['spread']:.2g} "
               f"+ width {r['width']:.3f} nats; active units {r['active_units']}; "
               f"least alive encoder layer {r['least_alive_layer']} ({r['least_alive_fraction']:.1%} of units positive for "

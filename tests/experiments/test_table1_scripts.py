@@ -42,7 +42,7 @@ def test_information_rows_split_the_kl_and_see_a_shared_offset(tmp_path):
     ti = load_script("table1_information")
     run_dir = train(build_config(tiny_tree()), tmp_path)
     row = ti.run_row(run_dir, 64)
-    assert row["objective"] == "beta" and row["seed"] == 3 and row["step"] == 12
+    assert row["objective"] == "beta" and row["seed"] == 3 and row["step"] == 12 and row["likelihood"] == "bernoulli"
     assert row["kl"] == pytest.approx(row["offset"] + row["spread"] + row["width"], abs=1e-9)
     assert row["joint_information"] <= row["information"] + 1e-9
     # an encoder that ignores its input: zero the weights of its last layer (it outputs μ, log σ²)
@@ -58,5 +58,5 @@ def test_information_rows_split_the_kl_and_see_a_shared_offset(tmp_path):
     assert row["least_alive_layer"].startswith("encoder.") and 0 < row["least_alive_fraction"] <= 1
     assert blind["kl"] == pytest.approx(blind["offset"] + blind["width"], abs=1e-9)
     (summary,) = ti.by_setting([row, blind])
-    assert summary["setting"] == "beta (lr 0.001, step 12)" and row["sigma"] is None
+    assert summary["setting"] == "beta (lr 0.001, bernoulli, step 12)" and row["sigma"] is None
     assert summary["seeds"] == 2 and summary["kl"][0] == pytest.approx((row["kl"] + blind["kl"]) / 2)
