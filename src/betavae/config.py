@@ -161,10 +161,10 @@ class TrainConfig(Strict):
         return self
 
 
-#: (section, key, default) of keys added after run ids were first handed out
-HASHED_IF_SET = (("train", "epochs", None), ("train", "weight_decay", 0.0),
-                 ("train", "lr_schedule", {"kind": "constant", "max_lr": None}), ("train", "clip", None),
-                 ("train", "trackers", []), ("train", "stop_when", []))
+#: (dotted key, default) of keys added after run ids were first handed out
+HASHED_IF_SET = (("train.epochs", None), ("train.weight_decay", 0.0),
+                 ("train.lr_schedule", {"kind": "constant", "max_lr": None}), ("train.clip", None),
+                 ("train.trackers", []), ("train.stop_when", []), ("model.likelihood.link", "sigmoid"))
 
 
 class RunConfig(Strict):
@@ -213,9 +213,13 @@ class RunConfig(Strict):
         (:data:`HASHED_IF_SET`), so a config that does not use them keeps its run id."""
         d = self.to_dict()
         d.pop("seed")
-        for section, key, default in HASHED_IF_SET:
-            if d.get(section, {}).get(key, default) == default:
-                d[section].pop(key, None)
+        for dotted, default in HASHED_IF_SET:
+            *parents, key = dotted.split(".")
+            node = d
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict) and node.get(key, default) == default:
+                node.pop(key, None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
     def run_id(self) -> str:

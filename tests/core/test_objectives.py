@@ -50,6 +50,23 @@ def test_gaussian_nll_with_and_without_constant():
     torch.testing.assert_close(with_const, torch.full((2,), expected))
 
 
+def test_gaussian_identity_link_known_answers_and_gradients():
+    """x̂ = ℓ: NLL and gradient at known points, beside the sigmoid link's p(1 − p)-weighted gradient."""
+    x = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    logits = torch.tensor([[0.25, 0.25, 2.0, -3.0]], requires_grad=True)
+    nll = Gaussian(sigma=0.5, link="identity").nll(logits, x)
+    torch.testing.assert_close(nll, torch.tensor([(0.75**2 + 0.25**2 + 1.0 + 9.0) / 0.5]))
+    nll.sum().backward()
+    torch.testing.assert_close(logits.grad, (logits.detach() - x) / 0.25)  # (ℓ − x)/σ², every pixel alike
+    pixels = torch.tensor([[-6.0, 0.0]], requires_grad=True)  # p ≈ 0.0025 and 0.5, both where x = 1
+    Gaussian(sigma=1.0).nll(pixels, torch.ones(1, 2)).sum().backward()
+    p = torch.sigmoid(pixels.detach())
+    torch.testing.assert_close(pixels.grad, (p - 1) * p * (1 - p))  # the dark pixel barely pulls
+    assert abs(pixels.grad[0, 0]) < 0.02 * abs(pixels.grad[0, 1])  # Bernoulli: 0.9975 vs 0.5
+    shown = Gaussian(link="identity").mean(torch.tensor([-0.5, 0.3, 1.7]))
+    torch.testing.assert_close(shown, torch.tensor([0.0, 0.3, 1.0]))
+
+
 def test_beta_normalised_higgins():
     assert beta_normalised(4, 10, 4096) == pytest.approx(0.0098, abs=1e-4)
 

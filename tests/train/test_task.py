@@ -195,9 +195,14 @@ def test_train_config_steps_or_epochs_and_schedule_checks():
 def test_keys_added_later_are_hashed_only_when_set():
     # known answers: the hashes main gave these configs before train.epochs/weight_decay/lr_schedule/clip existed
     assert build_config({}).config_hash() == "11d9b91a"
-    changed = {key for _, key, _ in HASHED_IF_SET}
-    assert changed == {"epochs", "weight_decay", "lr_schedule", "clip", "trackers", "stop_when"}
+    changed = {key for key, _ in HASHED_IF_SET}
+    assert changed == {"train.epochs", "train.weight_decay", "train.lr_schedule", "train.clip", "train.trackers",
+                       "train.stop_when", "model.likelihood.link"}
     assert build_config({"train": {"clip": 1.0}}).config_hash() != "11d9b91a"
     assert build_config({"train": {"trackers": []}}).config_hash() == "11d9b91a"
     assert build_config({"train": {"trackers": ["tensorboard"]}}).config_hash() != "11d9b91a"
     assert build_config({"train": {"stop_when": []}}).config_hash() == "11d9b91a"
+    gaussian = {"kind": "gaussian"}  # its hash before model.likelihood.link existed: 1a276697
+    assert build_config({"model": {"likelihood": gaussian}}).config_hash() == "1a276697"
+    assert build_config({"model": {"likelihood": {**gaussian, "link": "sigmoid"}}}).config_hash() == "1a276697"
+    assert build_config({"model": {"likelihood": {**gaussian, "link": "identity"}}}).config_hash() != "1a276697"

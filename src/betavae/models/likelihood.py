@@ -44,18 +44,31 @@ class Bernoulli(Likelihood):
 
 @LIKELIHOODS.register("gaussian")
 class Gaussian(Likelihood):
-    """Gaussian pixels with fixed σ_x around x̂ = sigmoid(ℓ).
+    """Gaussian pixels with fixed σ_x around the decoder's mean x̂ = sigmoid(ℓ) (``link:
+    sigmoid``, the default) or x̂ = ℓ (``link: identity``).
 
     NLL = Σ (x − x̂)²/(2σ_x²) [+ (N_x/2)·log(2πσ_x²) if ``constant``]. "Summed squared error"
-    equals this with σ_x² = ½ and no constant.
+    equals this with σ_x² = ½ and no constant. Through the sigmoid each pixel's gradient
+    ∂NLL/∂ℓ = (x̂ − x)·x̂(1 − x̂)/σ_x² is weighted by x̂(1 − x̂), near 0 wherever the output is
+    nearly 0 or 1 (a Bernoulli decoder's is x̂ − x); the identity link has (ℓ − x)/σ_x², the same
+    weight for every pixel. With the capacity objective at γ = 100 and lr 5e-4 that decides
+    whether the model leaves the mean image (docs/studies/table1.md, *The capacity arm*).
+    ``mean`` clips an identity-link output to [0, 1] for pictures; the NLL uses ℓ as it is.
     """
 
     kind: Literal["gaussian"] = "gaussian"
     sigma: PositiveFloat = 1.0
     constant: bool = False
+    link: Literal["sigmoid", "identity"] = "sigmoid"
+
+    def _mean(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits) if self.link == "sigmoid" else logits
+
+    def mean(self, logits: torch.Tensor) -> torch.Tensor:
+        return self._mean(logits).clamp(0.0, 1.0)
 
     def nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        sq = (x - torch.sigmoid(logits)).pow(2).flatten(1).sum(1) / (2.0 * self.sigma**2)
+        sq = (x - self._mean(logits)).pow(2).flatten(1).sum(1) / (2.0 * self.sigma**2)
         if self.constant:
             n_x = x[0].numel()
             sq = sq + 0.5 * n_x * math.log(2.0 * math.pi * self.sigma**2)
