@@ -42,6 +42,7 @@ def run_row(run_dir: Path, images: int) -> dict:
     last = read_metrics(run_dir)[-1]
     return {"run": run_dir.name, "objective": run.config.objective.kind, "lr": run.config.train.lr,
             "likelihood": run.config.model.likelihood.kind,
+            "link": getattr(run.config.model.likelihood, "link", None),
             "sigma": getattr(run.config.model.likelihood, "sigma", None), "seed": run.config.seed,
             "step": run.step, "recon": last.get("recon"),
             **{k: float(parts[k].sum()) for k in ("kl", "information", "offset", "spread", "width")},
@@ -61,6 +62,8 @@ def least_alive(layers: list) -> dict:
 def setting(row: dict) -> str:
     """What a run's seeds share here: objective, learning rate and decoder (σ, or Bernoulli)."""
     sigma = f", {row.get('likelihood', 'bernoulli')}" if row["sigma"] is None else f", σ {row['sigma']:.3g}"
+    if row.get("link") == "identity":
+        sigma += ", identity link"
     return f"{row['objective']} (lr {row['lr']:g}{sigma}, step {row['step']})"
 
 
