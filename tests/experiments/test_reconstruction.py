@@ -8,6 +8,7 @@ import torch
 from betavae.experiments.load import ImageRun
 from betavae.experiments.reconstruction import reconstruction_stats
 from betavae.metrics.posterior import kl_parts
+from betavae.models.likelihood import Gaussian
 
 
 def constant_run(config, bias: float, mu: float) -> ImageRun:
@@ -64,3 +65,17 @@ def test_information_is_the_posterior_bound_of_the_same_images(tiny_config):
     want = kl_parts(mu.numpy(), logvar.numpy())["information"]
     np.testing.assert_allclose(stats["information_per_latent"], want, rtol=1e-6, atol=1e-12)
     assert want[0] > 0.01 and stats["informative"] == 1 and stats["active"] == 1
+
+
+def test_squared_error_of_an_identity_link_is_of_its_unclipped_output(tiny_config):
+    """E[x|z] = ℓ for the identity link: an output of 1.5 everywhere costs Σ (x − 1.5)², not the
+    clipped picture's Σ (x − 1)², and equals the NLL times 2σ² (here σ² = ½: the NLL itself)."""
+    config = tiny_config.model_copy(update={"model": tiny_config.model.model_copy(
+        update={"likelihood": Gaussian(sigma=0.5**0.5, link="identity")})})
+    run = constant_run(config, bias=1.5, mu=0.0)
+    stats = reconstruction_stats(run, n=64, seed=2, batch_size=32)
+    source = run.source
+    x = source.observations(source.sample_factors(64, np.random.default_rng(2))).astype(np.float64)
+    x /= source.pixel_max
+    np.testing.assert_allclose(stats["mse_sum"], ((x - 1.5) ** 2).reshape(64, -1).sum(1).mean(), rtol=1e-6)
+    np.testing.assert_allclose(stats["nll"], stats["mse_sum"], rtol=1e-6)

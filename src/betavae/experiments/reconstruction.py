@@ -39,7 +39,7 @@ def reconstruction_stats(run: ImageRun, n: int = 10_000, seed: int = 0, batch_si
         x = x.to(run.device, torch.float32) / source.pixel_max
         mu, logvar = model.encode(x)
         logits = model.decode(mu).float()
-        sse.append((likelihood.mean(logits) - x).pow(2).flatten(1).sum(1).cpu())
+        sse.append((likelihood.expected(logits) - x).pow(2).flatten(1).sum(1).cpu())
         nll.append(likelihood.nll(logits, x).cpu())
         kl.append(kl_per_latent(mu.float(), logvar.float()).cpu())
         means.append(mu.float().cpu())

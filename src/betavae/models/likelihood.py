@@ -26,9 +26,13 @@ class Likelihood(Component):
         """−log p(x|z) summed over data dimensions. logits, x: (B, ...) -> (B,)."""
         raise NotImplementedError
 
-    def mean(self, logits: torch.Tensor) -> torch.Tensor:
-        """The reconstruction shown to people: E[x|z] in [0, 1], same shape as logits."""
+    def expected(self, logits: torch.Tensor) -> torch.Tensor:
+        """E[x|z], the decoder's mean, same shape as logits (what reconstruction errors are of)."""
         return torch.sigmoid(logits)
+
+    def mean(self, logits: torch.Tensor) -> torch.Tensor:
+        """The reconstruction shown to people: E[x|z] clipped to [0, 1], same shape as logits."""
+        return self.expected(logits)
 
 
 @LIKELIHOODS.register("bernoulli")
@@ -53,7 +57,8 @@ class Gaussian(Likelihood):
     nearly 0 or 1 (a Bernoulli decoder's is x̂ − x); the identity link has (ℓ − x)/σ_x², the same
     weight for every pixel. With the capacity objective at γ = 100 and lr 5e-4 that decides
     whether the model leaves the mean image (docs/studies/table1.md, *The capacity arm*).
-    ``mean`` clips an identity-link output to [0, 1] for pictures; the NLL uses ℓ as it is.
+    ``mean`` clips an identity-link output to [0, 1] for pictures; ``expected`` (E[x|z]) and the NLL
+    use ℓ as it is.
     """
 
     kind: Literal["gaussian"] = "gaussian"
@@ -61,14 +66,14 @@ class Gaussian(Likelihood):
     constant: bool = False
     link: Literal["sigmoid", "identity"] = "sigmoid"
 
-    def _mean(self, logits: torch.Tensor) -> torch.Tensor:
+    def expected(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits) if self.link == "sigmoid" else logits
 
     def mean(self, logits: torch.Tensor) -> torch.Tensor:
-        return self._mean(logits).clamp(0.0, 1.0)
+        return self.expected(logits).clamp(0.0, 1.0)
 
     def nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        sq = (x - self._mean(logits)).pow(2).flatten(1).sum(1) / (2.0 * self.sigma**2)
+        sq = (x - self.expected(logits)).pow(2).flatten(1).sum(1) / (2.0 * self.sigma**2)
         if self.constant:
             n_x = x[0].numel()
             sq = sq + 0.5 * n_x * math.log(2.0 * math.pi * self.sigma**2)
