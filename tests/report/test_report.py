@@ -127,6 +127,14 @@ def test_a_dead_encoder_layer_is_named(reported_run, tmp_path):
     md = write_report(run, n_images=32, n_seeds=2).with_suffix(".md").read_text()
     assert "The KL is not information" in md and "less than 1e-6 nats tell the images apart" in md
     assert "dead ReLU layers: encoder.7 (512 units), zero for all 32 images" in md
+    assert "through a sigmoid" not in md  # a Bernoulli decoder
+    config = run / "config.yaml"  # the same weights read as a squared-error decoder through a sigmoid
+    config.write_text(config.read_text().replace("kind: bernoulli", "kind: gaussian\n    sigma: 0.7071067811865476", 1))
+    md = write_report(run, n_images=32, n_seeds=2).with_suffix(".md").read_text()
+    assert "squared error is taken through a sigmoid (model.likelihood.link: sigmoid)" in md
+    config.write_text(config.read_text().replace("sigma: 0.7071067811865476", "sigma: 0.7071067811865476\n    link: identity", 1))
+    md = write_report(run, n_images=32, n_seeds=2).with_suffix(".md").read_text()
+    assert "The KL is not information" in md and "through a sigmoid" not in md
 
 
 def test_every_image_is_relative_exists_and_is_small(reported_run):

@@ -73,7 +73,18 @@ def model_figures(b: Builder, options: SectionOptions) -> None:
             f"{'less than 1e-6' if total_info < 1e-6 else f'at most {total_info:.2g}'} nats tell the images apart (I(x; z_j) bound, column 'information'); the rest "
             f"is an offset of the posterior means ({parts['offset'].sum():.3g} nats) and a change of the "
             f"posterior width ({parts['width'].sum():.3g} nats) that every image shares. The decoder gets "
-            "nothing to reconstruct from (betavae.metrics.posterior; docs/metrics.md)." + _dead_encoder_layers(run, batch))
+            "nothing to reconstruct from (betavae.metrics.posterior; docs/metrics.md)." + _dead_encoder_layers(run, batch)
+            + _sigmoid_squared_error(run))
+
+
+def _sigmoid_squared_error(run: Any) -> str:
+    """A sentence on the squared error through a sigmoid when the run's decoder has one ('' if not)."""
+    likelihood = run.config.model.likelihood
+    if likelihood.kind != "gaussian" or getattr(likelihood, "link", "sigmoid") != "sigmoid":
+        return ""
+    return (" The decoder's squared error is taken through a sigmoid (model.likelihood.link: sigmoid), which "
+            "weights each pixel's gradient by p(1 − p), nearly 0 where the output is dark: on dSprites that kept "
+            "the capacity objective at the mean image, and link: identity trained (docs/studies/table1.md).")
 
 
 def _dead_encoder_layers(run: Any, batch: Any) -> str:
