@@ -24,14 +24,22 @@ def constant_run(config, bias: float, mu: float) -> ImageRun:
     return ImageRun(None, config, model.eval(), 0, torch.device("cpu"))
 
 
+def seeded_images(run: ImageRun, n: int, seed: int) -> np.ndarray:
+    """The ``n`` images reconstruction_stats draws with ``seed``, in [0, 1] (float64)."""
+    source = run.source
+    return source.observations(source.sample_factors(n, np.random.default_rng(seed))).astype(np.float64) / source.pixel_max
+
+
+def sse_of_constant(run: ImageRun, n: int, seed: int, value: float) -> float:
+    """Mean summed squared error per image of an output equal to ``value`` everywhere."""
+    return float(((seeded_images(run, n, seed) - value) ** 2).reshape(n, -1).sum(1).mean())
+
+
 def test_constant_model_known_answers(tiny_config):
     run = constant_run(tiny_config, bias=0.0, mu=0.0)
     stats = reconstruction_stats(run, n=300, seed=5, batch_size=128)
-    source = run.source
-    x = source.observations(source.sample_factors(300, np.random.default_rng(5))).astype(np.float64)
-    x /= source.pixel_max
     # E[x|z] = sigmoid(0) = 0.5 everywhere: SSE = Σ (x − 0.5)² = 0.25·4096 for binary images.
-    np.testing.assert_allclose(stats["mse_sum"], ((x - 0.5) ** 2).reshape(300, -1).sum(1).mean(), rtol=1e-6)
+    np.testing.assert_allclose(stats["mse_sum"], sse_of_constant(run, 300, 5, 0.5), rtol=1e-6)
     assert stats["mse_sum"] == 0.25 * 4096
     np.testing.assert_allclose(stats["mse_pixel"], 0.25)
     np.testing.assert_allclose(stats["nll"], 4096 * np.log(2), rtol=1e-6)  # BCE of logit 0 is log 2
@@ -57,10 +65,8 @@ def test_information_is_the_posterior_bound_of_the_same_images(tiny_config):
     with torch.no_grad():
         torch.manual_seed(0)
         run.model.encoder[-1].weight[0].normal_(0.0, 100.0)
-    source = run.source
-    x = source.observations(source.sample_factors(200, np.random.default_rng(3))).astype(np.float32)
     with torch.no_grad():
-        mu, logvar = run.model.encode(torch.from_numpy(x / source.pixel_max))
+        mu, logvar = run.model.encode(torch.from_numpy(seeded_images(run, 200, 3).astype(np.float32)))
     stats = reconstruction_stats(run, n=200, seed=3, batch_size=64)
     want = kl_parts(mu.numpy(), logvar.numpy())["information"]
     np.testing.assert_allclose(stats["information_per_latent"], want, rtol=1e-6, atol=1e-12)
@@ -74,8 +80,5 @@ def test_squared_error_of_an_identity_link_is_of_its_unclipped_output(tiny_confi
         update={"likelihood": Gaussian(sigma=0.5**0.5, link="identity")})})
     run = constant_run(config, bias=1.5, mu=0.0)
     stats = reconstruction_stats(run, n=64, seed=2, batch_size=32)
-    source = run.source
-    x = source.observations(source.sample_factors(64, np.random.default_rng(2))).astype(np.float64)
-    x /= source.pixel_max
-    np.testing.assert_allclose(stats["mse_sum"], ((x - 1.5) ** 2).reshape(64, -1).sum(1).mean(), rtol=1e-6)
+    np.testing.assert_allclose(stats["mse_sum"], sse_of_constant(run, 64, 2, 1.5), rtol=1e-6)
     np.testing.assert_allclose(stats["nll"], stats["mse_sum"], rtol=1e-6)
