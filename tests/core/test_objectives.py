@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from betavae.config import build_config
+from betavae.errors import BetavaeError
 from betavae.models import MODELS
 from betavae.models.likelihood import Bernoulli, Gaussian
 from betavae.objectives import OBJECTIVES
@@ -65,6 +66,8 @@ def test_gaussian_identity_link_known_answers_and_gradients():
     assert abs(pixels.grad[0, 0]) < 0.02 * abs(pixels.grad[0, 1])  # Bernoulli: 0.9975 vs 0.5
     shown = Gaussian(link="identity").mean(torch.tensor([-0.5, 0.3, 1.7]))
     torch.testing.assert_close(shown, torch.tensor([0.0, 0.3, 1.0]))
+    with pytest.raises(BetavaeError, match="model.likelihood.link: Input should be 'sigmoid' or 'identity'"):
+        build_config({"model": {"likelihood": {"kind": "gaussian", "link": "logit"}}})
 
 
 def test_beta_normalised_higgins():
