@@ -41,7 +41,7 @@ import numpy as np
 import yaml
 from scipy import stats
 
-from betavae.report.lessons import t_interval  # (mean, low, high); no interval for one value
+from betavae.report.lessons import holm, t_interval, welch
 
 PAIR = ("posX", "posY")
 #: (column, label, True when higher is better) of the table, the pair score first
@@ -217,31 +217,6 @@ def pooled_sd(rows: Sequence[dict[str, Any]], key: str = PRIMARY) -> tuple[float
             ss += float(np.var(values, ddof=1)) * (len(values) - 1)
             df += len(values) - 1
     return (math.sqrt(ss / df) if df else math.nan), df
-
-
-def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> dict[str, float]:
-    """mean(a) − mean(b) with its Welch t interval, t and two-sided p (unequal variances; the seeds
-    of two arms are separate runs, so the difference is not paired)."""
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / (len(x) - 1) + vb ** 2 / (len(y) - 1))
-    diff = float(x.mean() - y.mean())
-    half = float(stats.t.ppf(0.5 + level / 2, df) * se)
-    t = diff / se
-    return {"diff": diff, "lo": diff - half, "hi": diff + half, "t": t, "df": df,
-            "p": float(2 * stats.t.sf(abs(t), df))}
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm's step-down adjustment of a family of p values (same order as given): the k-th smallest
-    is multiplied by (m − k + 1), made non-decreasing, and capped at 1."""
-    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
-    out, running = [1.0] * len(pvalues), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
-        out[i] = running
-    return out
 
 
 def finished_values(cell: Sequence[dict[str, Any]], key: str) -> list[float]:

@@ -2,7 +2,7 @@
 each in-training evaluation, and each row's latest scores over its seeds.
 
 Usage:
-    python docs/studies/vsa_decisive_table.py RUNS_DIR [--out docs/studies/vsa_decisive]
+    python docs/studies/vsa_decisive_table.py RUNS_DIR [--at STEP ...] [--contrast 14-13 ...] [--out docs/studies/vsa_decisive]
 
 Reads each run folder of the sweep directory (``config.yaml`` for the row and seed, ``metrics.jsonl``
 for the ``eval.vsa.*`` lines that ``train.eval_every`` writes, ``meta.json`` for ``stopped``). Prints
@@ -102,6 +102,35 @@ def row_table(runs: list[dict[str, Any]], at: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def contrast_table(runs: list[dict[str, Any]], pairs: Sequence[tuple[int, int]], at: int | None = None) -> str:
+    """Per pair of source rows (a, b): mean(a) − mean(b) of the stage's IoU and of the changed-feature
+    accuracy over the runs' evaluations at step ``at`` (None: their latest), with the Welch 95 %
+    interval and two-sided p (the seeds of two rows are separate runs: not paired)."""
+    from betavae.report.lessons import welch
+
+    lines = ["| contrast | runs | score | difference [95 % Welch interval] | p |", "|---|---|---|---|---|"]
+    for a, b in pairs:
+        evals = {row: [e for e in (pick(r["evals"], at) for r in runs if r["row"] == row) if e is not None] for row in (a, b)}
+        for key, title in SCORES[:2]:
+            values = {row: [e[key] for e in found if isinstance(e.get(key), (int, float))] for row, found in evals.items()}
+            if min(len(v) for v in values.values()) < 2:
+                lines.append(f"| {a} − {b} | {len(values[a])} + {len(values[b])} | {title} | – (needs ≥ 2 runs each) | – |")
+                continue
+            w = welch(values[a], values[b])
+            lines.append(f"| {a} − {b} | {len(values[a])} + {len(values[b])} | {title} | "
+                         f"{w['diff']:+.3f} [{w['lo']:+.3f}, {w['hi']:+.3f}] | {w['p']:.2g} |")
+    return "\n".join(lines)
+
+
+def parse_contrast(text: str) -> tuple[int, int]:
+    """``"14-13"`` → (14, 13)."""
+    try:
+        a, b = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a contrast is two source rows as A-B (e.g. 14-13), got {text!r}") from None
+    return a, b
+
+
 def trajectory_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"run_id": r["run_id"], "row": r["row"], "seed": r["seed"], "stopped": r["stopped"] or "",
              **{k: e.get(k) for k in ("step", *(key for key, _ in SCORES), "good", "collapsed")}}
@@ -114,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> str:
     parser.add_argument("--out", type=Path, help="write trajectories.csv and table.md here")
     parser.add_argument("--at", type=int, action="append", default=[],
                         help="also a table of every run's evaluation at this step (repeatable)")
+    parser.add_argument("--contrast", type=parse_contrast, action="append", default=[], metavar="A-B",
+                        help="row A minus row B (Welch) at each --at step, or at the latest evaluations (repeatable)")
     args = parser.parse_args(argv)
     if not args.source.is_dir():
         parser.error(f"{args.source} is not a sweep directory")
@@ -125,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> str:
     text = "Latest evaluation of each run:\n\n" + row_table(runs)
     for step in args.at:
         text += f"\n\nEvery run at step {step:,}:\n\n" + row_table(runs, step)
+    for step in (args.at or [None]) if args.contrast else []:
+        where = "latest evaluations" if step is None else f"step {step:,}"
+        text += f"\n\nContrasts at {where}:\n\n" + contrast_table(runs, args.contrast, step)
     print("\n".join(lines) + "\n\n" + text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

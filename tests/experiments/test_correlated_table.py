@@ -137,21 +137,6 @@ def test_pilot_lines_show_the_mechanism_and_when_the_mean_image_was_left(tmp_pat
                          "  step    500, recon   150.0, KL   7.40, C_t  7.50, MIG 0.040"]
 
 
-def test_welch_and_holm_at_known_points():
-    from scipy import stats
-
-    w = ct.welch([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
-    # se = √(1/3 + 0), Welch df = (1/3)² / ((1/3)²/2) = 2, t = 1/√(1/3) = √3
-    assert w["diff"] == pytest.approx(1.0) and w["df"] == pytest.approx(2.0) and w["t"] == pytest.approx(math.sqrt(3))
-    assert w["p"] == pytest.approx(2 * stats.t.sf(math.sqrt(3), 2)) == pytest.approx(0.2254, abs=1e-4)
-    assert (w["lo"], w["hi"]) == pytest.approx((1 - 4.302652729911275 / math.sqrt(3), 1 + 4.302652729911275 / math.sqrt(3)))
-    a, b = [0.3, 0.5, 0.4, 0.6], [0.1, 0.2, 0.15]
-    assert ct.welch(a, b)["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
-    # Holm: sorted 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → kept non-decreasing at 0.06
-    assert ct.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert ct.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
-
-
 def test_contrasts_against_beta_and_independent():
     def rows(strength, arm, values):
         return [{"strength": strength, "arm": arm, "status": "finished", "pair_mig": v} for v in values]

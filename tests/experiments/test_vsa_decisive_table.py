@@ -65,3 +65,32 @@ def test_a_missing_sweep_directory_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         vt.main([str(tmp_path / "nope")])
     assert exit_info.value.code == 2 and "is not a sweep directory" in capsys.readouterr().err
+
+
+def test_contrasts_are_welch_differences_at_one_step(tmp_path):
+    from scipy import stats
+
+    def pd(step, iou, acc):
+        return {"step": step, "swap.iou": iou, "swap.empty": 0.0, "swap_acc.changed": acc, "latent.kl": 100.0,
+                "good": False, "collapsed": False}
+    for seed, (iou, acc) in enumerate([(0.80, 0.70), (0.82, 0.74), (0.84, 0.72)]):
+        make_run(tmp_path, f"r14-s{seed}", "paired_dsprites", 0.0, seed, [pd(1000, 0.5, 0.5), pd(2000, iou, acc)])
+    for seed, (iou, acc) in enumerate([(0.74, 0.60), (0.75, 0.58)]):
+        make_run(tmp_path, f"r13-s{seed}", "paired_dsprites", 0.1, seed, [pd(1000, 0.5, 0.5), pd(2000, iou, acc)])
+    make_run(tmp_path, "r15-s0", "paired_dsprites", 0.01, 0, [pd(2000, 0.9, 0.9)])
+    text = vt.main([str(tmp_path), "--at", "2000", "--contrast", "14-13", "--contrast", "15-13"])
+    contrasts = text.split("Contrasts at step 2,000:")[1]
+    p = stats.ttest_ind([0.80, 0.82, 0.84], [0.74, 0.75], equal_var=False).pvalue
+    assert "| 14 − 13 | 3 + 2 | swap/scene IoU | +0.075 [" in contrasts and f"| {p:.2g} |" in contrasts
+    assert "| 14 − 13 | 3 + 2 | changed acc | +0.130 [" in contrasts
+    assert "| 15 − 13 | 1 + 2 | swap/scene IoU | – (needs ≥ 2 runs each) | – |" in contrasts
+    latest = vt.main([str(tmp_path), "--contrast", "14-13"])  # no --at: the latest evaluations (step 2,000 here)
+    assert "Contrasts at latest evaluations:" in latest and "+0.075 [" in latest
+
+
+def test_a_malformed_contrast_is_a_one_line_error(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        vt.main([str(tmp_path), "--contrast", "14_13"])
+    assert exit_info.value.code == 2 and "a contrast is two source rows as A-B (e.g. 14-13), got '14_13'" in capsys.readouterr().err

@@ -10,10 +10,12 @@ from scipy import stats
 
 from betavae.report.lessons import (
     choices,
+    holm,
     rank_correlations,
     setting_intervals,
     sweep_lessons,
     variance_shares,
+    welch,
 )
 
 BETA_EFFECT = {1.0: 0.2, 4.0: 0.6}
@@ -138,3 +140,16 @@ def test_one_seed_per_setting_says_the_seed_share_cannot_be_told_and_few_runs_ha
     assert sweep_lessons(rows)["replicated"] is True
     # y = (0.1, 0.3, 0.5), mean 0.3: SS_total 0.08; β groups {0.1}, {0.3, 0.5}: SS_between 0.06
     assert shares["beta"] == pytest.approx(0.75) and shares["seed"] == pytest.approx(0.25)
+
+
+def test_welch_and_holm_at_known_points():
+    w = welch([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    # se = √(1/3 + 0), Welch df = (1/3)² / ((1/3)²/2) = 2, t = 1/√(1/3) = √3
+    assert w["diff"] == pytest.approx(1.0) and w["df"] == pytest.approx(2.0) and w["t"] == pytest.approx(math.sqrt(3))
+    assert w["p"] == pytest.approx(2 * stats.t.sf(math.sqrt(3), 2)) == pytest.approx(0.2254, abs=1e-4)
+    assert (w["lo"], w["hi"]) == pytest.approx((1 - 4.302652729911275 / math.sqrt(3), 1 + 4.302652729911275 / math.sqrt(3)))
+    a, b = [0.3, 0.5, 0.4, 0.6], [0.1, 0.2, 0.15]
+    assert welch(a, b)["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    # Holm: sorted 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → kept non-decreasing at 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])

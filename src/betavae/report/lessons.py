@@ -9,7 +9,9 @@ labels. For the runs of a sweep folder this computes, from each run's eval.json:
 * the run each supervised metric would choose, and the run UDR would choose (from
   ``udr.json``, written by :func:`sweep_udr` / ``bvae eval RUNS_DIR --udr``), with where UDR's
   pick ranks by each metric;
-* each setting's mean over seeds with its Student-t confidence interval.
+* each setting's mean over seeds with its Student-t confidence interval;
+* for the study scripts (docs/studies/): the difference of two arms' means with Welch's interval
+  (:func:`welch`) and Holm's adjustment of a family of p values (:func:`holm`).
 
 Pure functions of the index rows (``hyper``, ``seed``, ``eval``, ``run``), so they are tested
 on synthetic sweeps whose answers are known.
@@ -137,6 +139,31 @@ def t_interval(y: Sequence[float], confidence: float = 0.95) -> tuple[float, flo
         return mean, None, None
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * y.std(ddof=1) / math.sqrt(n))
     return mean, mean - half, mean + half
+
+
+def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> dict[str, float]:
+    """mean(a) − mean(b) with its Welch t interval, t and two-sided p (unequal variances; the seeds
+    of two arms are separate runs, so the difference is not paired)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(x) - 1) + vb ** 2 / (len(y) - 1))
+    diff = float(x.mean() - y.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, df) * se)
+    t = diff / se
+    return {"diff": diff, "lo": diff - half, "hi": diff + half, "t": t, "df": df,
+            "p": float(2 * stats.t.sf(abs(t), df))}
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p values (same order as given): the k-th smallest
+    is multiplied by (m − k + 1), made non-decreasing, and capped at 1."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    out, running = [1.0] * len(pvalues), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
+        out[i] = running
+    return out
 
 
 def setting_intervals(
