@@ -3,8 +3,11 @@
 Usage: python docs/studies/table1_trajectories.py RUNS_DIR [--out docs/studies/table1]
 
 Reads every run's metrics.jsonl, writes OUT/trajectories.csv (objective, seed, step, SSE per image,
-KL, KL per latent) and prints, at each logged step every run reached, the mean SSE and KL of each
-objective over its seeds with a 95 % t interval, and how many seeds still draw the mean image.
+KL, KL per latent, the capacity target C_t where there is one), OUT/summary.csv and
+OUT/trajectories.png (SSE and KL against steps: one thin line per seed, the mean over seeds thick,
+the report's values as dashed lines), and prints, at each logged step every run reached, the mean
+SSE and KL of each objective over its seeds with a 95 % t interval, and how many seeds still draw
+the mean image.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from betavae.report.lessons import t_interval as library_t_interval
 #: the summed squared error of the mean image (σ_x² = ½: NLL = SSE) measured at the start: a run
 #: whose SSE stays within 5 % of it has not left the collapsed phase
 MEAN_IMAGE_SSE = 170.0
+#: the report's reconstruction errors after up to 2M iterations (seed 002, Table 1)
+REPORT_SSE = {"vae": 11.28, "capacity": 17.44, "beta": 23.77}
+COLOURS = {"vae": "tab:blue", "beta": "tab:orange", "capacity": "tab:green"}
+LABELS = {"vae": "VAE", "beta": "β-VAE, β = 4", "capacity": "capacity, γ = 100"}
 
 
 def t_interval(values: list[float]) -> tuple[float, float, float]:
@@ -38,7 +45,8 @@ def read_runs(runs_dir: Path) -> list[dict]:
             if line.strip():
                 r = json.loads(line)
                 rows.append({"objective": config["objective"]["kind"], "seed": config["seed"], "step": r["step"],
-                             "sse": r["recon"], "kl": r["kl"], "kl_per_dim": r["kl_per_dim"]})
+                             "sse": r["recon"], "kl": r["kl"], "kl_per_dim": r["kl_per_dim"],
+                             "capacity": r.get("capacity")})
     return rows
 
 
@@ -59,6 +67,40 @@ def summary(rows: list[dict]) -> list[dict]:
     return out
 
 
+def figure(rows: list[dict], path: Path) -> None:
+    """SSE per image (log scale) and KL against steps, one colour per objective: thin lines are seeds,
+    the thick line their mean at the steps all of them reached; dashed: the report's SSE and C_t."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_sse, ax_kl) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for objective in [o for o in COLOURS if any(r["objective"] == o for r in rows)]:
+        mine = [r for r in rows if r["objective"] == objective]
+        colour = COLOURS[objective]
+        for seed in sorted({r["seed"] for r in mine}):
+            run = sorted((r for r in mine if r["seed"] == seed), key=lambda r: r["step"])
+            for ax, key in ((ax_sse, "sse"), (ax_kl, "kl")):
+                ax.plot([r["step"] for r in run], [r[key] for r in run], color=colour, lw=0.7, alpha=0.5)
+        means = summary(mine)
+        for ax, key in ((ax_sse, "sse"), (ax_kl, "kl")):
+            ax.plot([m["step"] for m in means], [m[key] for m in means], color=colour, lw=2.2, label=LABELS[objective])
+        ax_sse.axhline(REPORT_SSE[objective], color=colour, ls="--", lw=1)
+        targets = sorted({(r["step"], r["capacity"]) for r in mine if r["capacity"] is not None})
+        if targets:
+            ax_kl.plot(*zip(*targets, strict=True), color=colour, ls="--", lw=1, label="C_t (capacity target)")
+    ax_sse.axhline(MEAN_IMAGE_SSE, color="grey", ls=":", lw=1, label="the mean image")
+    ax_sse.set(yscale="log", xlabel="step", ylabel="SSE per image",
+               title="Reconstruction error (dashed: the report's, after ≤ 2M iterations)")
+    ax_kl.set(xlabel="step", ylabel="KL (nats per image)", title="KL")
+    ax_sse.legend(fontsize=8)
+    ax_kl.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs_dir", type=Path)
@@ -68,15 +110,16 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "trajectories.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["objective", "seed", "step", "sse", "kl", "kl_per_dim"])
+        w.writerow(["objective", "seed", "step", "sse", "kl", "kl_per_dim", "capacity"])
         for r in rows:
             w.writerow([r["objective"], r["seed"], r["step"], f"{r['sse']:.4f}", f"{r['kl']:.4f}",
-                        " ".join(f"{v:.4f}" for v in r["kl_per_dim"])])
+                        " ".join(f"{v:.4f}" for v in r["kl_per_dim"]), "" if r["capacity"] is None else r["capacity"]])
     with (args.out / "summary.csv").open("w", newline="") as fh:
         table = summary(rows)
         w = csv.DictWriter(fh, fieldnames=list(table[0]))
         w.writeheader()
         w.writerows(table)
+    figure(rows, args.out / "trajectories.png")
     for s in table:
         print(f"{s['step']:6d} {s['objective']:9s} SSE {s['sse']:7.1f} [{s['sse_low']:7.1f}, {s['sse_high']:7.1f}]  "
               f"KL {s['kl']:6.2f} [{s['kl_low']:6.2f}, {s['kl_high']:6.2f}]  at the mean image {s['at_mean_image']}/{s['seeds']}")

@@ -25,17 +25,54 @@ def load_script(name: str):
     return module
 
 
-def test_trajectory_summary_intervals_and_mean_image_count():
+def test_t_interval_known_answer():
     tt = load_script("table1_trajectories")
-    rows = [{"objective": "vae", "seed": s, "step": 250, "sse": sse, "kl": 1.0, "kl_per_dim": [1.0]}
-            for s, sse in enumerate([20.0, 30.0, 170.0])]
-    rows.append({"objective": "vae", "seed": 0, "step": 500, "sse": 10.0, "kl": 1.0, "kl_per_dim": [1.0]})
-    (row,) = tt.summary(rows)  # step 500 is left out: not every run reached it
-    assert row["step"] == 250 and row["seeds"] == 3 and row["sse"] == pytest.approx(220 / 3)
-    half = 4.302652729749464 * math.sqrt(((20 - 220 / 3) ** 2 + (30 - 220 / 3) ** 2 + (170 - 220 / 3) ** 2) / 2) / math.sqrt(3)
-    assert row["sse_high"] - row["sse"] == pytest.approx(half)
-    assert row["at_mean_image"] == 1 and row["kl_low"] == pytest.approx(1.0)
+    mean, lo, hi = tt.t_interval([1.0, 2.0, 3.0])
+    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, 2) = 4.3027 (tables) · sd 1 / √3
+    assert mean == 2.0 and lo == pytest.approx(2 - half, rel=1e-9) and hi == pytest.approx(2 + half, rel=1e-9)
     assert math.isnan(tt.t_interval([5.0])[1])
+
+
+def test_summary_only_steps_every_run_reached_and_counts_the_mean_image():
+    tt = load_script("table1_trajectories")
+    rows = [{"objective": "vae", "seed": s, "step": t, "sse": v, "kl": 1.0, "kl_per_dim": [1.0]}
+            for s, series in enumerate([[200, 100, 50], [200, 172, 171], [200, 90]])
+            for t, v in zip((250, 500, 750), series, strict=False)]
+    table = tt.summary(rows)
+    assert [r["step"] for r in table] == [250, 500]  # seed 2 stopped at 500
+    assert table[1]["sse"] == pytest.approx((100 + 172 + 90) / 3)
+    assert [r["at_mean_image"] for r in table] == [3, 1]  # > 0.95 · 170 = 161.5
+    interval = table[0]["sse_high"] - table[0]["sse"]
+    assert interval == pytest.approx(0.0) and table[0]["kl_low"] == pytest.approx(1.0)  # three equal values
+
+
+def test_trajectories_files_and_figure_from_run_folders(tmp_path, monkeypatch):
+    import csv
+    import json
+    import sys
+
+    import yaml
+
+    tt = load_script("table1_trajectories")
+    runs = tmp_path / "runs"
+    for kind, seed in (("vae", 0), ("vae", 1), ("capacity", 0)):
+        d = runs / f"{kind}-s{seed}"
+        d.mkdir(parents=True)
+        (d / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "objective": {"kind": kind}}))
+        lines = [{"step": step, "recon": 170.0 - step / 10 - seed, "kl": step / 100, "kl_per_dim": [step / 200] * 2,
+                  **({"capacity": 30 * step / 100_000} if kind == "capacity" else {})} for step in (250, 500)]
+        (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    monkeypatch.setattr(sys, "argv", ["table1_trajectories.py", str(runs), "--out", str(tmp_path / "out")])
+    tt.main()
+    with (tmp_path / "out" / "trajectories.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["objective"], r["step"], r["capacity"]) for r in rows if r["objective"] == "capacity"] == [
+        ("capacity", "250", "0.075"), ("capacity", "500", "0.15")]
+    assert all(r["capacity"] == "" for r in rows if r["objective"] == "vae")
+    with (tmp_path / "out" / "summary.csv").open() as fh:
+        vae_500 = next(r for r in csv.DictReader(fh) if r["objective"] == "vae" and r["step"] == "500")
+    assert float(vae_500["sse"]) == pytest.approx(119.5) and vae_500["at_mean_image"] == "0"
+    assert (tmp_path / "out" / "trajectories.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_information_rows_split_the_kl_and_see_a_shared_offset(tmp_path):
