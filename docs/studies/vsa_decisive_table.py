@@ -9,7 +9,7 @@ for the ``eval.vsa.*`` lines that ``train.eval_every`` writes, ``meta.json`` for
 one line per (run, evaluation step) and, per source row, the scores of each run's latest
 evaluation (and, with ``--at STEP``, at one step for every run that reached it): mean over the
 runs with a 95 % t interval when two or more have one, and the Good and collapsed counts. With ``--out`` it writes ``trajectories.csv`` (every evaluation of every run),
-``table.md`` and ``evals.json`` (the values of each finished run's end-of-run ``eval.json``) there. A run still training shows its latest evaluation; the ``steps`` column says
+``trajectories.png`` (IoU and changed accuracy against steps per row), ``table.md`` and ``evals.json`` (the values of each finished run's end-of-run ``eval.json``) there. A run still training shows its latest evaluation; the ``steps`` column says
 how far each got.
 """
 
@@ -122,6 +122,42 @@ def contrast_table(runs: list[dict[str, Any]], pairs: Sequence[tuple[int, int]],
     return "\n".join(lines)
 
 
+def figure(runs: list[dict[str, Any]], path: Path, good: float = 0.8) -> None:
+    """Swap/scene IoU and changed-feature accuracy against steps, one colour per source row: thin
+    lines are seeds, the thick line their mean at the steps all of them reached; dotted: the Good
+    rule's threshold ``good`` on both (spec §6)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    colours = plt.get_cmap("tab10")
+    for i, row in enumerate(sorted({r["row"] for r in runs if r["row"] is not None})):
+        mine = [r for r in runs if r["row"] == row and r["evals"]]
+        if not mine:
+            continue
+        kind = "PSD" if "scene.iou" in mine[0]["evals"][0] else "PD"
+        for ax, key in zip(axes, ("iou", "swap_acc.changed"), strict=True):
+            for r in mine:
+                points = [(e["step"], e[key]) for e in r["evals"] if isinstance(e.get(key), (int, float))]
+                if points:
+                    ax.plot(*zip(*points, strict=True), color=colours(i), lw=0.7, alpha=0.5)
+            shared = sorted(set.intersection(*({e["step"] for e in r["evals"]} for r in mine)))
+            means = [(step, sum(pick(r["evals"], step)[key] for r in mine) / len(mine)) for step in shared
+                     if all(isinstance(pick(r["evals"], step).get(key), (int, float)) for r in mine)]
+            if means:
+                ax.plot(*zip(*means, strict=True), color=colours(i), lw=2.2, marker="o", ms=3,
+                        label=f"row {row} ({kind}, {len(mine)} seed{'s' if len(mine) > 1 else ''})")
+    for ax, title in zip(axes, ("swap IoU (PD) / scene IoU (PSD)", "changed-feature accuracy"), strict=True):
+        ax.axhline(good, color="grey", ls=":", lw=1)
+        ax.set(xlabel="step", title=f"{title} (dotted: Good ≥ {good})")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def parse_contrast(text: str) -> tuple[int, int]:
     """``"14-13"`` → (14, 13)."""
     try:
@@ -167,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> str:
             writer.writeheader()
             writer.writerows(rows)
         (args.out / "table.md").write_text(text + "\n")
+        figure(runs, args.out / "trajectories.png")
         finished = {r["run_id"]: json.loads((args.source / r["run_id"] / "eval.json").read_text())["values"]
                     for r in runs if (args.source / r["run_id"] / "eval.json").is_file()}
         (args.out / "evals.json").write_text(json.dumps(finished, indent=1, sort_keys=True) + "\n")

@@ -57,6 +57,7 @@ def test_rows_trajectories_and_the_latest_scores(tmp_path):
         ("other", "1000", ""), ("r15-s0", "1000", "vsa_good"), ("r15-s0", "2000", "vsa_good"), ("r15-s1", "1000", ""), ("r16-s0", "1000", "")]
     assert (tmp_path / "out" / "table.md").read_text() == text + "\n"
     assert json.loads((tmp_path / "out" / "evals.json").read_text()) == {}  # no run has an end-of-run eval.json
+    assert (tmp_path / "out" / "trajectories.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_missing_sweep_directory_is_a_one_line_error(tmp_path, capsys):
