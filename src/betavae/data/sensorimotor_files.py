@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from betavae.data.sensorimotor import Sensorimotor
 from betavae.data.sensorimotor_layout import MUTED, Layout, infer_groups, reference_layout
 from betavae.data.sensorimotor_layout import augment as augment_rows
+from betavae.data.sensorimotor_rows import Sensorimotor
 from betavae.errors import BetavaeError
 from betavae.io import atomic_write
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from betavae.data.sensorimotor import Sensorimotor
 from betavae.data.sensorimotor_layout import mask_from_spec
+from betavae.data.sensorimotor_rows import Sensorimotor
 from betavae.metrics.integration import Reconstruct, integration_measures
 from betavae.models.multimodal import EnsembleVAE
 from betavae.multimodal.protocols import normalised_errors, run_protocols

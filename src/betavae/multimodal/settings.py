@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from betavae.bounds import Seed
 
 if TYPE_CHECKING:
-    from betavae.data.sensorimotor import Sensorimotor
+    from betavae.data.sensorimotor_rows import Sensorimotor
 
 #: the integration measures (``train.eval_metrics`` / a sweep's ``evaluate.metrics``); each gives
 #: one value per modality (``<name>.<modality>``) or one value (``baseline_all``, ``prediction_error``)

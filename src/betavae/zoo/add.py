@@ -41,10 +41,11 @@ from betavae.zoo.store import (
     check_name,
     file_records,
     read_manifest,
+    verified_dir,
     write_manifest,
     zoo_root,
 )
-from betavae.zoo.tasks import Request, ZooTask, zoo_task
+from betavae.zoo.tasks import Request, ZooTask, card_task, zoo_task
 
 FLOAT16_MAX = 65504.0
 
@@ -147,7 +148,7 @@ def add_model(run_dir: str | Path, name: str, note: str | None = None, root: str
             **task.card_fields(check, figures),
         }
         atomic_write_json(folder / CARD_FILE, card)
-        C.write_card_pages(folder, card)
+        C.write_card_pages(folder, card, task.page(card))
         _install(root, name, folder, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -185,9 +186,6 @@ def recheck_model(name: str, root: str | Path | None = None) -> list[str]:
     (the image cards' information per latent). Returns the changes (:func:`_changes`); an empty
     list when the card already had everything.
     """
-    from betavae.zoo.store import verified_dir
-    from betavae.zoo.tasks import card_task
-
     root = zoo_root(root)
     folder = verified_dir(check_name(name), root)
     card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
@@ -199,7 +197,7 @@ def recheck_model(name: str, root: str | Path | None = None) -> list[str]:
         return []
     card = {**card, "check": check, **fields}
     atomic_write_json(folder / CARD_FILE, card)
-    C.write_card_pages(folder, card)
+    C.write_card_pages(folder, card, task.page(card))
     manifest = read_manifest(root)
     manifest["models"][name] = {"files": file_records(folder)}
     write_manifest(manifest, root)

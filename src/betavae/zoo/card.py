@@ -94,12 +94,10 @@ def metric_rows(evaluation: dict[str, Any]) -> list[tuple[str, float, list[float
     return [(k, v, intervals.get(k)) for k, v in sorted(evaluation.get("values", {}).items())]
 
 
-def write_card_pages(folder: Path, card: dict[str, Any]) -> Path:
-    """``card.md`` and ``card.html`` of ``card`` in ``folder`` (templates ``zoo_card.*.j2``, with
-    the sections of the card's task: :func:`betavae.zoo.tasks.page_context`)."""
-    from betavae.zoo.tasks import page_context
-
+def write_card_pages(folder: Path, card: dict[str, Any], task_sections: dict[str, Any]) -> Path:
+    """``card.md`` and ``card.html`` of ``card`` in ``folder`` (templates ``zoo_card.*.j2``);
+    ``task_sections``: what the card's task adds to the pages (``ZooTask.page(card)``)."""
     record = card["evaluation"].get("bootstrap")
     context = {"card": card, "metrics": metric_rows(card["evaluation"]), "active_threshold": ACTIVE_NATS,
-               "intervals": intervals_text(record) if record else None, **page_context(card)}
+               "intervals": intervals_text(record) if record else None, **task_sections}
     return write_pages(folder / "card.html", folder / "card.md", "zoo_card", context)

@@ -363,8 +363,3 @@ def zoo_task(task: str) -> ZooTask:
 def card_task(card: dict[str, Any]) -> str:
     """The task of a card (the first image cards have no ``task`` key)."""
     return str(card.get("task", "image"))
-
-
-def page_context(card: dict[str, Any]) -> dict[str, Any]:
-    """What the card pages of ``card``'s task need beyond the card (``zoo_card.*.j2``)."""
-    return zoo_task(card_task(card)).page(card)

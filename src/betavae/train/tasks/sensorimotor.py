@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from betavae.config import RunConfig
-from betavae.data.sensorimotor import Sensorimotor
 from betavae.data.sensorimotor_layout import mask_from_spec
+from betavae.data.sensorimotor_rows import Sensorimotor
 from betavae.errors import BetavaeError
 from betavae.models.multimodal import MemberVAE
 from betavae.train.speed import Speed, SpeedPlan, plan_for
