@@ -10,9 +10,11 @@ Prints, from one run on this machine, for K = 4 and 8 at speed levels `fast` and
 Each figure is the median of --reps timed windows of --steps steps after --warmup steps, every
 window in a fresh process (speed levels change process-wide settings), the variants interleaved
 so that machine noise hits them alike. The machine is shared: `uptime`'s load is printed before
-and after.
+and after. The windows must be long: a single run's first few dozen steps are several times
+slower than its steady rate (2026-12-05: 40 steps after 8 gave a single run 12.4 steps/s and the
+ensemble 1.43x; 300 after 50 gave 36.8 steps/s and 0.46x), so short windows flatter the ensemble.
 
-Usage: python bench/bench_ensemble.py [--steps 40] [--warmup 8] [--reps 1] [--ks 4,8]
+Usage: python bench/bench_ensemble.py [--steps 300] [--warmup 50] [--reps 1] [--ks 4,8]
        [--levels fast,fastest] [--threads N]
 """
 
@@ -78,8 +80,8 @@ def uptime() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--warmup", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--ks", default="4,8")
     ap.add_argument("--levels", default="fast,fastest")

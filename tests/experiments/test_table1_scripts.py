@@ -38,12 +38,27 @@ def test_summary_only_steps_every_run_reached_and_counts_the_mean_image():
     rows = [{"objective": "vae", "seed": s, "step": t, "sse": v, "kl": 1.0, "kl_per_dim": [1.0]}
             for s, series in enumerate([[200, 100, 50], [200, 172, 171], [200, 90]])
             for t, v in zip((250, 500, 750), series, strict=False)]
-    table = tt.summary(rows)
+    table = tt.summary(rows, 160.0)
     assert [r["step"] for r in table] == [250, 500]  # seed 2 stopped at 500
     assert table[1]["sse"] == pytest.approx((100 + 172 + 90) / 3)
-    assert [r["at_mean_image"] for r in table] == [3, 1]  # > 0.95 · 170 = 161.5
+    assert [r["at_mean_image"] for r in table] == [3, 1]  # > 0.97 · 160 = 155.2
     interval = table[0]["sse_high"] - table[0]["sse"]
     assert interval == pytest.approx(0.0) and table[0]["kl_low"] == pytest.approx(1.0)  # three equal values
+
+
+def test_mean_image_sse_is_the_pixel_variance_sum_of_binary_images():
+    import numpy as np
+
+    from betavae.data.dsprites import DSprites
+
+    tt = load_script("table1_trajectories")
+    value = tt.mean_image_sse(images=2000, seed=0)
+    data = DSprites()
+    x = np.asarray(data.observations(data.sample_factors(2000, np.random.default_rng(0))), dtype=np.float64)
+    m = x.reshape(2000, -1).mean(0)
+    assert np.unique(x).tolist() == [0.0, 1.0]  # binary pixels: E(x - m)² = m(1 - m) per pixel
+    assert value == pytest.approx(float((m * (1 - m)).sum()), rel=1e-12)
+    assert 148 < value < 158  # 152.7 at 20,000 images; the first design's collapsed runs sat at ≈ 171
 
 
 def test_trajectories_files_and_figure_from_run_folders(tmp_path, monkeypatch):
@@ -63,6 +78,7 @@ def test_trajectories_files_and_figure_from_run_folders(tmp_path, monkeypatch):
                   **({"capacity": 30 * step / 100_000} if kind == "capacity" else {})} for step in (250, 500)]
         (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     monkeypatch.setattr(sys, "argv", ["table1_trajectories.py", str(runs), "--out", str(tmp_path / "out")])
+    monkeypatch.setattr(tt, "mean_image_sse", lambda: 152.7)
     tt.main()
     with (tmp_path / "out" / "trajectories.csv").open() as fh:
         rows = list(csv.DictReader(fh))
