@@ -29,3 +29,18 @@ def test_listener_table_averages_the_real_audio_words():
     words = {"words_real_audio.object": 10.0, "words_real_audio.action": 50.0, "words_real_audio.pair": 0.0}
     rows = [_row(6, s, 0.0, **{k: v + 2 * s for k, v in words.items()}) for s in range(3)]
     assert "| symbol | 3 | 12.0 ± 2.0 | 52.0 ± 2.0 | 2.0 ± 2.0 |" in mod.listener(rows)
+
+
+def test_table2_of_a_partial_sweep_says_what_has_not_run():
+    """Strategies 1 and 6 without #2: the column against #2 says so; seed 2 of #1 missing pairs 0 and 1 only."""
+    rows = [_row(1, s, 85.0 + s) for s in range(2)] + [_row(6, s, 84.0 + 2 * s) for s in range(3)]
+    text = "\n".join(mod.table2(rows))
+    assert "| 1 | 85.50 [79.15, 91.85] | not run | 0.50 [-5.85, 6.85] |" in text
+
+
+def test_distances_are_paired_against_the_mean_control():
+    values = [{"translation.cos_dist": 10.0 + s, "controls.mean.cos_dist": 12.0 + s,
+               "controls.linear.cos_dist": 1.0} for s in range(3)]
+    study = [_row(6, s, 0.0, **values[s]) for s in range(3)]
+    text = "\n".join(mod.distances(study, []))
+    assert "| symbol | k-means | 3 | 11.00 [8.52, 13.48] | 13.00 [10.52, 15.48] | 1.00 [1.00, 1.00] | -2.00 [-2.00, -2.00] |" in text

@@ -14,7 +14,11 @@ STUDY_DIR is a finished ``bvae sweep sweep_crossmodal_study`` folder; PHONEMES_D
   training rows only), per split, mean ± s.d. over runs, with the chance levels;
 - the `separate` variant's words with k-means tokens (strategy 6 of STUDY_DIR) against phoneme
   tokens (PHONEMES_DIR), per split: translation, the β-VAE's own reconstruction of the true audio
-  latent and the real audio, mean [95 % t interval] over runs.
+  latent and the real audio, mean [95 % t interval] over runs, and the translation's latent
+  distance against its mean-latent and linear controls.
+
+A partial sweep (a full-size study spread over sessions) gives partial tables: a strategy whose
+reference (#2 or #6) has not run shows "not run"; differences pair only the seeds both have.
 """
 
 from __future__ import annotations
@@ -66,7 +70,13 @@ def table2(rows: list[dict]) -> list[str]:
             seeds = sorted(by_strategy[k])
             cells = [interval_text([by_strategy[k][s] for s in seeds])]
             for ref in (2, 6):
-                cells.append("—" if k == ref else interval_text([by_strategy[k][s] - by_strategy[ref][s] for s in seeds]))
+                if k == ref:
+                    cells.append("—")
+                elif ref not in by_strategy:
+                    cells.append("not run")
+                else:
+                    paired = [s for s in seeds if s in by_strategy[ref]]
+                    cells.append(interval_text([by_strategy[k][s] - by_strategy[ref][s] for s in paired]))
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
@@ -104,6 +114,26 @@ def tokens(study: list[dict], phonemes: list[dict]) -> list[str]:
 
             lines.append(f"| {protocol} | {name} | {len(got)} | {cell('words')} | "
                          f"{cell('words_audio_autoencoded', ('pair',))} | {cell('words_real_audio')} |")
+    return lines + [""] + distances(study, phonemes)
+
+
+def distances(study: list[dict], phonemes: list[dict]) -> list[str]:
+    """The translation's latent distance against its controls on the same latents, per run (paired)."""
+    lines = ["## Translation against its controls (`separate`, strategy 6)", "",
+             "Latent distance 100·(1 − cos) between the translated and the true audio latent of the test rows, "
+             "mean [95 % t interval] over runs; *minus mean* is the per-run difference to the mean-latent "
+             "control (the training rows' mean audio latent): below 0 means better than predicting the mean.", "",
+             "| split | tokens | runs | translation | mean-latent control | linear control | translation minus mean |",
+             "|---|---|---|---|---|---|---|"]
+    for protocol in ("symbol", "compositional"):
+        for name, rows in (("k-means", study), ("phonemes", phonemes)):
+            got = [r["values"] for r in rows if r["protocol"] == protocol and r["variant"] == "separate"
+                   and r["strategy"] == 6]
+            if got:
+                cells = [interval_text([v[key] for v in got]) for key in
+                         ("translation.cos_dist", "controls.mean.cos_dist", "controls.linear.cos_dist")]
+                cells.append(interval_text([v["translation.cos_dist"] - v["controls.mean.cos_dist"] for v in got]))
+                lines.append(f"| {protocol} | {name} | {len(got)} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
