@@ -64,6 +64,7 @@ def test_plans_per_level_on_cpu():
     assert plain.enabled() == [] and plain.as_dict()["level"] == "plain"
     assert {"channels_last", "fast_deconv", "fused_adam", "inplace_relu"} <= set(fast.enabled())
     assert fast.autocast is None and not fast.compile
+    assert fast.flush_denormals and fastest.flush_denormals and not plain.flush_denormals
     assert set(fast.enabled()) <= set(fastest.enabled()) | {"autocast=bfloat16"}
     json.dumps(fastest.as_dict())
     with pytest.raises(ValueError, match="unknown speed level"):
@@ -280,3 +281,34 @@ def test_allocator_reexec_sets_ld_preload_once(monkeypatch, tmp_path):
     monkeypatch.setenv("BETAVAE_ALLOCATOR", "mimalloc")
     with pytest.raises(BetavaeError, match="not known"):
         allocator.reexec_with_allocator(["ls"])
+
+
+# ---------------------------------------------------------------- denormals
+
+
+def _denormal_product() -> float:
+    """1e-30 · 1e-10 = 1e-40 in float32: a denormal, or 0 when flush-to-zero is on."""
+    return (torch.tensor([1e-30]) * torch.tensor([1e-10])).item()
+
+
+def test_numerics_flushes_denormals_inside_only_at_fast_levels():
+    assert _denormal_product() == pytest.approx(1e-40, rel=1e-3)
+    with Speed(plan_for("fast", "cpu"), torch.device("cpu")).numerics():
+        assert _denormal_product() == 0.0
+    assert _denormal_product() == pytest.approx(1e-40, rel=1e-3)  # restored
+    with Speed(plan_for("plain", "cpu"), torch.device("cpu")).numerics():
+        assert _denormal_product() == pytest.approx(1e-40, rel=1e-3)
+
+
+@pytest.mark.parametrize(("level", "flushed"), [("plain", False), ("fast", True)])
+def test_training_flushes_denormals_at_fast_not_plain(tmp_path, level, flushed):
+    seen = []
+
+    class Probe(loop_module.Callback):
+        def on_step(self, step: int) -> None:
+            seen.append(_denormal_product())
+
+    run = train(build_config(tiny_tree(speed=level, steps=3)), tmp_path, callbacks=[Probe()])
+    assert len(seen) == 3 and all((v == 0.0) == flushed for v in seen)
+    assert _denormal_product() != 0.0  # the process is left as it was
+    assert json.loads((run / "meta.json").read_text())["speed"]["flush_denormals"] == flushed  # recorded

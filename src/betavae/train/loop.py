@@ -179,7 +179,7 @@ class Loop:
         windows = [Window(self.device, task.log_dtype) for _ in range(self.k)]
         pending: list[tuple[int, list[torch.Tensor], list[list[str]]]] = []
         epoch_values: list[dict[str, float]] | None = None
-        with StopOnSignal() as stop:
+        with StopOnSignal() as stop, self.speed.numerics():
             try:
                 for batch in task.batches(self.step, self.total_steps):
                     hypers = task.hypers(self.step, self.step // self.steps_per_epoch)
