@@ -4,8 +4,9 @@ Usage: python docs/studies/keep_runs.py SWEEP_DIR DEST
 
 Copies every finished, measured and reported run folder of SWEEP_DIR (``meta.json`` status
 ``finished``, ``eval.json`` and ``report.html`` present) to DEST/<run>/ with its small files:
-``config.yaml``, ``meta.json``, ``metrics.jsonl``, ``eval.json``, ``report.md`` and
-``report.html`` (the report's figures, the weights and the checkpoint stay behind). Copying DEST's
+``config.yaml``, ``meta.json``, ``metrics.jsonl``, ``eval.json`` and ``report.html`` (the
+report's figures and Markdown copy, the weights and the checkpoint stay behind: the HTML shows no
+curves there; ``metrics.jsonl`` has them). Copying DEST's
 folders back into a sweep folder makes ``bvae sweep`` skip those runs (it needs exactly these
 files to call a run done), so a study longer than a session can go on in the next one even when
 the sweep folder outside the repository is gone:
@@ -24,7 +25,7 @@ import json
 import shutil
 from pathlib import Path
 
-KEPT = ("config.yaml", "meta.json", "metrics.jsonl", "eval.json", "report.md", "report.html")
+KEPT = ("config.yaml", "meta.json", "metrics.jsonl", "eval.json", "report.html")
 
 
 def finished_runs(sweep_dir: Path) -> list[Path]:
