@@ -1,4 +1,4 @@
-"""docs/studies/keep_runs.py: finished runs are kept without weights, and the sweep skips them when copied back."""
+"""docs/studies/keep_runs.py: finished runs are kept without weights; copied back, the sweep only reports them."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_keeps_finished_runs_without_weights_and_the_sweep_skips_them(tmp_path):
     _run(sweep / "unmeasured-s0", "finished", False)
     assert mod.keep(sweep, tmp_path / "kept") == ["done-s0"]
     kept = tmp_path / "kept" / "done-s0"
-    assert sorted(p.name for p in kept.iterdir()) == ["config.yaml", "eval.json", "meta.json", "metrics.jsonl", "report.html"]
+    assert sorted(p.name for p in kept.iterdir()) == ["config.yaml", "eval.json", "meta.json", "metrics.jsonl"]
     fresh = tmp_path / "next-session"
     shutil.copytree(tmp_path / "kept", fresh)
-    assert work_needed(fresh / "done-s0", evaluate=True, report=True) == "nothing"
+    assert work_needed(fresh / "done-s0", evaluate=True, report=True) == "report"  # neither trained nor measured again

@@ -3,13 +3,12 @@
 Usage: python docs/studies/keep_runs.py SWEEP_DIR DEST
 
 Copies every finished, measured and reported run folder of SWEEP_DIR (``meta.json`` status
-``finished``, ``eval.json`` and ``report.html`` present) to DEST/<run>/ with its small files:
-``config.yaml``, ``meta.json``, ``metrics.jsonl``, ``eval.json`` and ``report.html`` (the
-report's figures and Markdown copy, the weights and the checkpoint stay behind: the HTML shows no
-curves there; ``metrics.jsonl`` has them). Copying DEST's
-folders back into a sweep folder makes ``bvae sweep`` skip those runs (it needs exactly these
-files to call a run done), so a study longer than a session can go on in the next one even when
-the sweep folder outside the repository is gone:
+``finished``, ``eval.json`` and ``report.html`` present) to DEST/<run>/ with the files its
+results live in: ``config.yaml``, ``meta.json``, ``metrics.jsonl`` and ``eval.json`` (the
+weights, the checkpoint and the generated report stay behind). Copied back into a sweep folder,
+these runs are not trained or measured again: ``bvae sweep`` only writes their reports (from
+these files, in seconds), so a study longer than a session goes on in the next one even when the
+sweep folder outside the repository is gone:
 
     mkdir -p runs/crossmodal-study-full && cp -r docs/studies/crossmodal_full/study/. runs/crossmodal-study-full/
     bvae sweep sweep_crossmodal_study_full          # trains only the runs not kept
@@ -25,7 +24,7 @@ import json
 import shutil
 from pathlib import Path
 
-KEPT = ("config.yaml", "meta.json", "metrics.jsonl", "eval.json", "report.html")
+KEPT = ("config.yaml", "meta.json", "metrics.jsonl", "eval.json")
 
 
 def finished_runs(sweep_dir: Path) -> list[Path]:

@@ -358,6 +358,24 @@ def test_cli_sweep_with_reports_and_index(tmp_path, capsys):
     assert "in use by another sweep driver" in capsys.readouterr().err
 
 
+def test_a_run_missing_only_its_report_is_reported_not_measured_again(tmp_path):
+    """A run kept without weights and report (docs/studies/keep_runs.py) needs only its report:
+    the sweep writes it from the run's files and leaves eval.json as it was (measuring again would
+    need the weights)."""
+    sweep = tiny_sweep(evaluate=TINY_EVAL, report=True)
+    with make_executor("local", 1, 1, 2) as ex:
+        run_sweep(sweep, ex, tmp_path)
+    (run,) = run_folders(tmp_path)
+    measured = (run / "eval.json").read_bytes()
+    for name in ("weights.safetensors", "state.pt", "report.html"):
+        (run / name).unlink()
+    with make_executor("local", 1, 1, 2) as ex:
+        outcome = run_sweep(sweep, ex, tmp_path)
+    assert outcome.statuses == {"finished": 1}
+    assert (run / "report.html").is_file() and (run / "eval.json").read_bytes() == measured
+    assert not (run / "weights.safetensors").exists()
+
+
 def wait_for(condition, timeout: float = 90.0, every: float = 0.05):
     """Poll ``condition()`` until it returns something truthy; return that."""
     end = time.monotonic() + timeout

@@ -196,7 +196,7 @@ def _complete(task: RunTask) -> str:
             elif need in ("resume", "failed"):
                 resume(run_dir, shown)
     for run_dir, need in zip(task.run_dirs, needs, strict=True):
-        if task.evaluate is not None and (need != "nothing" or not (run_dir / "eval.json").is_file()):
+        if task.evaluate is not None and (need not in ("nothing", "report") or not (run_dir / "eval.json").is_file()):
             from betavae.experiments.evaluators import evaluator_for
 
             evaluator_for(configs[0].model.task).after(run_dir, task.evaluate)
