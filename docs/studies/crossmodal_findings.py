@@ -96,6 +96,11 @@ def listener(rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def token_runs(rows: list[dict], protocol: str) -> list[dict]:
+    """The values of the runs that compare tokenisations: `separate`, strategy 6, on ``protocol``."""
+    return [r["values"] for r in rows if r["protocol"] == protocol and r["variant"] == "separate" and r["strategy"] == 6]
+
+
 def tokens(study: list[dict], phonemes: list[dict]) -> list[str]:
     lines = ["## k-means tokens against phoneme tokens (`separate`, strategy 6)", "",
              "Word accuracies (%), mean [95 % t interval] over runs (symbol split: 3 seeds; compositional: "
@@ -104,8 +109,7 @@ def tokens(study: list[dict], phonemes: list[dict]) -> list[str]:
              "|---|---|---|---|---|---|"]
     for protocol in ("symbol", "compositional"):
         for name, rows in (("k-means", study), ("phonemes", phonemes)):
-            got = [r["values"] for r in rows if r["protocol"] == protocol and r["variant"] == "separate"
-                   and r["strategy"] == 6]
+            got = token_runs(rows, protocol)
             if not got:
                 continue
 
@@ -127,8 +131,7 @@ def distances(study: list[dict], phonemes: list[dict]) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for protocol in ("symbol", "compositional"):
         for name, rows in (("k-means", study), ("phonemes", phonemes)):
-            got = [r["values"] for r in rows if r["protocol"] == protocol and r["variant"] == "separate"
-                   and r["strategy"] == 6]
+            got = token_runs(rows, protocol)
             if got:
                 cells = [interval_text([v[key] for v in got]) for key in
                          ("translation.cos_dist", "controls.mean.cos_dist", "controls.linear.cos_dist")]
