@@ -245,3 +245,16 @@ def test_out_of_range_values_are_refused_at_load_with_the_key_named(override, ke
 def test_capacity_schedule_refuses_a_negative_capacity():
     with pytest.raises(BetavaeError, match=r"objective.capacity.c_max: .*greater than or equal to 0"):
         build_config({"objective": {"kind": "capacity", "capacity": {"kind": "capacity", "c_max": -5}}})
+
+
+def test_the_fast_yaml_loader_reads_every_shipped_and_kept_config_as_the_python_one():
+    """``read_yaml`` uses libyaml's loader where PyYAML has it: the values must equal the pure-Python
+    safe loader's on every shipped config and every config kept in docs/."""
+    from betavae.config import SAFE_LOADER, read_yaml
+
+    root = Path(__file__).parents[2]
+    files = sorted((root / "src" / "betavae" / "configs").glob("*.yaml")) + sorted((root / "docs").rglob("*.yaml"))
+    assert len(files) > 40
+    for f in files:
+        assert read_yaml(f) == (yaml.load(f.read_text(encoding="utf-8"), Loader=yaml.SafeLoader) or {}), f
+    assert SAFE_LOADER is getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -72,11 +72,13 @@ def test_evaluate_options_are_checked_when_the_sweep_expands():
         tiny_study(translatr={"epochs": 1}).expand()
 
 
-@pytest.mark.slow
-def test_tiny_study_runs_measures_aggregates_indexes_then_skips(tmp_path, executor_kind):
+def test_tiny_study_runs_measures_aggregates_indexes_then_skips(request, tmp_path, executor_kind):
     sweep = tiny_study()
-    with executor(executor_kind, workers=2) as ex:
-        first = run_sweep(sweep, ex, tmp_path)
+    if executor_kind[0] == "local":  # the study the browser test shows too, run once per session
+        tmp_path, first = request.getfixturevalue("tiny_crossmodal_study_run")
+    else:
+        with executor(executor_kind, workers=2) as ex:
+            first = run_sweep(sweep, ex, tmp_path)
     assert first.counts == {"train": 6} and first.statuses == {"finished": 6}
     assert len(first.records) == 3 and all(len(r["members"]) == 2 for r in first.records)  # trained in pairs
     rows = {r["run_id"]: r for r in json.loads((tmp_path / "sweep.json").read_text())}

@@ -185,17 +185,16 @@ def test_every_shipped_sweep_resolves_with_dry_run(name, tmp_path, capsys):
 
 def test_runs_evaluates_aggregates_then_skips(tmp_path, executor_kind):
     sweep = tiny_sweep({"objective.beta": [1, 4]}, seeds=(0, 1), evaluate=TINY_EVAL)
-    with executor(executor_kind) as ex:
+    with executor(executor_kind) as ex:  # one executor for both sweeps (its workers start once)
         first = run_sweep(sweep, ex, tmp_path)
-    assert first.counts == {"train": 4} and len(first.records) == 4
-    assert first.statuses == {"finished": 4}
-    rows = list(csv.DictReader((tmp_path / "sweep.csv").open()))
-    assert len(rows) == 4 == len(json.loads((tmp_path / "sweep.json").read_text()))
-    assert sorted(r["objective.beta"] for r in rows) == ["1", "1", "4", "4"]
-    assert all(0 <= float(r["mig"]) <= 1 and float(r["loss"]) > 0 and r["step"] == "12" for r in rows)
-    assert_complete(tmp_path, 4, 12)
-    (tmp_path / rows[0]["run_id"] / "eval.json").unlink()
-    with executor(executor_kind) as ex:
+        assert first.counts == {"train": 4} and len(first.records) == 4
+        assert first.statuses == {"finished": 4}
+        rows = list(csv.DictReader((tmp_path / "sweep.csv").open()))
+        assert len(rows) == 4 == len(json.loads((tmp_path / "sweep.json").read_text()))
+        assert sorted(r["objective.beta"] for r in rows) == ["1", "1", "4", "4"]
+        assert all(0 <= float(r["mig"]) <= 1 and float(r["loss"]) > 0 and r["step"] == "12" for r in rows)
+        assert_complete(tmp_path, 4, 12)
+        (tmp_path / rows[0]["run_id"] / "eval.json").unlink()
         second = run_sweep(sweep, ex, tmp_path)
     assert second.counts == {"skipped": 3, "evaluate": 1} and len(second.records) == 1
     assert (tmp_path / rows[0]["run_id"] / "eval.json").is_file()
@@ -362,16 +361,14 @@ def test_a_run_missing_only_its_report_is_reported_not_measured_again(tmp_path):
     """A run kept without weights and report (docs/studies/keep_runs.py) needs only its report:
     the sweep writes it from the run's files and leaves eval.json as it was (measuring again would
     need the weights)."""
-    sweep = tiny_sweep(evaluate=TINY_EVAL, report=True)
     with make_executor("local", 1, 1, 2) as ex:
-        run_sweep(sweep, ex, tmp_path)
-    (run,) = run_folders(tmp_path)
-    measured = (run / "eval.json").read_bytes()
-    for name in ("weights.safetensors", "state.pt", "report.html"):
-        (run / name).unlink()
-    with make_executor("local", 1, 1, 2) as ex:
-        outcome = run_sweep(sweep, ex, tmp_path)
-    assert outcome.statuses == {"finished": 1}
+        run_sweep(tiny_sweep(evaluate=TINY_EVAL), ex, tmp_path)  # trained and measured, no report
+        (run,) = run_folders(tmp_path)
+        measured = (run / "eval.json").read_bytes()
+        for name in ("weights.safetensors", "state.pt"):
+            (run / name).unlink()
+        outcome = run_sweep(tiny_sweep(evaluate=TINY_EVAL, report=True), ex, tmp_path)
+    assert outcome.counts == {"report": 1} and outcome.statuses == {"finished": 1}
     assert (run / "report.html").is_file() and (run / "eval.json").read_bytes() == measured
     assert not (run / "weights.safetensors").exists()
 

@@ -8,10 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from betavae.experiments.executors import make_executor
-from betavae.experiments.study import run_sweep
-from tests.experiments.test_crossmodal_sweep import tiny_study
-
 from .test_browser import ARTIFACTS, LOCAL_SCHEMES, PAGE_STATE, browser  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.browser
@@ -20,12 +16,9 @@ TABLES = """Array.from(document.querySelectorAll("h3")).map(h => h.textContent)"
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory, browser):  # noqa: F811 (browser first: no sweep when Chromium is missing)
-    out = tmp_path_factory.mktemp("xm-study")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BETAVAE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-        with make_executor("local", 2, 1) as ex:
-            assert run_sweep(tiny_study(), ex, out).statuses == {"finished": 6}
+def study(browser, request):  # noqa: F811 (browser first: no sweep when Chromium is missing)
+    out, first = request.getfixturevalue("tiny_crossmodal_study_run")
+    assert first.statuses == {"finished": 6}
     return out
 
 

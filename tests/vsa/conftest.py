@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from betavae.config import build_config
+from betavae.config import build_config, read_yaml
+from betavae.experiments.executors import make_executor
+from betavae.experiments.study import run_sweep
+from betavae.experiments.sweep import sweep_from_dict
+from betavae.shipped import shipped_path
 from betavae.vsa.settings import eval_settings
 from betavae.vsa.study import STAGE_DATA
 
@@ -29,3 +33,32 @@ TINY_EVAL_OVERRIDES = ["n_items=8", "batch_size=8", "probe_images=0", "recombina
 @pytest.fixture
 def tiny():
     return lambda stage="pd", **train: build_config(tiny_tree(stage, **train))
+
+
+TINY_EVAL_OPTIONS = {"n_items": 8, "batch_size": 8, "probe_images": 0, "recombination": 4,
+                     "classifier": {"steps": 3, "batch_size": 8, "n_test": 20}}
+TINY_SET = {"train.steps": 2, "train.batch_size": 4, "train.log_every": 1, "train.checkpoint_every": 1,
+            "model.latent_dim": 16, "model.hidden": 32}
+
+
+def tiny_grid(names=("vsa-row14", "vsa-row16"), seeds=(0, 1)):
+    """The shipped grid cut to ``names`` × ``seeds``, tiny models, 2 steps, a tiny evaluation."""
+    tree = read_yaml(shipped_path("sweep_vsa_grid"))
+    tree["grid"] = [b for b in tree["grid"] if b["name"] in names]
+    tree["zip"] = [{"seed": list(seeds), "data.seed": list(seeds)}]
+    tree["set"].update(TINY_SET)
+    tree["evaluate"] = TINY_EVAL_OPTIONS
+    return sweep_from_dict(tree, source="tiny vsa grid")
+
+
+@pytest.fixture(scope="session")
+def tiny_grid_run(tmp_path_factory):
+    """The tiny grid (rows 14 and 16, seeds 0 and 1) run once by the local executor with 2 workers:
+    (its folder, the first sweep's outcome). The sweep test and the browser test share it (≈ 12 s
+    on 2 cores); what runs there later may only read it or skip every run."""
+    root = tmp_path_factory.mktemp("vsa-grid")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BETAVAE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+        with make_executor("local", 2, 1) as ex:
+            first = run_sweep(tiny_grid(), ex, root)
+    return root, first

@@ -7,15 +7,12 @@ import json
 
 import pytest
 
-from betavae.experiments.executors import make_executor
 from betavae.experiments.run import train
-from betavae.experiments.study import run_sweep
 from betavae.report import write_report
 
 from ..report.test_browser import LOCAL_SCHEMES, browser, console_errors, visit  # noqa: F401 (fixture)
 from ..report.test_report import parse
 from .conftest import TINY_EVAL
-from .test_sweep import tiny_grid
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +95,10 @@ def test_a_report_before_evaluation_says_how_to_get_the_measures(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def grid_folder(tmp_path_factory):
-    """A tiny grid (rows 14 and 16, seeds 0 and 1) run by the local executor, with its index."""
-    root = tmp_path_factory.mktemp("vsa-grid")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BETAVAE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-        with make_executor("local", 2, 1) as ex:
-            assert run_sweep(tiny_grid(), ex, root).statuses == {"finished": 4}
+def grid_folder(tiny_grid_run):
+    """The session's tiny grid (rows 14 and 16, seeds 0 and 1), with its index."""
+    root, first = tiny_grid_run
+    assert first.statuses == {"finished": 4}
     return root
 
 

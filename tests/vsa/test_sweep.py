@@ -20,22 +20,7 @@ from betavae.vsa.settings import EvalSettings
 from betavae.vsa.study import SOURCE_ROWS, STAGE_DATA, is_good, settings_of, source_row, summarise
 
 from ..experiments.test_sweep import executor
-
-TINY_EVAL_OPTIONS = {"n_items": 8, "batch_size": 8, "probe_images": 0, "recombination": 4,
-                     "classifier": {"steps": 3, "batch_size": 8, "n_test": 20}}
-TINY_SET = {"train.steps": 2, "train.batch_size": 4, "train.log_every": 1, "train.checkpoint_every": 1,
-            "model.latent_dim": 16, "model.hidden": 32}
-
-
-def tiny_grid(names=("vsa-row14", "vsa-row16"), seeds=(0, 1)):
-    """The shipped grid cut to ``names`` × ``seeds``, tiny models, 2 steps, a tiny evaluation."""
-    tree = read_yaml(shipped_path("sweep_vsa_grid"))
-    tree["grid"] = [b for b in tree["grid"] if b["name"] in names]
-    tree["zip"] = [{"seed": list(seeds), "data.seed": list(seeds)}]
-    tree["set"].update(TINY_SET)
-    tree["evaluate"] = TINY_EVAL_OPTIONS
-    return sweep_from_dict(tree, source="tiny vsa grid")
-
+from .conftest import TINY_EVAL_OPTIONS, tiny_grid
 
 # ------------------------------------------------------------------ the shipped files (no runs)
 
@@ -168,10 +153,13 @@ def index_table(index_md: Path) -> dict[int, list[str]]:
     return {int(c[0]): c for c in ([x.strip() for x in ln.strip().strip("|").split("|")] for ln in lines)}
 
 
-def test_a_tiny_grid_trains_evaluates_labels_then_skips(tmp_path, executor_kind):
+def test_a_tiny_grid_trains_evaluates_labels_then_skips(request, tmp_path, executor_kind):
     sweep = tiny_grid()
-    with executor(executor_kind, workers=2) as ex:
-        first = run_sweep(sweep, ex, tmp_path)
+    if executor_kind[0] == "local":  # the grid the browser test shows too, run once per session
+        tmp_path, first = request.getfixturevalue("tiny_grid_run")
+    else:
+        with executor(executor_kind, workers=2) as ex:
+            first = run_sweep(sweep, ex, tmp_path)
     assert first.counts == {"train": 4} and first.statuses == {"finished": 4}
     rows = json.loads((tmp_path / "sweep.json").read_text())
     by_row: dict[int, list[dict]] = {}
