@@ -44,3 +44,19 @@ def test_distances_are_paired_against_the_mean_control():
     study = [_row(6, s, 0.0, **values[s]) for s in range(3)]
     text = "\n".join(mod.distances(study, []))
     assert "| symbol | k-means | 3 | 11.00 [8.52, 13.48] | 13.00 [10.52, 15.48] | 1.00 [1.00, 1.00] | -2.00 [-2.00, -2.00] |" in text
+
+
+def test_versions_pair_the_same_runs_and_ignore_the_rest():
+    """Three runs in both folders, each 1 point better after, and one run only after: the
+    difference is +1.00 with a zero-width interval over the three shared runs."""
+    keys = dict.fromkeys(mod.VERSION_KEYS, 0.0)
+
+    def run(name, acc):
+        return {"run": name, "values": {**keys, "test_acc_sampled": acc}}
+
+    before = [run(f"r{s}", 90.0 + s) for s in range(3)]
+    after = [run(f"r{s}", 91.0 + s) for s in range(3)] + [run("only-after", 10.0)]
+    text = "\n".join(mod.versions(before, after))
+    assert "3 runs in both folders" in text
+    assert "| test_acc_sampled | 91.00 [88.52, 93.48] | 92.00 [89.52, 94.48] | 1.00 [1.00, 1.00] |" in text
+    assert mod.versions(before, [run("x", 1.0)])[-2] == "No run is in both folders."

@@ -1,6 +1,7 @@
 """Issue #23's questions of the cross-modal study, with intervals, from its sweep directories.
 
-Usage: python docs/studies/crossmodal_findings.py STUDY_DIR [--phonemes PHONEMES_DIR] [--out docs/studies/crossmodal]
+Usage: python docs/studies/crossmodal_findings.py STUDY_DIR [--phonemes PHONEMES_DIR] [--before BEFORE_DIR]
+       [--out docs/studies/crossmodal]
 
 STUDY_DIR is a finished ``bvae sweep sweep_crossmodal_study`` folder; PHONEMES_DIR a finished
 ``bvae sweep sweep_crossmodal_phonemes`` folder. Writes OUT/findings.md:
@@ -15,7 +16,10 @@ STUDY_DIR is a finished ``bvae sweep sweep_crossmodal_study`` folder; PHONEMES_D
 - the `separate` variant's words with k-means tokens (strategy 6 of STUDY_DIR) against phoneme
   tokens (PHONEMES_DIR), per split: translation, the β-VAE's own reconstruction of the true audio
   latent and the real audio, mean [95 % t interval] over runs, and the translation's latent
-  distance against its mean-latent and linear controls.
+  distance against its mean-latent and linear controls;
+- with ``--before``: the same runs (same run ids) trained by an earlier code version, against
+  STUDY_DIR's, by run: what the change between the versions did to the measures (the full-size
+  study's strategies 1 and 2 before and after flushing denormal floats to zero).
 
 A partial sweep (a full-size study spread over sessions) gives partial tables: a strategy whose
 reference (#2 or #6) has not run shows "not run"; differences pair only the seeds both have.
@@ -140,16 +144,41 @@ def distances(study: list[dict], phonemes: list[dict]) -> list[str]:
     return lines + [""]
 
 
+#: the measures compared between two code versions of the same runs (``--before``)
+VERSION_KEYS = ("test_acc_sampled", "words_real_audio.pair", "words_audio_autoencoded.pair",
+                "translation.cos_dist", "controls.mean.cos_dist")
+
+
+def versions(before: list[dict], after: list[dict]) -> list[str]:
+    """The runs both folders hold (same run id): each measure before, after, and after − before by
+    run, mean [95 % t interval]."""
+    earlier = {r["run"]: r["values"] for r in before}
+    pairs = [(earlier[r["run"]], r["values"]) for r in after if r["run"] in earlier]
+    lines = ["## The same runs trained by two code versions", "",
+             f"{len(pairs)} runs in both folders (same run id: same configuration and seed); mean [95 % t "
+             "interval] over runs, and the per-run difference.", "",
+             "| measure | before | after | after minus before |", "|---|---|---|---|"]
+    if not pairs:
+        return lines[:2] + ["No run is in both folders.", ""]
+    for key in VERSION_KEYS:
+        old, new = [b[key] for b, _ in pairs], [a[key] for _, a in pairs]
+        lines.append(f"| {key} | {interval_text(old)} | {interval_text(new)} | "
+                     f"{interval_text([n - o for o, n in zip(old, new, strict=True)])} |")
+    return lines + [""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("study_dir", type=Path)
     ap.add_argument("--phonemes", type=Path)
+    ap.add_argument("--before", type=Path, help="the same runs trained by an earlier code version")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "crossmodal")
     args = ap.parse_args()
     study = read_rows(args.study_dir)
     phonemes = read_rows(args.phonemes) if args.phonemes else []
     lines = [f"# Cross-modal study: {len(study)} runs" + (f", {len(phonemes)} phoneme-token runs" if phonemes else ""), ""]
     lines += table2(study) + listener(study) + (tokens(study, phonemes) if phonemes else [])
+    lines += versions(read_rows(args.before), study) if args.before else []
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "findings.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
