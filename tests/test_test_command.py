@@ -5,7 +5,8 @@ machine that never ran the project: a fresh HOME and TMPDIR (#18), so no cache, 
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-FRESH = "HOME=$(mktemp -d) TMPDIR=$(mktemp -d) python -m pytest -q"
+#: a fresh HOME and TMPDIR; two pytest-xdist workers on 2 cores (up to 4 on larger machines)
+FRESH = "HOME=$(mktemp -d) TMPDIR=$(mktemp -d) python -m pytest -q -n auto --maxprocesses 4"
 
 
 def readme_test_command() -> str:
