@@ -109,19 +109,25 @@ def executor_kind(request):
     return "ray", {"address": request.getfixturevalue("ray_cluster").address}
 
 
-@pytest.fixture(scope="session")
-def tiny_crossmodal_study_run(tmp_path_factory):
-    """The tiny cross-modal study (tests/experiments/test_crossmodal_sweep.py::tiny_study: 6 runs
-    in 3 ensembles) run once by the local executor with 2 workers: (its folder, the first sweep's
-    outcome). The sweep test and the browser test share it; later sweeps there must skip every run."""
+def run_shared_sweep(tmp_path_factory, sweep, name: str):
+    """Run ``sweep`` once with the local executor (2 workers) in a new session folder, with the
+    session's cache: (its folder, the first sweep's outcome). For session fixtures that several
+    test files read; whatever runs there later may only read the folder or skip every run."""
     from betavae.experiments.executors import make_executor
     from betavae.experiments.study import run_sweep
 
-    from .experiments.test_crossmodal_sweep import tiny_study
-
-    out = tmp_path_factory.mktemp("xm-study")
+    out = tmp_path_factory.mktemp(name)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BETAVAE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
         with make_executor("local", 2, 1) as ex:
-            first = run_sweep(tiny_study(), ex, out)
+            first = run_sweep(sweep, ex, out)
     return out, first
+
+
+@pytest.fixture(scope="session")
+def tiny_crossmodal_study_run(tmp_path_factory):
+    """The tiny cross-modal study (tests/experiments/test_crossmodal_sweep.py::tiny_study: 6 runs
+    in 3 ensembles), shared by the sweep test and the browser test (see :func:`run_shared_sweep`)."""
+    from .experiments.test_crossmodal_sweep import tiny_study
+
+    return run_shared_sweep(tmp_path_factory, tiny_study(), "xm-study")

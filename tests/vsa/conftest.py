@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from betavae.config import build_config, read_yaml
-from betavae.experiments.executors import make_executor
-from betavae.experiments.study import run_sweep
 from betavae.experiments.sweep import sweep_from_dict
 from betavae.shipped import shipped_path
 from betavae.vsa.settings import eval_settings
 from betavae.vsa.study import STAGE_DATA
+
+from ..conftest import run_shared_sweep
 
 TINY_EVAL = eval_settings({"n_items": 16, "batch_size": 16, "probe_images": 40, "recombination": 8,
                            "classifier": {"steps": 3, "batch_size": 8, "n_test": 20}})
@@ -53,12 +53,6 @@ def tiny_grid(names=("vsa-row14", "vsa-row16"), seeds=(0, 1)):
 
 @pytest.fixture(scope="session")
 def tiny_grid_run(tmp_path_factory):
-    """The tiny grid (rows 14 and 16, seeds 0 and 1) run once by the local executor with 2 workers:
-    (its folder, the first sweep's outcome). The sweep test and the browser test share it (≈ 12 s
-    on 2 cores); what runs there later may only read it or skip every run."""
-    root = tmp_path_factory.mktemp("vsa-grid")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BETAVAE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-        with make_executor("local", 2, 1) as ex:
-            first = run_sweep(tiny_grid(), ex, root)
-    return root, first
+    """The tiny grid (rows 14 and 16, seeds 0 and 1), shared by the sweep test and the browser
+    test (≈ 12 s on 2 cores; see :func:`tests.conftest.run_shared_sweep`)."""
+    return run_shared_sweep(tmp_path_factory, tiny_grid(), "vsa-grid")
