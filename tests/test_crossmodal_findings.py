@@ -60,3 +60,18 @@ def test_versions_pair_the_same_runs_and_ignore_the_rest():
     assert "3 runs in both folders" in text
     assert "| test_acc_sampled | 91.00 [88.52, 93.48] | 92.00 [89.52, 94.48] | 1.00 [1.00, 1.00] |" in text
     assert mod.versions(before, [run("x", 1.0)])[-2] == "No run is in both folders."
+
+
+def test_paired_uses_only_the_seeds_both_strategies_have():
+    by_strategy = {1: {0: 90.0, 1: 91.5, 2: 93.0}, 6: {0: 89.0, 2: 92.5}}
+    assert mod.paired(by_strategy, 1, 6) == [1.0, 0.5]
+    assert mod.paired(by_strategy, 1, 2) == []
+
+
+def test_table2_figure_is_drawn_only_with_the_reference_strategy(tmp_path):
+    """A PNG when #6 has run (one panel per variant); None when it has not."""
+    rows = [_row(k, s, 90.0 + k + 0.1 * s, variant=v) for v in ("joint", "separate") for k in (2, 6) for s in range(3)]
+    out = mod.table2_figure(rows, tmp_path / "table2.png")
+    assert out == tmp_path / "table2.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert mod.table2_figure([r for r in rows if r["strategy"] == 2], tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()

@@ -21,6 +21,9 @@ STUDY_DIR is a finished ``bvae sweep sweep_crossmodal_study`` folder; PHONEMES_D
   STUDY_DIR's, by run: what the change between the versions did to the measures (the full-size
   study's strategies 1 and 2 before and after flushing denormal floats to zero).
 
+and OUT/table2.png: each strategy minus #6, paired by seed with its interval, per variant, beside
+the thesis's Table 2 differences (one run each, on the thesis's own features).
+
 A partial sweep (a full-size study spread over sessions) gives partial tables: a strategy whose
 reference (#2 or #6) has not run shows "not run"; differences pair only the seeds both have.
 """
@@ -35,7 +38,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from betavae.crossmodal.tables import CHOSEN, THESIS_T2
 from betavae.report.lessons import t_interval
+from betavae.viz.figures import pyplot, save_small
 
 WORDS = ("object", "action", "pair")
 
@@ -59,31 +64,66 @@ def interval_text(values: list[float], digits: int = 2) -> str:
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def table2(rows: list[dict]) -> list[str]:
+def accuracies(rows: list[dict]) -> dict[str, dict[int, dict[int, float]]]:
+    """Final test accuracy (sampled z) of the symbol split's runs: variant -> strategy -> seed -> %."""
     acc: dict[str, dict[int, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for r in rows:
         if r["protocol"] == "symbol":
             acc[r["variant"]][r["strategy"]][r["seed"]] = r["values"]["test_acc_sampled"]
+    return acc
+
+
+def paired(by_strategy: dict[int, dict[int, float]], k: int, ref: int) -> list[float]:
+    """Strategy ``k`` minus strategy ``ref``, seed by seed, over the seeds both have run."""
+    return [by_strategy[k][s] - by_strategy[ref][s] for s in sorted(by_strategy[k]) if s in by_strategy.get(ref, {})]
+
+
+def table2(rows: list[dict]) -> list[str]:
     lines = ["## Table 2 by seed: final test accuracy (sampled z), paired differences", "",
              "Mean per-seed difference [95 % t interval, n = 3]; an interval that excludes 0 distinguishes "
-             "the two strategies.", ""]
-    for variant, by_strategy in sorted(acc.items()):
+             "the two strategies. Figure: [table2.png](table2.png).", ""]
+    for variant, by_strategy in sorted(accuracies(rows).items()):
         lines += [f"### `{variant}`", "", "| strategy | accuracy, mean [95 %] | minus #2 (Fixed Increment) | minus #6 (Gradual Ramp-Up) |",
                   "|---|---|---|---|"]
         for k in sorted(by_strategy):
-            seeds = sorted(by_strategy[k])
-            cells = [interval_text([by_strategy[k][s] for s in seeds])]
+            cells = [interval_text([by_strategy[k][s] for s in sorted(by_strategy[k])])]
             for ref in (2, 6):
                 if k == ref:
                     cells.append("—")
                 elif ref not in by_strategy:
                     cells.append("not run")
                 else:
-                    paired = [s for s in seeds if s in by_strategy[ref]]
-                    cells.append(interval_text([by_strategy[k][s] - by_strategy[ref][s] for s in paired]))
+                    cells.append(interval_text(paired(by_strategy, k, ref)))
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
+
+
+def table2_figure(rows: list[dict], out: Path, ref: int = CHOSEN) -> Path | None:
+    """One panel per variant: each strategy's accuracy minus strategy ``ref``'s, paired by seed (mean
+    and 95 % t interval), beside the thesis's Table 2 difference (one run, the thesis's features).
+    None when no variant has run ``ref``."""
+    acc = {v: b for v, b in sorted(accuracies(rows).items()) if ref in b}
+    if not acc:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(acc), figsize=(5.2 * len(acc), 3.6), squeeze=False, sharey=True)
+    for ax, (variant, by_strategy) in zip(axes[0], acc.items(), strict=True):
+        thesis = [THESIS_T2[k][2] - THESIS_T2[ref][2] for k in THESIS_T2]
+        ax.plot(list(THESIS_T2), thesis, "D", mfc="none", color="0.5", label="thesis (one run)")
+        for k in sorted(by_strategy):
+            mean, low, high = t_interval(paired(by_strategy, k, ref)) if k != ref else (0.0, None, None)
+            yerr = None if low is None else [[mean - low], [high - mean]]
+            ax.errorbar([k], [mean], yerr=yerr, fmt="o", color="C0", capsize=3,
+                        label="here: mean, 95 % t (3 seeds)" if k == min(by_strategy) else None)
+        ax.axhline(0.0, color="0.8", lw=0.8, zorder=0)
+        ax.set_xticks(list(THESIS_T2))
+        ax.set_xlabel("β strategy")
+        ax.set_title(f"{variant}: test accuracy minus #{ref} (points)", fontsize=10)
+    axes[0][0].set_ylabel("accuracy difference (points)")
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return save_small(fig, out)
 
 
 def listener(rows: list[dict]) -> list[str]:
@@ -180,6 +220,7 @@ def main() -> None:
     lines += table2(study) + listener(study) + (tokens(study, phonemes) if phonemes else [])
     lines += versions(read_rows(args.before), study) if args.before else []
     args.out.mkdir(parents=True, exist_ok=True)
+    table2_figure(study, args.out / "table2.png")
     (args.out / "findings.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
