@@ -75,3 +75,15 @@ def test_table2_figure_is_drawn_only_with_the_reference_strategy(tmp_path):
     assert out == tmp_path / "table2.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert mod.table2_figure([r for r in rows if r["strategy"] == 2], tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def test_rank_agreement_with_the_thesis_at_known_orders():
+    """The thesis's own test accuracies give ρ = 1; their negatives ρ = −1; the sentence appears
+    only once all nine strategies have run."""
+    thesis = {k: v[2] for k, v in mod.THESIS_T2.items()}
+    same = {k: {0: acc, 1: acc + 0.5} for k, acc in thesis.items()}
+    assert mod.rank_agreement(same)[0] == 1.0
+    assert mod.rank_agreement({k: {0: -acc} for k, acc in thesis.items()}, leave_out=(2,))[0] == -1.0
+    rows = [_row(k, s, acc) for k, seeds in same.items() for s, acc in seeds.items()]
+    assert "Spearman ρ = 1.00 (p = 0.000, 9 strategies)" in "\n".join(mod.table2(rows))
+    assert "Spearman" not in "\n".join(mod.table2([r for r in rows if r["strategy"] != 9]))
