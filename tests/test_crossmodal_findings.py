@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "studies" / "crossmodal_findings.py"
@@ -12,7 +13,7 @@ spec.loader.exec_module(mod)
 
 
 def _row(strategy, seed, acc, variant="separate", protocol="symbol", **words):
-    return {"seed": seed, "protocol": protocol, "variant": variant, "strategy": strategy,
+    return {"seed": seed, "protocol": protocol, "variant": variant, "strategy": strategy, "epochs": 70,
             "values": {"test_acc_sampled": acc, **words}}
 
 
@@ -21,8 +22,8 @@ def test_table2_differences_are_paired_by_seed():
     10 points: the paired difference is 2.00 with a zero-width interval."""
     rows = [_row(2, s, 80.0 + 10 * s) for s in range(3)] + [_row(6, s, 82.0 + 10 * s) for s in range(3)]
     text = "\n".join(mod.table2(rows))
-    assert "| 6 | 92.00 [67.16, 116.84] | 2.00 [2.00, 2.00] | — |" in text
-    assert "| 2 | 90.00 [65.16, 114.84] | — | -2.00 [-2.00, -2.00] |" in text
+    assert "| 6 | 0.070 | 92.00 [67.16, 116.84] | 2.00 [2.00, 2.00] | — |" in text
+    assert "| 2 | 0.200 | 90.00 [65.16, 114.84] | — | -2.00 [-2.00, -2.00] |" in text
 
 
 def test_listener_table_averages_the_real_audio_words():
@@ -35,7 +36,7 @@ def test_table2_of_a_partial_sweep_says_what_has_not_run():
     """Strategies 1 and 6 without #2: the column against #2 says so; seed 2 of #1 missing pairs 0 and 1 only."""
     rows = [_row(1, s, 85.0 + s) for s in range(2)] + [_row(6, s, 84.0 + 2 * s) for s in range(3)]
     text = "\n".join(mod.table2(rows))
-    assert "| 1 | 85.50 [79.15, 91.85] | not run | 0.50 [-5.85, 6.85] |" in text
+    assert "| 1 | 0.050 | 85.50 [79.15, 91.85] | not run | 0.50 [-5.85, 6.85] |" in text
 
 
 def test_distances_are_paired_against_the_mean_control():
@@ -87,3 +88,12 @@ def test_rank_agreement_with_the_thesis_at_known_orders():
     rows = [_row(k, s, acc) for k, seeds in same.items() for s, acc in seeds.items()]
     assert "Spearman ρ = 1.00 (p = 0.000, 9 strategies)" in "\n".join(mod.table2(rows))
     assert "Spearman" not in "\n".join(mod.table2([r for r in rows if r["strategy"] != 9]))
+
+
+def test_last_beta_is_each_formula_at_the_last_epoch():
+    """70 epochs end at epoch 69: #9 = 0.07·(1 − e^−6.9), #6 capped at 0.07, #2 at 0.2; 10 epochs
+    end at epoch 9: #6 = 0.0225."""
+    beta = mod.last_beta([_row(k, 0, 0.0) for k in (2, 6, 9)])
+    assert beta[2] == 0.2 and beta[6] == 0.07
+    assert abs(beta[9] - 0.07 * (1 - math.exp(-6.9))) < 1e-15
+    assert mod.last_beta([{**_row(6, 0, 0.0), "epochs": 10}])[6] == 0.0025 * 9

@@ -41,6 +41,7 @@ from scipy import stats
 
 from betavae.crossmodal.tables import CHOSEN, THESIS_T2
 from betavae.report.lessons import t_interval
+from betavae.schedules import THESIS_STRATEGIES
 from betavae.viz.figures import pyplot, save_small
 
 WORDS = ("object", "action", "pair")
@@ -54,7 +55,8 @@ def read_rows(sweep_dir: Path) -> list[dict]:
         values = json.loads((run / "eval.json").read_text())["values"]
         rows.append({"run": run.name, "seed": config["seed"], "protocol": config["data"]["protocol"],
                      "held_out": config["data"].get("held_out"), "variant": config["model"]["variant"],
-                     "strategy": config["objective"]["strategy"], "values": values})
+                     "strategy": config["objective"]["strategy"], "epochs": config["train"]["epochs"],
+                     "values": values})
     return rows
 
 
@@ -79,15 +81,21 @@ def paired(by_strategy: dict[int, dict[int, float]], k: int, ref: int) -> list[f
     return [by_strategy[k][s] - by_strategy[ref][s] for s in sorted(by_strategy[k]) if s in by_strategy.get(ref, {})]
 
 
+def last_beta(rows: list[dict]) -> dict[int, float]:
+    """β of each strategy's last training epoch (0-based epoch ``epochs − 1``), from its formula."""
+    return {r["strategy"]: float(THESIS_STRATEGIES[r["strategy"]][1](r["epochs"] - 1)) for r in rows}
+
+
 def table2(rows: list[dict]) -> list[str]:
     lines = ["## Table 2 by seed: final test accuracy (sampled z), paired differences", "",
              "Mean per-seed difference [95 % t interval, n = 3]; an interval that excludes 0 distinguishes "
-             "the two strategies. Figure: [table2.png](table2.png).", ""]
+             "the two strategies; *last β* is the strategy's β in the last epoch. Figure: [table2.png](table2.png).", ""]
+    beta = last_beta(rows)
     for variant, by_strategy in sorted(accuracies(rows).items()):
-        lines += [f"### `{variant}`", "", "| strategy | accuracy, mean [95 %] | minus #2 (Fixed Increment) | minus #6 (Gradual Ramp-Up) |",
-                  "|---|---|---|---|"]
+        lines += [f"### `{variant}`", "", "| strategy | last β | accuracy, mean [95 %] | minus #2 (Fixed Increment) | minus #6 (Gradual Ramp-Up) |",
+                  "|---|---|---|---|---|"]
         for k in sorted(by_strategy):
-            cells = [interval_text([by_strategy[k][s] for s in sorted(by_strategy[k])])]
+            cells = [f"{beta[k]:.3f}", interval_text([by_strategy[k][s] for s in sorted(by_strategy[k])])]
             for ref in (2, 6):
                 if k == ref:
                     cells.append("—")
