@@ -97,3 +97,15 @@ def test_last_beta_is_each_formula_at_the_last_epoch():
     assert beta[2] == 0.2 and beta[6] == 0.07
     assert abs(beta[9] - 0.07 * (1 - math.exp(-6.9))) < 1e-15
     assert mod.last_beta([{**_row(6, 0, 0.0), "epochs": 10}])[6] == 0.0025 * 9
+
+
+def test_variants_table_pairs_each_run_with_its_own_control():
+    """Two joint runs 60 below their controls (distances 5 and 7 against 65 and 67), one separate
+    run 1 above; compositional rows are left out."""
+    def values(t, c, pair=0.0):
+        return {"translation.cos_dist": t, "controls.mean.cos_dist": c, "words.pair": pair}
+    rows = [_row(1, 0, 0.0, variant="joint", **values(5.0, 65.0)), _row(2, 0, 0.0, variant="joint", **values(7.0, 67.0, 2.0)),
+            _row(6, 0, 0.0, **values(66.0, 65.0)), _row(6, 0, 0.0, protocol="compositional", **values(0.0, 99.0))]
+    text = "\n".join(mod.variants(rows))
+    assert "| joint | 2 | 6.00 [-6.71, 18.71] | 66.00 [53.29, 78.71] | -60.00 [-60.00, -60.00] | 1.0 [-11.7, 13.7] |" in text
+    assert "| separate | 1 | 66.00 | 65.00 | 1.00 | 0.0 |" in text
