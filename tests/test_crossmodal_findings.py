@@ -109,3 +109,26 @@ def test_variants_table_pairs_each_run_with_its_own_control():
     text = "\n".join(mod.variants(rows))
     assert "| joint | 2 | 6.00 [-6.71, 18.71] | 66.00 [53.29, 78.71] | -60.00 [-60.00, -60.00] | 1.0 [-11.7, 13.7] |" in text
     assert "| separate | 1 | 66.00 | 65.00 | 1.00 | 0.0 |" in text
+
+
+def test_table4_pairs_each_run_with_its_control_and_counts_the_baseline_once_per_seed():
+    """Held-out pen (thesis 1.90) and fork (6.01): `joint` 50 below its control on every seed, the
+    raw baseline 1 below its own, read once per (object, seed) although both variants carry it;
+    the 'all' rows pool the objects and average the thesis's distances ((1.90 + 6.01)/2)."""
+    def run(variant, held_out, seed, t, c):
+        values = {"translation.cos_dist": t, "controls.mean.cos_dist": c, "words.pair": 0.0,
+                  "baseline.translation.cos_dist": 20.0 + seed, "baseline.mean_control.cos_dist": 21.0 + seed,
+                  "baseline.words.pair": 0.0}
+        return {**_row(6, seed, 0.0, variant=variant, protocol="compositional", **values), "held_out": held_out}
+
+    rows = [run("joint", obj, s, 10.0 + s, 60.0 + s) for obj in ("fork", "pen") for s in range(2)]
+    rows += [run("separate", "pen", s, 40.0, 40.0) for s in range(2)] + [_row(6, 0, 0.0)]
+    text = "\n".join(mod.table4(rows))
+    lines = text.splitlines()
+    assert [line.split(" | ")[0] for line in lines if line.startswith("| pen") or line.startswith("| fork")] == \
+        ["| pen"] * 3 + ["| fork"] * 2, "objects in the thesis's order, each variant then the baseline"
+    assert "| pen | `joint` + S2S | 2 | 10.50 [4.15, 16.85] | -50.00 [-50.00, -50.00] | 0.0 [0.0, 0.0] | 1.90 |" in text
+    assert "| pen | raw Seq2Seq | 2 | 20.50 [14.15, 26.85] | -1.00 [-1.00, -1.00] | 0.0 [0.0, 0.0] |  |" in text
+    assert "| all | `joint` + S2S | 4 | 10.50 [9.58, 11.42] | -50.00 [-50.00, -50.00] | 0.0 [0.0, 0.0] | 3.96 |" in text
+    assert "| all | raw Seq2Seq | 4 |" in text
+    assert mod.table4([_row(6, 0, 0.0)]) == []
