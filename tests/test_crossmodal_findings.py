@@ -13,8 +13,8 @@ spec.loader.exec_module(mod)
 
 
 def _row(strategy, seed, acc, variant="separate", protocol="symbol", **words):
-    return {"seed": seed, "protocol": protocol, "variant": variant, "strategy": strategy, "epochs": 70,
-            "values": {"test_acc_sampled": acc, **words}}
+    return {"seed": seed, "protocol": protocol, "held_out": None, "variant": variant, "strategy": strategy,
+            "epochs": 70, "values": {"test_acc_sampled": acc, **words}}
 
 
 def test_table2_differences_are_paired_by_seed():
@@ -132,3 +132,24 @@ def test_table4_pairs_each_run_with_its_control_and_counts_the_baseline_once_per
     assert "| all | `joint` + S2S | 4 | 10.50 [9.58, 11.42] | -50.00 [-50.00, -50.00] | 0.0 [0.0, 0.0] | 3.96 |" in text
     assert "| all | raw Seq2Seq | 4 |" in text
     assert mod.table4([_row(6, 0, 0.0)]) == []
+
+
+def test_tokens_compare_the_same_splits_paired_by_object_and_seed():
+    """k-means has held-out pen and fork (seeds 0, 1), phonemes pen only: the compositional rows use
+    pen's two seeds; phonemes hear 10 + seed points more of the real pairs on each (paired: 10.5,
+    interval ±6.4), and each translation is 1 above its own mean control (difference 0)."""
+    def run(held_out, seed, real_pair):
+        values = {"words_real_audio.object": 0.0, "words_real_audio.action": 0.0, "words_real_audio.pair": real_pair,
+                  "words_audio_autoencoded.pair": 0.0, "words.object": 0.0, "words.action": 0.0, "words.pair": 0.0,
+                  "translation.cos_dist": 41.0, "controls.mean.cos_dist": 40.0, "controls.linear.cos_dist": 40.0}
+        return {**_row(6, seed, 0.0, protocol="compositional", **values), "held_out": held_out}
+
+    study = [run(obj, s, 1.0) for obj in ("pen", "fork") for s in range(2)]
+    phonemes = [run("pen", s, 11.0 + s) for s in range(2)]
+    assert mod.shared_splits(study, phonemes, "compositional") == {("pen", 0), ("pen", 1)}
+    text = "\n".join(mod.tokens(study, phonemes))
+    assert "| compositional | k-means | 2 | 0.0 [0.0, 0.0] / 0.0 [0.0, 0.0] / 0.0 [0.0, 0.0] | 0.0 [0.0, 0.0] | 0.0 [0.0, 0.0] / 0.0 [0.0, 0.0] / 1.0 [1.0, 1.0] |" in text
+    assert "| compositional | 2 | 10.5 [4.1, 16.9] | 0.0 [0.0, 0.0] | 0.0 [0.0, 0.0] | 0.00 [0.00, 0.00] |" in text
+    assert "| symbol |" not in text, "no symbol runs: no symbol rows"
+    assert not [line for line in mod.token_differences(study, []) if line.startswith("| compositional")], \
+        "without phoneme runs there is nothing to pair"

@@ -14,9 +14,10 @@ STUDY_DIR is a finished ``bvae sweep sweep_crossmodal_study`` folder; PHONEMES_D
 - the listener's ceiling: its word accuracies on the *real* test audio (the listener is fitted on
   training rows only), per split, mean ± s.d. over runs, with the chance levels;
 - the `separate` variant's words with k-means tokens (strategy 6 of STUDY_DIR) against phoneme
-  tokens (PHONEMES_DIR), per split: translation, the β-VAE's own reconstruction of the true audio
-  latent and the real audio, mean [95 % t interval] over runs, and the translation's latent
-  distance against its mean-latent and linear controls;
+  tokens (PHONEMES_DIR), per split, on the (held-out object, seed) pairs both have run:
+  translation, the β-VAE's own reconstruction of the true audio latent and the real audio, mean
+  [95 % t interval] over runs, their differences paired by (held-out object, seed), and the
+  translation's latent distance against its mean-latent and linear controls;
 - translation by variant on the symbol split (every strategy's runs): `joint` (the thesis's
   leak, spec F1) against `separate`, each against its mean-latent control;
 - Table 4 by held-out object (compositional split): each variant's translation distance, its
@@ -172,20 +173,32 @@ def listener(rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
-def token_runs(rows: list[dict], protocol: str) -> list[dict]:
-    """The values of the runs that compare tokenisations: `separate`, strategy 6, on ``protocol``."""
-    return [r["values"] for r in rows if r["protocol"] == protocol and r["variant"] == "separate" and r["strategy"] == 6]
+def token_runs(rows: list[dict], protocol: str, splits: set | None = None) -> list[dict]:
+    """The runs that compare tokenisations: `separate`, strategy 6, on ``protocol``; with ``splits``,
+    only those whose (held-out object, seed) is in it."""
+    return [r for r in rows if r["protocol"] == protocol and r["variant"] == "separate" and r["strategy"] == 6
+            and (splits is None or (r["held_out"], r["seed"]) in splits)]
+
+
+def shared_splits(study: list[dict], phonemes: list[dict], protocol: str) -> set | None:
+    """The (held-out object, seed) pairs both tokenisations have run on ``protocol`` (None without
+    phoneme runs): a partial sweep compares the two on the same splits only."""
+    if not phonemes:
+        return None
+    return ({(r["held_out"], r["seed"]) for r in token_runs(study, protocol)}
+            & {(r["held_out"], r["seed"]) for r in token_runs(phonemes, protocol)})
 
 
 def tokens(study: list[dict], phonemes: list[dict]) -> list[str]:
     lines = ["## k-means tokens against phoneme tokens (`separate`, strategy 6)", "",
-             "Word accuracies (%), mean [95 % t interval] over runs (symbol split: 3 seeds; compositional: "
-             "5 held-out objects × 3 seeds).", "",
+             "Word accuracies (%), mean [95 % t interval] over the runs on the splits (held-out object, seed) both "
+             "tokenisations have run (symbol split: 3 seeds; compositional: up to 5 held-out objects × 3 seeds).", "",
              "| split | tokens | runs | translation object / action / pair | β-VAE reconstruction of the true audio latent, pair | real audio object / action / pair |",
              "|---|---|---|---|---|---|"]
     for protocol in ("symbol", "compositional"):
+        splits = shared_splits(study, phonemes, protocol)
         for name, rows in (("k-means", study), ("phonemes", phonemes)):
-            got = token_runs(rows, protocol)
+            got = [r["values"] for r in token_runs(rows, protocol, splits)]
             if not got:
                 continue
 
@@ -194,7 +207,39 @@ def tokens(study: list[dict], phonemes: list[dict]) -> list[str]:
 
             lines.append(f"| {protocol} | {name} | {len(got)} | {cell('words')} | "
                          f"{cell('words_audio_autoencoded', ('pair',))} | {cell('words_real_audio')} |")
-    return lines + [""] + distances(study, phonemes)
+    return lines + [""] + token_differences(study, phonemes) + distances(study, phonemes)
+
+
+#: (column, eval.json key) of the paired phoneme − k-means differences
+TOKEN_DIFFERENCES = (("real audio pair %", "words_real_audio.pair"),
+                     ("β-VAE reconstruction pair %", "words_audio_autoencoded.pair"),
+                     ("translation pair %", "words.pair"))
+
+
+def token_differences(study: list[dict], phonemes: list[dict]) -> list[str]:
+    """Phonemes minus k-means, paired by split (held-out object, seed): the same held-out rows and
+    seed, heard through the two tokenisations. Mean [95 % t interval] of the per-split differences,
+    and of the two translations' differences to their own mean-latent controls."""
+    lines = ["## Phonemes minus k-means, paired by split", "",
+             "Per split (held-out object, seed) both tokenisations have run: the phoneme run's value minus the "
+             "k-means run's, mean [95 % t interval] over splits.", "",
+             "| split | pairs | " + " | ".join(name for name, _ in TOKEN_DIFFERENCES) + " | translation minus mean |",
+             "|---|---|" + "---|" * (len(TOKEN_DIFFERENCES) + 1)]
+    for protocol in ("symbol", "compositional"):
+        splits = shared_splits(study, phonemes, protocol)
+        if not splits:
+            continue
+        kmeans, phon = ({(r["held_out"], r["seed"]): r["values"] for r in token_runs(rows, protocol, splits)}
+                        for rows in (study, phonemes))
+        keys = sorted(splits, key=lambda k: (str(k[0]), k[1]))
+        cells = [interval_text([phon[k][key] - kmeans[k][key] for k in keys], 1) for _, key in TOKEN_DIFFERENCES]
+
+        def above_mean(v: dict) -> float:
+            return v["translation.cos_dist"] - v["controls.mean.cos_dist"]
+
+        cells.append(interval_text([above_mean(phon[k]) - above_mean(kmeans[k]) for k in keys]))
+        lines.append(f"| {protocol} | {len(keys)} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def distances(study: list[dict], phonemes: list[dict]) -> list[str]:
@@ -206,8 +251,9 @@ def distances(study: list[dict], phonemes: list[dict]) -> list[str]:
              "| split | tokens | runs | translation | mean-latent control | linear control | translation minus mean |",
              "|---|---|---|---|---|---|---|"]
     for protocol in ("symbol", "compositional"):
+        splits = shared_splits(study, phonemes, protocol)
         for name, rows in (("k-means", study), ("phonemes", phonemes)):
-            got = token_runs(rows, protocol)
+            got = [r["values"] for r in token_runs(rows, protocol, splits)]
             if got:
                 cells = [interval_text([v[key] for v in got]) for key in
                          ("translation.cos_dist", "controls.mean.cos_dist", "controls.linear.cos_dist")]
