@@ -153,3 +153,15 @@ def test_tokens_compare_the_same_splits_paired_by_object_and_seed():
     assert "| symbol |" not in text, "no symbol runs: no symbol rows"
     assert not [line for line in mod.token_differences(study, []) if line.startswith("| compositional")], \
         "without phoneme runs there is nothing to pair"
+
+
+def test_table4_figure_is_drawn_only_with_compositional_runs(tmp_path):
+    values = {"translation.cos_dist": 5.0, "controls.mean.cos_dist": 60.0, "words.pair": 0.0,
+              "baseline.translation.cos_dist": 20.0, "baseline.mean_control.cos_dist": 20.0, "baseline.words.pair": 0.0}
+    rows = [{**_row(6, s, 0.0, variant=v, protocol="compositional", **values), "held_out": obj}
+            for v in ("joint", "separate") for obj in ("pen", "fork") for s in range(2)]
+    models = mod.table4_models([r for r in rows if r["held_out"] == "pen"])
+    assert [(name, len(got)) for name, got, _ in models] == [("`joint` + S2S", 2), ("`separate` + S2S", 2), ("raw Seq2Seq", 2)]
+    out = mod.table4_figure(rows, tmp_path / "table4.png")
+    assert out == tmp_path / "table4.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert mod.table4_figure([_row(6, 0, 0.0)], tmp_path / "none.png") is None

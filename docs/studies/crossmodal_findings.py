@@ -28,7 +28,9 @@ STUDY_DIR is a finished ``bvae sweep sweep_crossmodal_study`` folder; PHONEMES_D
   study's strategies 1 and 2 before and after flushing denormal floats to zero).
 
 and OUT/table2.png: each strategy minus #6, paired by seed with its interval, per variant, beside
-the thesis's Table 2 differences (one run each, on the thesis's own features).
+the thesis's Table 2 differences (one run each, on the thesis's own features); OUT/table4.png:
+Table 4 by held-out object, each variant's distance beside the thesis's and each model's
+distance minus its own mean-latent control.
 
 A partial sweep (a full-size study spread over sessions) gives partial tables: a strategy whose
 reference (#2 or #6) has not run shows "not run"; differences pair only the seeds both have.
@@ -307,18 +309,65 @@ def table4(rows: list[dict]) -> list[str]:
 
     groups = [(name, (name,)) for name in held_out] + ([("all", tuple(held_out))] if len(held_out) > 1 else [])
     for label, names in groups:
-        at = [r for r in comp if r["held_out"] in names]
         thesis = f"{np.mean([THESIS_T4[object_index(n)][3] for n in names]):.2f}"
-        for variant in ("joint", "separate"):
-            got = [r["values"] for r in at if r["variant"] == variant]
-            if got:
-                lines.append(row(label, f"`{variant}` + S2S", got,
-                                 ("translation.cos_dist", "controls.mean.cos_dist", "words.pair"), thesis))
-        once = {(r["held_out"], r["seed"]): r["values"] for r in at if "baseline.translation.cos_dist" in r["values"]}
-        if once:
-            lines.append(row(label, "raw Seq2Seq", list(once.values()), ("baseline.translation.cos_dist",
-                              "baseline.mean_control.cos_dist", "baseline.words.pair")))
+        for model, got, keys in table4_models([r for r in comp if r["held_out"] in names]):
+            lines.append(row(label, model, got, keys, "" if model == "raw Seq2Seq" else thesis))
     return lines + [""]
+
+
+#: eval.json keys of a translation's distance, its mean-latent control's and its word pair %:
+#: the β-VAE + S2S translation's, and the raw Seq2Seq baseline's (feature space)
+TRANSLATION_KEYS = ("translation.cos_dist", "controls.mean.cos_dist", "words.pair")
+BASELINE_KEYS = ("baseline.translation.cos_dist", "baseline.mean_control.cos_dist", "baseline.words.pair")
+
+
+def table4_models(at: list[dict]) -> list[tuple[str, list[dict], tuple[str, str, str]]]:
+    """Table 4's models over the compositional runs ``at``: (label, the values of its runs, its
+    keys) for each variant + S2S, and the raw Seq2Seq baseline read once per (held-out object,
+    seed) although every run of that split carries it."""
+    models = []
+    for variant in ("joint", "separate"):
+        got = [r["values"] for r in at if r["variant"] == variant]
+        if got:
+            models.append((f"`{variant}` + S2S", got, TRANSLATION_KEYS))
+    once = {(r["held_out"], r["seed"]): r["values"] for r in at if BASELINE_KEYS[0] in r["values"]}
+    if once:
+        models.append(("raw Seq2Seq", list(once.values()), BASELINE_KEYS))
+    return models
+
+
+def table4_figure(rows: list[dict], out: Path) -> Path | None:
+    """Table 4 by held-out object, two panels: (a) each variant's translation distance (mean and
+    95 % t over seeds) beside the thesis's (one run); (b) each model's per-run distance minus its
+    own mean-latent control (below 0: better than predicting the mean). None without
+    compositional runs."""
+    comp = [r for r in rows if r["protocol"] == "compositional"]
+    if not comp:
+        return None
+    held_out = sorted({r["held_out"] for r in comp}, key=object_index)
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 4.0))
+    left.plot(range(len(held_out)), [THESIS_T4[object_index(n)][3] for n in held_out], "D", mfc="none",
+              color="0.5", label="thesis (one run)")
+    for i, name in enumerate(held_out):
+        for j, (model, got, (translation, control, _)) in enumerate(table4_models([r for r in comp if r["held_out"] == name])):
+            x, style = i + 0.15 * (j - 1), {"fmt": "o", "color": f"C{j}", "capsize": 3,
+                                            "label": model.replace("`", "") if i == 0 else None}
+            for ax, values in ((left, [v[translation] for v in got]),
+                               (right, [v[translation] - v[control] for v in got])):
+                if ax is left and model == "raw Seq2Seq":
+                    continue  # feature space: its distance is not on the latents' scale
+                mean, low, high = t_interval(values) if len(values) > 1 else (values[0], values[0], values[0])
+                ax.errorbar([x], [mean], yerr=[[mean - low], [high - mean]], **style)
+    for ax, title in ((left, "translation distance, 100·(1 − cos)"), (right, "translation minus its mean control")):
+        ax.set_xticks(range(len(held_out)), held_out)
+        ax.set_xlabel("held-out object")
+        ax.set_title(title, fontsize=10)
+    right.axhline(0.0, color="0.8", lw=0.8, zorder=0)
+    for ax in (left, right):
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
+    fig.tight_layout()
+    return save_small(fig, out)
 
 
 #: the measures compared between two code versions of the same runs (``--before``)
@@ -358,6 +407,7 @@ def main() -> None:
     lines += versions(read_rows(args.before), study) if args.before else []
     args.out.mkdir(parents=True, exist_ok=True)
     table2_figure(study, args.out / "table2.png")
+    table4_figure(study, args.out / "table4.png")
     (args.out / "findings.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
